@@ -1,0 +1,37 @@
+import { ERRNO, type ErrnoName } from './backend.js';
+
+export type ObjHashErrorCode = ErrnoName;
+
+const NAMES: Record<number, ErrnoName> = Object.fromEntries(
+  Object.entries(ERRNO).map(([k, v]) => [v, k as ErrnoName]),
+);
+
+/**
+ * Every failure objhash reports: `code` is a Linux errno name (EINVAL,
+ * ENOMSG, EPIPE, EIO, EBADMSG, E2BIG, ELOOP, EBADF, ENOMEM, EEXIST) and
+ * `errno` its number; `offset` is the image offset the error refers to,
+ * when there is one.
+ */
+export class ObjHashError extends Error {
+  readonly code: ObjHashErrorCode;
+  readonly errno: number;
+  readonly offset: number | undefined;
+
+  constructor(code: ObjHashErrorCode, message: string, offset?: number, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ObjHashError';
+    this.code = code;
+    this.errno = ERRNO[code];
+    this.offset = offset;
+  }
+}
+
+/** The errno name of a negative return value from a backend. */
+export function errnoName(ret: number): ErrnoName {
+  return NAMES[-ret] ?? 'EINVAL';
+}
+
+/** Throws an ObjHashError for a negative backend return value. */
+export function fail(ret: number, message: string, offset?: number): never {
+  throw new ObjHashError(errnoName(ret), message, offset);
+}
