@@ -20,13 +20,17 @@
  *   visible; if it throws, the entry is not added.  `drop(type, key, index)`
  *   is called by `free` once per entry whose type has TYPE_DROP, in
  *   insertion order; if some throw, all the others are still dropped and
- *   the first exception is rethrown at the end.  `key` is a number when
+ *   the first exception is rethrown at the end.
+ * - Re-entrance: while a call that may run a callback is under way
+ *   (lookupAdd, add, insert, reserve, the batch adds, free), another such
+ *   call on the same handle returns -EBUSY (reads are allowed).  `key` is a number when
  *   <= MAX_SAFE_INTEGER, else a bigint; 0 for an entry without a key.
  */
 
 /** errno values, as Linux numbers them. */
 export const ERRNO = {
   EBADF: 9,
+  EBUSY: 16,
   ENOMEM: 12,
   EEXIST: 17,
   EINVAL: 22,
@@ -97,8 +101,8 @@ export interface Backend {
   buckets(h: CoreHandle): number;
   /** bytes the core allocated (native: through its allocator; js: typed arrays). */
   memory(h: CoreHandle): number;
-  /** Drops every entry once, frees the table. Later calls: -EBADF. */
-  free(h: CoreHandle): void;
+  /** Drops every entry once, frees the table; later calls: -EBADF.  Returns -EBUSY (and frees nothing) from inside a callback. */
+  free(h: CoreHandle): number | void;
 
   /**
    * Batch lookupAdd: objrefs[i] for keys[i]; first[i] = 1 where added now
@@ -124,7 +128,7 @@ export interface Backend {
     indexOut: Int32Array | null,
   ): number;
 
-  /** CRC-32C of bytes[start, end), extending `crc` (0 to start). */
+  /** CRC-32C of all of `bytes`, extending `crc` (0 to start). */
   crc32c(bytes: Uint8Array, crc: number): number;
   /** hash_long(key, bits) with the current (false) or 2009 (true) multiplier. */
   hashLong(key: Key, bits: number, mult2009: boolean): number;

@@ -1,0 +1,494 @@
+/**
+ * ObjHash - the typed facade over a backend's one-way object hash.
+ *
+ * Keys are of two kinds (DESIGN §3):
+ *  - JS objects, by identity.  Node-API has no identity hash, so identity is
+ *    resolved here with a Map in both backends; the core still hands out the
+ *    objref, indexes the entry by objref and calls grab/drop.
+ *  - numeric keys (number or bigint, or what a type's `key(obj)` returns):
+ *    they live in the core's table (C in the native backend).
+ */
+import {
+  ERRNO,
+  FLAG_FIXED,
+  FLAG_MULT_2009,
+  TYPE_DROP,
+  TYPE_GRAB,
+  type Backend,
+  type CoreHandle,
+  type Key,
+  type KeyArray,
+} from './backend.js';
+import { ObjHashError, errnoName } from './errors.js';
+import { defaultBackend, getBackend, type ImplName } from './loader.js';
+import { checkType, type NumericKey, type ObjType } from './types.js';
+
+export interface ObjHashOptions {
+  /** log2 of the initial bucket count, 1..28 (default 10: the kernel's 1024). */
+  nbits?: number;
+  /** Keep 1 << nbits buckets forever, as the kernel does (default false: grow). */
+  fixed?: boolean;
+  /** Average chain length that triggers doubling, 1..1024 (default 1). */
+  maxLoad?: number;
+  /** hash_long multiplier: today's kernel (default) or the 2009 one. */
+  multiplier?: 'current' | '2009';
+  /** Backend for this hash (default: the loader's choice). */
+  impl?: ImplName;
+}
+
+/** Result of lookupAdd: the objref, and whether the object was added now. */
+export interface LookupAddResult {
+  objref: number;
+  first: boolean;
+}
+
+const NONE: unique symbol = Symbol('none');
+const MAX_U64 = (1n << 64n) - 1n;
+const TID = 65536; // #ids packs objref * TID + type id
+
+/** k if it is a valid numeric key, else undefined. */
+function asNumericKey(k: unknown): NumericKey | undefined {
+  if (typeof k === 'number') return Number.isSafeInteger(k) && k > 0 ? k : undefined;
+  if (typeof k === 'bigint') return k > 0n && k <= MAX_U64 ? k : undefined;
+  return undefined;
+}
+
+function describe(v: unknown): string {
+  if (typeof v === 'bigint') return `${v}n`;
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v);
+  if (typeof v === 'object') return v === null ? 'null' : `an object`;
+  return String(v);
+}
+
+function isObjectKey(k: unknown): k is object {
+  return (typeof k === 'object' && k !== null) || typeof k === 'function';
+}
+
+function checkObjref(objref: unknown, where: string): asserts objref is number {
+  if (typeof objref !== 'number' || !Number.isInteger(objref) || objref < 1 || objref > 0x7fffffff)
+    throw new ObjHashError('EINVAL', `${where}: objref must be an integer 1..2147483647 (got ${describe(objref)})`);
+}
+
+function checkKeyArray(a: unknown, where: string, arg: string): asserts a is KeyArray {
+  if (!(a instanceof BigUint64Array) && !(a instanceof Float64Array))
+    throw new ObjHashError('EINVAL', `${where}: ${arg} must be a BigUint64Array or a Float64Array`);
+}
+
+function checkInt32Array(a: unknown, where: string, arg: string, n: number): asserts a is Int32Array {
+  if (!(a instanceof Int32Array))
+    throw new ObjHashError('EINVAL', `${where}: ${arg} must be an Int32Array`);
+  if (a.length < n)
+    throw new ObjHashError('EINVAL', `${where}: ${arg} has ${a.length} elements, needs ${n}`);
+}
+
+export class ObjHash implements Disposable {
+  /** The backend this hash runs on. */
+  readonly impl: ImplName;
+  #b: Backend;
+  #h: CoreHandle | null;
+  /** JS object key -> objref * TID + type id. */
+  #ids = new Map<object, number>();
+  /** entry index -> the object, when the entry has one (undefined otherwise). */
+  #objects: unknown[] = [];
+  /** type id -> type, for the types used in this hash. */
+  #types: (ObjType<any> | undefined)[] = [];
+  /** number of entries: the index the next entry gets. */
+  #count = 0;
+  /** the object being added, for the grab callback. */
+  #pending: unknown = NONE;
+  #mult2009: boolean;
+
+  constructor(opts: ObjHashOptions = {}) {
+    if (typeof opts !== 'object' || opts === null)
+      throw new ObjHashError('EINVAL', 'ObjHash: options must be an object');
+    const { nbits = 0, fixed = false, maxLoad = 0, multiplier = 'current', impl } = opts;
+    if (nbits !== 0 && (!Number.isInteger(nbits) || nbits < 1 || nbits > 28))
+      throw new ObjHashError('EINVAL', `ObjHash: options.nbits must be an integer 1..28 (got ${describe(nbits)})`);
+    if (maxLoad !== 0 && (!Number.isInteger(maxLoad) || maxLoad < 1 || maxLoad > 1024))
+      throw new ObjHashError('EINVAL', `ObjHash: options.maxLoad must be an integer 1..1024 (got ${describe(maxLoad)})`);
+    if (multiplier !== 'current' && multiplier !== '2009')
+      throw new ObjHashError('EINVAL', `ObjHash: options.multiplier must be 'current' or '2009'`);
+    this.#b = impl === undefined ? defaultBackend : getBackend(impl);
+    this.impl = this.#b.name;
+    this.#mult2009 = multiplier === '2009';
+    const flags = (fixed ? FLAG_FIXED : 0) | (multiplier === '2009' ? FLAG_MULT_2009 : 0);
+    const h = this.#b.create(
+      nbits,
+      flags,
+      maxLoad,
+      (tid, key) => this.#grab(tid, key),
+      (tid, key, index) => this.#drop(tid, key, index),
+    );
+    if (typeof h === 'number') throw new ObjHashError(errnoName(h), `ObjHash: cannot create the table (${errnoName(h)})`);
+    this.#h = h;
+  }
+
+  #grab(tid: number, key: Key): void {
+    const o = this.#pending;
+    this.#types[tid]!.grab!(o === NONE ? key : o);
+  }
+
+  #drop(tid: number, key: Key, index: number): void {
+    const o = this.#objects[index];
+    this.#types[tid]!.drop!(o === undefined ? key : o);
+  }
+
+  /** The live handle, or EBADF. */
+  #handle(where: string): CoreHandle {
+    if (this.#h === null) throw new ObjHashError('EBADF', `${where}: the hash was freed`);
+    return this.#h;
+  }
+
+  /** The type's id, registering its grab/drop with the core on first use. */
+  #use(type: ObjType<any>, where: string): number {
+    const id = (type as ObjType<unknown> | undefined)?.id;
+    if (id !== undefined && this.#types[id] === type) return id;
+    checkType(type, where);
+    const r = this.#b.setTypeFlags(this.#h!, type.id, (type.grab ? TYPE_GRAB : 0) | (type.drop ? TYPE_DROP : 0));
+    if (r < 0) this.#fail(r, where);
+    this.#types[type.id] = type;
+    return type.id;
+  }
+
+  #typeName(tid: number): string {
+    return this.#types[tid]?.name ?? `type ${tid}`;
+  }
+
+  #fail(ret: number, where: string, what = ''): never {
+    const code = errnoName(ret);
+    let msg: string;
+    switch (ret) {
+      case -ERRNO.EBUSY:
+        msg = 'the hash is busy: called from inside a grab or drop callback';
+        break;
+      case -ERRNO.E2BIG:
+        msg = 'out of objrefs (2^31 - 1)';
+        break;
+      case -ERRNO.ENOMEM:
+        msg = 'out of memory';
+        break;
+      case -ERRNO.EBADF:
+        msg = 'the hash was freed';
+        break;
+      default:
+        msg = what || code;
+    }
+    throw new ObjHashError(code, `${where}: ${msg}`);
+  }
+
+  /** Resynchronise the entry count after a batch that stopped midway. */
+  #resync(): void {
+    const n = this.#b.size(this.#h!);
+    if (n >= 0) this.#count = n;
+  }
+
+  /** The numeric key of `key` for `type`, or undefined for an identity key. */
+  #numeric(key: unknown, type: ObjType<any>, where: string): NumericKey | undefined {
+    if (isObjectKey(key)) {
+      if (type.key === undefined) return undefined;
+      const k = asNumericKey(type.key(key));
+      if (k === undefined)
+        throw new ObjHashError('EINVAL', `${where}: ${type.name}.key(obj) must return an integer 1..2^53-1 or a bigint 1..2^64-1`);
+      return k;
+    }
+    const k = asNumericKey(key);
+    if (k === undefined)
+      throw new ObjHashError(
+        'EINVAL',
+        `${where}: key must be an object, an integer 1..2^53-1 or a bigint 1..2^64-1 (got ${describe(key)})`,
+      );
+    return k;
+  }
+
+  /**
+   * lookup - the objref of `key` (ckpt_obj_lookup), or 0 if absent.
+   * EINVAL if it is in the hash as another type.
+   */
+  lookup(key: object | NumericKey, type: ObjType<any>): number {
+    const h = this.#handle('lookup');
+    const tid = this.#use(type, 'lookup');
+    const k = this.#numeric(key, type, 'lookup');
+    if (k === undefined) {
+      const v = this.#ids.get(key as object);
+      if (v === undefined) return 0;
+      const t = v % TID;
+      if (t !== tid) this.#mismatch('lookup', t, tid);
+      return (v - t) / TID;
+    }
+    const r = this.#b.lookup(h, k, tid);
+    if (r < 0) this.#fail(r, 'lookup', `key ${describe(k)} is in the hash with another type than ${type.name}`);
+    return r;
+  }
+
+  #mismatch(where: string, have: number, want: number): never {
+    throw new ObjHashError(
+      'EINVAL',
+      `${where}: the object is in the hash as a ${this.#typeName(have)}, not a ${this.#typeName(want)}`,
+    );
+  }
+
+  /**
+   * @internal lookupAdd as objref * 2 + (first ? 1 : 0): the checkpoint
+   * context's hot path, with no result object.
+   */
+  _lookupAdd(key: unknown, type: ObjType<any>, where: string): number {
+    const h = this.#h;
+    if (h === null) throw new ObjHashError('EBADF', `${where}: the hash was freed`);
+    const tid = this.#types[type.id] === type ? type.id : this.#use(type, where);
+    if (type.key === undefined && isObjectKey(key)) {
+      const v = this.#ids.get(key);
+      if (v !== undefined) {
+        const t = v % TID;
+        if (t !== tid) this.#mismatch(where, t, tid);
+        return ((v - t) / TID) * 2;
+      }
+      this.#pending = key;
+      let r: number;
+      try {
+        r = this.#b.add(h, 0, tid);
+      } finally {
+        this.#pending = NONE;
+      }
+      if (r < 0) this.#fail(r, where);
+      this.#ids.set(key, r * TID + tid);
+      this.#objects[this.#count++] = key;
+      return r * 2 + 1;
+    }
+    const k = this.#numeric(key, type, where)!;
+    const isObj = isObjectKey(key);
+    if (isObj) this.#pending = key;
+    let r: number;
+    try {
+      r = this.#b.lookupAdd(h, k, tid);
+    } finally {
+      this.#pending = NONE;
+    }
+    if (r < 0) this.#fail(r, where, `key ${describe(k)} is in the hash with another type than ${type.name}`);
+    if (r % 2 === 1) {
+      if (isObj) this.#objects[this.#count] = key;
+      this.#count++;
+    }
+    return r;
+  }
+
+  /**
+   * lookupAdd - find `key`, or add it with the next objref and grab it
+   * (ckpt_obj_lookup_add).  `first` is true when it was added now.
+   */
+  lookupAdd(key: object | NumericKey, type: ObjType<any>): LookupAddResult {
+    checkType(type, 'lookupAdd');
+    const r = this._lookupAdd(key, type, 'lookupAdd');
+    return { objref: Math.floor(r / 2), first: r % 2 === 1 };
+  }
+
+  /**
+   * insert - add `key` under a given objref (ckpt_obj_insert), as restart
+   * does.  EINVAL if the objref is <= 0 or taken; EEXIST if the key is.
+   */
+  insert(key: object | NumericKey, objref: number, type: ObjType<any>): void {
+    const h = this.#handle('insert');
+    const tid = this.#use(type, 'insert');
+    checkObjref(objref, 'insert');
+    const k = this.#numeric(key, type, 'insert');
+    if (k === undefined && this.#ids.has(key as object))
+      throw new ObjHashError('EEXIST', 'insert: the object is already in the hash');
+    this._insert(h, k ?? 0, isObjectKey(key) ? key : undefined, objref, tid, 'insert');
+    if (k === undefined) this.#ids.set(key as object, objref * TID + tid);
+  }
+
+  /** @internal insert with the key resolved; obj is stored for fetch/drop. */
+  _insert(h: CoreHandle, k: Key, obj: unknown, objref: number, tid: number, where: string): void {
+    this.#pending = obj === undefined ? NONE : obj;
+    let r: number;
+    try {
+      r = this.#b.insert(h, k, objref, tid);
+    } finally {
+      this.#pending = NONE;
+    }
+    if (r < 0) {
+      const what =
+        r === -ERRNO.EEXIST ? `key ${describe(k)} is already in the hash` : `objref ${objref} is already in the hash`;
+      this.#fail(r, where, what);
+    }
+    if (obj !== undefined) this.#objects[this.#count] = obj;
+    this.#count++;
+  }
+
+  /**
+   * @internal restart's insert: by objref only (the kernel's restore_obj),
+   * the object kept for objFetch and drop.
+   */
+  _insertRestored(obj: unknown, objref: number, type: ObjType<any>, where: string): void {
+    const h = this.#handle(where);
+    const tid = this.#types[type.id] === type ? type.id : this.#use(type, where);
+    this._insert(h, 0, obj, objref, tid, where);
+  }
+
+  /** @internal whether any entry has this objref (type 0 is never used). */
+  _has(objref: number): boolean {
+    return this.#b.fetch(this.#handle('restart'), objref, 0) !== -ERRNO.EINVAL;
+  }
+
+  /**
+   * fetch - the object stored under `objref` (ckpt_obj_fetch): EINVAL if
+   * there is none, ENOMSG if it is of another type.  Entries added with a
+   * numeric key and no object give the key back (a number when it is at
+   * most 2^53-1, else a bigint).
+   */
+  fetch<T>(objref: number, type: ObjType<T>): T {
+    const h = this.#handle('fetch');
+    const tid = this.#types[type?.id] === type ? type.id : this.#use(type, 'fetch');
+    if (typeof objref !== 'number' || !Number.isInteger(objref))
+      throw new ObjHashError('EINVAL', `fetch: objref must be an integer (got ${describe(objref)})`);
+    const r = objref > 0 && objref <= 0x7fffffff ? this.#b.fetch(h, objref, tid) : -ERRNO.EINVAL;
+    if (r < 0) {
+      if (r === -ERRNO.ENOMSG) this.#fail(r, 'fetch', `objref ${objref} is not a ${type.name}`);
+      this.#fail(r, 'fetch', `no object with objref ${objref}`);
+    }
+    const o = this.#objects[r];
+    return (o === undefined ? this.#b.entryKey(h, r) : o) as T;
+  }
+
+  /** reserve - skip an objref (later kernels' ckpt_obj_reserve); returns it. */
+  reserve(): number {
+    const r = this.#b.reserve(this.#handle('reserve'));
+    if (r < 0) this.#fail(r, 'reserve');
+    return r;
+  }
+
+  /**
+   * lookupAddMany - lookupAdd for each numeric key, in one call: out[i] is
+   * the objref of keys[i]; first[i] = 1 where keys[i] was added now.
+   * Returns `out`.  Stops at the first failure (earlier adds stay).
+   */
+  lookupAddMany(keys: KeyArray, type: ObjType<any>, out?: Int32Array, first?: Uint8Array): Int32Array {
+    const h = this.#handle('lookupAddMany');
+    const tid = this.#use(type, 'lookupAddMany');
+    checkKeyArray(keys, 'lookupAddMany', 'keys');
+    const n = keys.length;
+    if (out === undefined) out = new Int32Array(n);
+    else checkInt32Array(out, 'lookupAddMany', 'out', n);
+    if (first !== undefined && (!(first instanceof Uint8Array) || first.length < n))
+      throw new ObjHashError('EINVAL', `lookupAddMany: first must be a Uint8Array of at least ${n} elements`);
+    let r: number;
+    try {
+      r = this.#b.lookupAddMany(h, keys, tid, out, first ?? null);
+    } catch (e) {
+      this.#resync();
+      throw e;
+    }
+    if (r < 0) {
+      this.#resync();
+      this.#fail(r, 'lookupAddMany', `a key is not an integer 1..2^53-1, or is in the hash with another type than ${type.name}`);
+    }
+    this.#count += r;
+    return out;
+  }
+
+  /** insertMany - insert (keys[i], objrefs[i]) for each i; keys may be null. */
+  insertMany(keys: KeyArray | null, objrefs: Int32Array, type: ObjType<any>): void {
+    const h = this.#handle('insertMany');
+    const tid = this.#use(type, 'insertMany');
+    checkInt32Array(objrefs, 'insertMany', 'objrefs', 0);
+    if (keys !== null) {
+      checkKeyArray(keys, 'insertMany', 'keys');
+      if (keys.length < objrefs.length)
+        throw new ObjHashError('EINVAL', `insertMany: keys has ${keys.length} elements, needs ${objrefs.length}`);
+    }
+    let r: number;
+    try {
+      r = this.#b.insertMany(h, keys, objrefs, tid);
+    } catch (e) {
+      this.#resync();
+      throw e;
+    }
+    if (r < 0) {
+      this.#resync();
+      this.#fail(r, 'insertMany', 'an objref is <= 0 or already in the hash, or a key is invalid or taken');
+    }
+    this.#count += r;
+  }
+
+  /**
+   * fetchMany - the key of each objref (0 for entries without one), into
+   * `out` (a BigUint64Array by default).  Fails like fetch.
+   */
+  fetchMany<A extends KeyArray = BigUint64Array>(objrefs: Int32Array, type: ObjType<any>, out?: A): A {
+    const h = this.#handle('fetchMany');
+    const tid = this.#use(type, 'fetchMany');
+    checkInt32Array(objrefs, 'fetchMany', 'objrefs', 0);
+    const n = objrefs.length;
+    const dst = (out ?? new BigUint64Array(n)) as A;
+    checkKeyArray(dst, 'fetchMany', 'out');
+    if (dst.length < n) throw new ObjHashError('EINVAL', `fetchMany: out has ${dst.length} elements, needs ${n}`);
+    const r = this.#b.fetchMany(h, objrefs, tid, dst, null);
+    if (r < 0) this.#fail(r, 'fetchMany', r === -ERRNO.ENOMSG ? `an objref is not a ${type.name}` : 'an objref is not in the hash (or a key does not fit a Float64Array)');
+    return dst;
+  }
+
+  /** Number of objects in the hash. */
+  get size(): number {
+    return this.#b.size(this.#handle('size'));
+  }
+
+  /** The objref the next added object gets. */
+  get nextObjref(): number {
+    return this.#b.nextObjref(this.#handle('nextObjref'));
+  }
+
+  /** Current bucket count (1024 by default; grows unless `fixed`). */
+  get buckets(): number {
+    return this.#b.buckets(this.#handle('buckets'));
+  }
+
+  /** Bytes held by the table (the core's allocations). */
+  get memoryBytes(): number {
+    return this.#b.memory(this.#handle('memoryBytes'));
+  }
+
+  /**
+   * The bucket a numeric key falls in now: hash_long(key, log2(buckets))
+   * with this hash's multiplier.
+   */
+  bucketOf(key: NumericKey): number {
+    const h = this.#handle('bucketOf');
+    const k = asNumericKey(key);
+    if (k === undefined)
+      throw new ObjHashError('EINVAL', `bucketOf: key must be an integer 1..2^53-1 or a bigint 1..2^64-1 (got ${describe(key)})`);
+    return this.#b.hashLong(k, Math.log2(this.#b.buckets(h)), this.#mult2009);
+  }
+
+  /** Whether free() has been called. */
+  get freed(): boolean {
+    return this.#h === null;
+  }
+
+  /**
+   * free - drop every object once, in insertion order, and discard the
+   * hash (ckpt_obj_hash_free).  If drops throw, all objects are still
+   * dropped and the first error is rethrown.  A second free is a no-op.
+   */
+  free(): void {
+    const h = this.#h;
+    if (h === null) return;
+    let r: unknown;
+    try {
+      r = this.#b.free(h);
+    } finally {
+      // A drop that threw still leaves the hash freed (all others dropped).
+      if (r !== -ERRNO.EBUSY) this.#release();
+    }
+    if (r === -ERRNO.EBUSY) this.#fail(-ERRNO.EBUSY, 'free');
+  }
+
+  #release(): void {
+    this.#h = null;
+    this.#ids = new Map();
+    this.#objects = [];
+    this.#types = [];
+  }
+
+  [Symbol.dispose](): void {
+    this.free();
+  }
+}

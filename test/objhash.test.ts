@@ -1,0 +1,417 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ObjHash, ObjHashError, defineObjType } from '../lib/index.js';
+import { getBackend, nativeLoadError } from '../lib/loader.js';
+import { IMPLS, expectCode, gc } from './helpers.js';
+
+interface File {
+  fd: number;
+}
+interface Task {
+  pid: number;
+}
+
+const FileT = defineObjType<File>({ name: 'file' });
+const TaskT = defineObjType<Task>({ name: 'task' });
+const AddrT = defineObjType<number | bigint>({ name: 'addr' });
+const PageT = defineObjType<number | bigint>({ name: 'page' });
+
+const vectors = JSON.parse(readFileSync(join(__dirname, 'vectors', 'hash_long-crc32c.json'), 'utf8')) as {
+  cases: { key: string; bits: number; current: number; '2009': number }[];
+};
+
+if (process.env.OBJHASH_IMPL !== 'js') {
+  it('the native addon loads', () => {
+    expect(nativeLoadError()).toBeUndefined();
+    expect(getBackend('native').name).toBe('native');
+  });
+}
+
+describe.each(IMPLS)('ObjHash (%s)', (impl) => {
+  const make = (opts = {}) => new ObjHash({ impl, ...opts });
+
+  it('runs on the backend asked for', () => {
+    expect(make().impl).toBe(impl);
+  });
+
+  it('hands out objrefs 1, 2, 3 in order of first encounter, with the first flag', () => {
+    const h = make();
+    const a = { fd: 1 }, b = { fd: 2 };
+    expect(h.lookupAdd(a, FileT)).toEqual({ objref: 1, first: true });
+    expect(h.lookupAdd(b, FileT)).toEqual({ objref: 2, first: true });
+    expect(h.lookupAdd(a, FileT)).toEqual({ objref: 1, first: false });
+    expect(h.lookupAdd(0x7f0000001000, AddrT)).toEqual({ objref: 3, first: true });
+    expect(h.lookupAdd(0x7f0000001000n, AddrT)).toEqual({ objref: 3, first: false });
+    expect(h.lookupAdd(2n ** 64n - 1n, AddrT)).toEqual({ objref: 4, first: true });
+    expect(h.size).toBe(4);
+    expect(h.nextObjref).toBe(5);
+    expect(h.lookup(b, FileT)).toBe(2);
+    expect(h.lookup({ fd: 2 }, FileT)).toBe(0);
+    expect(h.lookup(0x7f0000001000, AddrT)).toBe(3);
+    expect(h.lookup(12345, AddrT)).toBe(0);
+    h.free();
+  });
+
+  it('fetches by objref, typed', () => {
+    const h = make();
+    const f = { fd: 3 };
+    h.lookupAdd(f, FileT);
+    h.lookupAdd(99, AddrT);
+    h.lookupAdd(2n ** 60n, AddrT);
+    const got: File = h.fetch(1, FileT);
+    expect(got).toBe(f);
+    expect(h.fetch(2, AddrT)).toBe(99);
+    expect(h.fetch(3, AddrT)).toBe(2n ** 60n);
+    h.free();
+  });
+
+  it('type mismatch: lookup and lookupAdd give EINVAL, fetch gives ENOMSG, missing objref EINVAL', () => {
+    const h = make();
+    const f = { fd: 1 };
+    h.lookupAdd(f, FileT);
+    h.lookupAdd(42, AddrT);
+    expectCode(() => h.lookup(f, TaskT as never), 'EINVAL', /as a file, not a task/);
+    expectCode(() => h.lookupAdd(f, TaskT as never), 'EINVAL');
+    expectCode(() => h.lookup(42, PageT), 'EINVAL');
+    expectCode(() => h.lookupAdd(42, PageT), 'EINVAL');
+    expectCode(() => h.fetch(1, TaskT), 'ENOMSG', /objref 1 is not a task/);
+    expectCode(() => h.fetch(2, PageT), 'ENOMSG');
+    expectCode(() => h.fetch(3, FileT), 'EINVAL', /no object with objref 3/);
+    expectCode(() => h.fetch(0, FileT), 'EINVAL');
+    expectCode(() => h.fetch(-1, FileT), 'EINVAL');
+    expect(h.size).toBe(2);
+    h.free();
+  });
+
+  it('insert: by given objref; duplicate objref or objref <= 0 is EINVAL; a taken key EEXIST', () => {
+    const h = make();
+    const a = { fd: 1 };
+    h.insert(a, 7, FileT);
+    h.insert(1000, 3, AddrT);
+    expect(h.fetch(7, FileT)).toBe(a);
+    expect(h.fetch(3, AddrT)).toBe(1000);
+    expect(h.lookup(a, FileT)).toBe(7);
+    expectCode(() => h.insert({ fd: 2 }, 7, FileT), 'EINVAL', /objref 7 is already/);
+    expectCode(() => h.insert({ fd: 2 }, 0, FileT), 'EINVAL');
+    expectCode(() => h.insert({ fd: 2 }, -5, FileT), 'EINVAL');
+    expectCode(() => h.insert({ fd: 2 }, 1.5, FileT), 'EINVAL');
+    expectCode(() => h.insert(1000, 9, AddrT), 'EEXIST');
+    expectCode(() => h.insert(a, 9, FileT), 'EEXIST');
+    // lookupAdd continues after the highest objref inserted
+    expect(h.lookupAdd({ fd: 5 }, FileT)).toEqual({ objref: 8, first: true });
+    expect(h.size).toBe(3);
+    h.free();
+  });
+
+  it('reserve skips an objref', () => {
+    const h = make();
+    expect(h.lookupAdd(1, AddrT).objref).toBe(1);
+    expect(h.reserve()).toBe(2);
+    expect(h.lookupAdd(2, AddrT).objref).toBe(3);
+    expectCode(() => h.fetch(2, AddrT), 'EINVAL');
+    expect(h.size).toBe(2);
+    h.free();
+  });
+
+  it('grabs once per add before the object is visible, drops once per object on free in insertion order', () => {
+    const log: string[] = [];
+    let hash: ObjHash | undefined;
+    const G = defineObjType<{ n: string }>({
+      name: 'g',
+      grab: (o) => {
+        // not yet visible while being grabbed
+        expect(hash!.lookup(o, G)).toBe(0);
+        log.push(`grab ${o.n}`);
+      },
+      drop: (o) => log.push(`drop ${o.n}`),
+    });
+    const N = defineObjType<number | bigint>({
+      name: 'n',
+      grab: (k) => log.push(`grab ${k}`),
+      drop: (k) => log.push(`drop ${k}`),
+    });
+    const h = (hash = make());
+    const a = { n: 'a' }, b = { n: 'b' };
+    h.lookupAdd(a, G);
+    h.lookupAdd(17, N);
+    h.lookupAdd(a, G);
+    h.lookupAdd(b, G);
+    h.lookupAdd(17, N);
+    h.insert({ n: 'c' }, 10, G);
+    h.lookupAddMany(new Float64Array([18, 17, 19]), N);
+    expect(log).toEqual(['grab a', 'grab 17', 'grab b', 'grab c', 'grab 18', 'grab 19']);
+    log.length = 0;
+    h.free();
+    expect(log).toEqual(['drop a', 'drop 17', 'drop b', 'drop c', 'drop 18', 'drop 19']);
+    log.length = 0;
+    h.free();
+    expect(log).toEqual([]);
+  });
+
+  it('a grab that throws leaves the object out, consumes no objref, and its error propagates', () => {
+    const drops: unknown[] = [];
+    const boom = new Error('no ref');
+    const G = defineObjType<{ bad?: boolean }>({
+      name: 'g',
+      grab: (o) => {
+        if (o.bad) throw boom;
+      },
+      drop: (o) => drops.push(o),
+    });
+    const K = defineObjType<number | bigint>({
+      name: 'k',
+      grab: (k) => {
+        if (k === 13) throw boom;
+      },
+      drop: (k) => drops.push(k),
+    });
+    const h = make();
+    const good = {}, bad = { bad: true };
+    expect(h.lookupAdd(good, G).objref).toBe(1);
+    expect(() => h.lookupAdd(bad, G)).toThrow(boom);
+    expect(h.lookup(bad, G)).toBe(0);
+    expect(() => h.lookupAdd(13, K)).toThrow(boom);
+    expect(h.lookup(13, K)).toBe(0);
+    expect(() => h.insert(bad, 5, G)).toThrow(boom);
+    expectCode(() => h.fetch(5, G), 'EINVAL');
+    // a batch stops at the throwing key; the keys before it stay
+    const out = new Int32Array(3);
+    expect(() => h.lookupAddMany(new Float64Array([11, 13, 12]), K, out)).toThrow(boom);
+    expect(h.lookup(11, K)).toBe(2);
+    expect(h.lookup(12, K)).toBe(0);
+    expect(h.lookupAdd(bad === bad ? {} : good, G).objref).toBe(3);
+    expect(h.size).toBe(3);
+    h.free();
+    expect(drops.length).toBe(3);
+    expect(drops[0]).toBe(good);
+    expect(drops[1]).toBe(11);
+  });
+
+  it('drops every object even when some drops throw, and rethrows the first error', () => {
+    let n = 0;
+    const D = defineObjType<number | bigint>({
+      name: 'd',
+      drop: (k) => {
+        n++;
+        if (k === 2) throw new Error('first');
+        if (k === 3) throw new Error('second');
+      },
+    });
+    const h = make();
+    for (let k = 1; k <= 5; k++) h.lookupAdd(k, D);
+    expect(() => h.free()).toThrow('first');
+    expect(n).toBe(5);
+    expect(h.freed).toBe(true);
+    expectCode(() => h.size, 'EBADF');
+  });
+
+  it('every call after free() is EBADF', () => {
+    const h = make();
+    h.lookupAdd(1, AddrT);
+    h.free();
+    const calls: (() => unknown)[] = [
+      () => h.lookup(1, AddrT),
+      () => h.lookupAdd(1, AddrT),
+      () => h.lookupAdd({}, FileT),
+      () => h.insert(2, 2, AddrT),
+      () => h.fetch(1, AddrT),
+      () => h.reserve(),
+      () => h.size,
+      () => h.nextObjref,
+      () => h.buckets,
+      () => h.memoryBytes,
+      () => h.bucketOf(1),
+      () => h.lookupAddMany(new Float64Array([1]), AddrT),
+      () => h.insertMany(null, new Int32Array([5]), AddrT),
+      () => h.fetchMany(new Int32Array([1]), AddrT),
+    ];
+    for (const c of calls) expectCode(c, 'EBADF', /freed/);
+    h.free(); // a no-op
+    h[Symbol.dispose]();
+  });
+
+  it('works with `using` (Symbol.dispose frees the hash)', () => {
+    const drops: number[] = [];
+    const D = defineObjType<number | bigint>({ name: 'd', drop: (k) => drops.push(Number(k)) });
+    let escaped: ObjHash;
+    {
+      using h = make();
+      escaped = h;
+      h.lookupAdd(5, D);
+    }
+    expect(drops).toEqual([5]);
+    expectCode(() => escaped.size, 'EBADF');
+  });
+
+  it('bad arguments are ObjHashErrors that name the argument', () => {
+    const h = make();
+    expectCode(() => h.lookupAdd('str' as never, FileT), 'EINVAL', /key must be/);
+    expectCode(() => h.lookupAdd(0, AddrT), 'EINVAL', /key must be/);
+    expectCode(() => h.lookupAdd(-1, AddrT), 'EINVAL');
+    expectCode(() => h.lookupAdd(1.5, AddrT), 'EINVAL');
+    expectCode(() => h.lookupAdd(2 ** 53, AddrT), 'EINVAL');
+    expectCode(() => h.lookupAdd(2n ** 64n, AddrT), 'EINVAL');
+    expectCode(() => h.lookupAdd(0n, AddrT), 'EINVAL');
+    expectCode(() => h.lookupAdd(null as never, AddrT), 'EINVAL');
+    expectCode(() => h.lookupAdd({}, { name: 'fake' } as never), 'EINVAL', /type must be an ObjType/);
+    expectCode(() => h.lookupAddMany([1, 2] as never, AddrT), 'EINVAL', /keys must be/);
+    expectCode(() => h.lookupAddMany(new Float64Array([1, 2]), AddrT, new Int32Array(1)), 'EINVAL', /out has 1/);
+    expectCode(() => h.lookupAddMany(new Float64Array([1, 0.5]), AddrT), 'EINVAL');
+    expectCode(() => h.fetch('1' as never, AddrT), 'EINVAL', /objref must be/);
+    expectCode(() => new ObjHash({ impl, nbits: 40 }), 'EINVAL', /nbits/);
+    expectCode(() => new ObjHash({ impl, maxLoad: 0.5 }), 'EINVAL', /maxLoad/);
+    expectCode(() => new ObjHash({ impl: 'wasm' as never }), 'EINVAL', /impl/);
+    h.free();
+  });
+
+  it('a callback cannot re-enter the hash while it is adding (EBUSY)', () => {
+    let h: ObjHash;
+    let inner: unknown;
+    const R = defineObjType<number | bigint>({
+      name: 'r',
+      grab: () => {
+        try {
+          h.lookupAdd(999, AddrT);
+        } catch (e) {
+          inner = e;
+        }
+      },
+    });
+    h = make();
+    h.lookupAdd(1, R);
+    expect(inner).toBeInstanceOf(ObjHashError);
+    expect((inner as ObjHashError).code).toBe('EBUSY');
+    expect(h.size).toBe(1);
+    h.free();
+  });
+
+  it('types with key(obj) are identified by their key, through the numeric table', () => {
+    const Proc = defineObjType<{ pid: number }>({ name: 'proc', key: (p) => p.pid });
+    const h = make();
+    const p1 = { pid: 100 };
+    expect(h.lookupAdd(p1, Proc)).toEqual({ objref: 1, first: true });
+    expect(h.lookupAdd({ pid: 100 }, Proc)).toEqual({ objref: 1, first: false });
+    expect(h.lookup(100, Proc)).toBe(1);
+    expect(h.fetch(1, Proc)).toBe(p1);
+    const Bad = defineObjType<object>({ name: 'bad', key: () => -1 });
+    expectCode(() => h.lookupAdd({}, Bad), 'EINVAL', /bad\.key\(obj\) must return/);
+    h.free();
+  });
+
+  it('batch paths: lookupAddMany, insertMany, fetchMany agree with the single calls', () => {
+    const h = make();
+    const keys = new BigUint64Array([5n, 6n, 5n, 2n ** 63n, 6n]);
+    const first = new Uint8Array(5);
+    const out = h.lookupAddMany(keys, AddrT, undefined, first);
+    expect([...out]).toEqual([1, 2, 1, 3, 2]);
+    expect([...first]).toEqual([1, 1, 0, 1, 0]);
+    expect(h.lookup(2n ** 63n, AddrT)).toBe(3);
+    const f = h.lookupAddMany(new Float64Array([6, 7]), AddrT);
+    expect([...f]).toEqual([2, 4]);
+    h.insertMany(new Float64Array([70, 80]), new Int32Array([10, 11]), PageT);
+    h.insertMany(null, new Int32Array([20, 21]), PageT);
+    expect(h.size).toBe(8);
+    expect([...h.fetchMany(new Int32Array([1, 3, 4]), AddrT)]).toEqual([5n, 2n ** 63n, 7n]);
+    expect([...h.fetchMany(new Int32Array([10, 11, 20]), PageT, new Float64Array(3))]).toEqual([70, 80, 0]);
+    expectCode(() => h.fetchMany(new Int32Array([10, 99]), PageT), 'EINVAL');
+    expectCode(() => h.fetchMany(new Int32Array([1]), PageT), 'ENOMSG');
+    expectCode(() => h.insertMany(null, new Int32Array([30, 10]), PageT), 'EINVAL');
+    expect(h.fetch(30, PageT)).toBe(0); // inserted before the failing item
+    expect(h.nextObjref).toBe(31);
+    expectCode(() => h.lookupAddMany(new Float64Array([9, 70]), AddrT), 'EINVAL');
+    expect(h.lookup(9, AddrT)).toBe(31);
+    h.free();
+  });
+
+  it('grows to stay fast, and stays correct at 1M keys', () => {
+    const h = make();
+    expect(h.buckets).toBe(1024);
+    const n = 1_000_000;
+    const keys = new Float64Array(n);
+    for (let i = 0; i < n; i++) keys[i] = 0x7f0000000000 + i * 16;
+    const out = h.lookupAddMany(keys, AddrT);
+    for (let i = 0; i < n; i += 9973) expect(out[i]).toBe(i + 1);
+    expect(out[n - 1]).toBe(n);
+    expect(h.size).toBe(n);
+    expect(h.buckets).toBeGreaterThanOrEqual(n);
+    const again = h.lookupAddMany(keys, AddrT);
+    let diff = 0;
+    for (let i = 0; i < n; i++) if (again[i] !== out[i]) diff++;
+    expect(diff).toBe(0);
+    expect(h.size).toBe(n);
+    expect(h.lookup(0x7f0000000000 + 123456 * 16, AddrT)).toBe(123457);
+    const back = h.fetchMany(out, AddrT, new Float64Array(n));
+    for (let i = 0; i < n; i++) if (back[i] !== keys[i]) diff++;
+    expect(diff).toBe(0);
+    expect(h.memoryBytes / n).toBeLessThanOrEqual(40);
+    h.free();
+  });
+
+  it('fixed mode keeps exactly the kernel\'s 1024 buckets', () => {
+    const h = make({ fixed: true });
+    const n = 50_000;
+    const keys = new Float64Array(n);
+    for (let i = 0; i < n; i++) keys[i] = 1 + i * 4096;
+    const out = h.lookupAddMany(keys, AddrT);
+    expect(h.buckets).toBe(1024);
+    expect(h.size).toBe(n);
+    expect(out[n - 1]).toBe(n);
+    expect(h.lookup(1 + 777 * 4096, AddrT)).toBe(778);
+    h.free();
+    const small = make({ nbits: 4, fixed: true });
+    for (let i = 1; i <= 100; i++) small.lookupAdd(i, AddrT);
+    expect(small.buckets).toBe(16);
+    small.free();
+  });
+
+  it('hash_long vectors for both multipliers, and the 2009 collapse of page-aligned addresses', () => {
+    const b = getBackend(impl);
+    for (const c of vectors.cases) {
+      expect(b.hashLong(BigInt(c.key), c.bits, false), `current ${c.key}/${c.bits}`).toBe(c.current);
+      expect(b.hashLong(BigInt(c.key), c.bits, true), `2009 ${c.key}/${c.bits}`).toBe(c['2009']);
+    }
+    const cur = make({ fixed: true });
+    const old = make({ fixed: true, multiplier: '2009' });
+    const sc = new Set<number>(), so = new Set<number>();
+    for (let i = 0; i < 4096; i++) {
+      const k = 0x7f0000000000 + i * 4096;
+      sc.add(cur.bucketOf(k));
+      so.add(old.bucketOf(k));
+      cur.lookupAdd(k, AddrT);
+      old.lookupAdd(k, AddrT);
+    }
+    expect(sc.size).toBe(1024);
+    expect(so.size).toBe(2);
+    // the collapse costs speed, never correctness
+    expect(old.lookup(0x7f0000000000 + 4095 * 4096, AddrT)).toBe(4096);
+    expect(old.buckets).toBe(1024);
+    cur.free();
+    old.free();
+  });
+
+  it('objects held by the hash survive gc(), and are collectable after free()', async () => {
+    const h = make();
+    let collected = 0;
+    const reg = new FinalizationRegistry(() => collected++);
+    (() => {
+      for (let i = 0; i < 100; i++) {
+        const o = { fd: i };
+        reg.register(o, i);
+        h.lookupAdd(o, FileT);
+      }
+    })();
+    for (let i = 0; i < 3; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(collected).toBe(0);
+    expect(h.fetch(50, FileT).fd).toBe(49);
+    h.free();
+    for (let i = 0; i < 20 && collected < 100; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(collected).toBe(100);
+  });
+});
