@@ -29,7 +29,7 @@ if (!fs.existsSync(path.join(root, 'node_modules', '.package-lock.json'))) {
   run(npm, ['ci']);
 }
 const built = path.join(root, 'dist', 'lib', 'index.js');
-const sources = ['lib', 'examples', 'bench', 'bin'].filter((d) => fs.existsSync(path.join(root, d)));
+const sources = ['lib', 'examples', 'bench'].filter((d) => fs.existsSync(path.join(root, d)));
 const srcTime = Math.max(...sources.map((d) => newest(path.join(root, d))));
 if (!fs.existsSync(built) || fs.statSync(built).mtimeMs < srcTime) {
   run(process.execPath, [require.resolve('typescript/bin/tsc', { paths: [root] }), '-p', path.join(root, 'tsconfig.json')]);
