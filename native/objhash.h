@@ -75,6 +75,8 @@ struct objhash_allocator {
  *
  * Both receive the hash's @priv, the entry's key (0 for an entry without
  * a key), its objtype, objref, and index (insertion order, from 0).
+ * They may read the hash but not add to it: while one runs, anything that
+ * would add or use up an objref fails with -EBUSY.  They must not free it.
  */
 struct objhash_ops {
 	int (*grab)(void *priv, uint64_t key, uint32_t type, int32_t objref,
@@ -207,7 +209,10 @@ int objhash_reserve(struct objhash *h);
 int objhash_entry(const struct objhash *h, uint32_t index, uint64_t *key,
 		  int32_t *objref, uint32_t *type);
 
-/* number of entries; next objref to hand out; current bucket count */
+/*
+ * number of entries; next objref to hand out (-E2BIG once objref
+ * OBJHASH_MAX_OBJREF has been used); current bucket count
+ */
 uint32_t objhash_count(const struct objhash *h);
 int32_t objhash_next_objref(const struct objhash *h);
 uint32_t objhash_nbuckets(const struct objhash *h);
