@@ -433,7 +433,9 @@ export class ObjHash implements Disposable {
 
   /** The objref the next added object gets. */
   get nextObjref(): number {
-    return this.#b.nextObjref(this.#handle('nextObjref'));
+    const r = this.#b.nextObjref(this.#handle('nextObjref'));
+    if (r < 0) this.#fail(r, 'nextObjref'); // E2BIG: objref 2^31-1 is used
+    return r;
   }
 
   /** Current bucket count (1024 by default; grows unless `fixed`). */

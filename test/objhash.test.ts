@@ -104,6 +104,19 @@ describe.each(IMPLS)('ObjHash (%s)', (impl) => {
     h.free();
   });
 
+  it('objref 2^31-1 is the last one: then E2BIG', () => {
+    const h = make();
+    h.insert(5, 0x7fffffff, AddrT);
+    expect(h.fetch(0x7fffffff, AddrT)).toBe(5);
+    expectCode(() => h.lookupAdd(6, AddrT), 'E2BIG', /out of objrefs/);
+    expectCode(() => h.lookupAdd({}, FileT), 'E2BIG');
+    expectCode(() => h.reserve(), 'E2BIG');
+    expectCode(() => h.nextObjref, 'E2BIG');
+    h.insert(7, 9, AddrT); // explicit objrefs still work
+    expect(h.size).toBe(2);
+    h.free();
+  });
+
   it('reserve skips an objref', () => {
     const h = make();
     expect(h.lookupAdd(1, AddrT).objref).toBe(1);
