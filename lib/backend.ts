@@ -22,8 +22,12 @@
  *   insertion order; if some throw, all the others are still dropped and
  *   the first exception is rethrown at the end.
  * - Re-entrance: while a call that may run a callback is under way
- *   (lookupAdd, add, insert, reserve, the batch adds, free), another such
- *   call on the same handle returns -EBUSY (reads are allowed).  `key` is a number when
+ *   (lookupAdd, add, insert, reserve, the batch adds), another such call on
+ *   the same handle returns -EBUSY (reads are allowed); inside free()'s
+ *   drop callbacks the hash is already dead and every call is -EBADF.
+ * - Key arrays of the batch calls hold keys >= 1 only (pass null to
+ *   insertMany for entries without keys).  After a batch fails, the
+ *   contents of its output arrays are unspecified.  `key` is a number when
  *   <= MAX_SAFE_INTEGER, else a bigint; 0 for an entry without a key.
  */
 
@@ -130,6 +134,6 @@ export interface Backend {
 
   /** CRC-32C of all of `bytes`, extending `crc` (0 to start). */
   crc32c(bytes: Uint8Array, crc: number): number;
-  /** hash_long(key, bits) with the current (false) or 2009 (true) multiplier. */
+  /** hash_long(key, bits 1..32) with the current (false) or 2009 (true) multiplier. */
   hashLong(key: Key, bits: number, mult2009: boolean): number;
 }
