@@ -45,6 +45,7 @@ export interface LookupAddResult {
 const NONE: unique symbol = Symbol('none');
 const MAX_U64 = (1n << 64n) - 1n;
 const TID = 65536; // #ids packs objref * TID + type id
+const REF_CACHE = 1 << 22; // objrefs cached on the JS side
 
 /** k if it is a valid numeric key, else undefined. */
 function asNumericKey(k: unknown): NumericKey | undefined {
@@ -90,6 +91,13 @@ export class ObjHash implements Disposable {
   #ids = new Map<object, number>();
   /** entry index -> the object, when the entry has one (undefined otherwise). */
   #objects: unknown[] = [];
+  /**
+   * objref -> object and type id, for entries that carry an object and an
+   * objref below REF_CACHE: fetch() of restored objects stays in JS.  The
+   * core remains the authority (a miss asks it).
+   */
+  #refObj: unknown[] = [];
+  #refTid: number[] = [];
   /** type id -> type, for the types used in this hash. */
   #types: (ObjType<any> | undefined)[] = [];
   /** number of entries: the index the next entry gets. */
@@ -252,6 +260,10 @@ export class ObjHash implements Disposable {
       if (r < 0) this.#fail(r, where);
       this.#ids.set(key, r * TID + tid);
       this.#objects[this.#count++] = key;
+      if (r < REF_CACHE) {
+        this.#refObj[r] = key;
+        this.#refTid[r] = tid;
+      }
       return r * 2 + 1;
     }
     const k = this.#numeric(key, type, where)!;
@@ -265,7 +277,14 @@ export class ObjHash implements Disposable {
     }
     if (r < 0) this.#fail(r, where, `key ${describe(k)} is in the hash with another type than ${type.name}`);
     if (r % 2 === 1) {
-      if (isObj) this.#objects[this.#count] = key;
+      if (isObj) {
+        this.#objects[this.#count] = key;
+        const objref = (r - 1) / 2;
+        if (objref < REF_CACHE) {
+          this.#refObj[objref] = key;
+          this.#refTid[objref] = tid;
+        }
+      }
       this.#count++;
     }
     return r;
@@ -310,7 +329,13 @@ export class ObjHash implements Disposable {
         r === -ERRNO.EEXIST ? `key ${describe(k)} is already in the hash` : `objref ${objref} is already in the hash`;
       this.#fail(r, where, what);
     }
-    if (obj !== undefined) this.#objects[this.#count] = obj;
+    if (obj !== undefined) {
+      this.#objects[this.#count] = obj;
+      if (objref < REF_CACHE) {
+        this.#refObj[objref] = obj;
+        this.#refTid[objref] = tid;
+      }
+    }
     this.#count++;
   }
 
@@ -326,6 +351,7 @@ export class ObjHash implements Disposable {
 
   /** @internal whether any entry has this objref (type 0 is never used). */
   _has(objref: number): boolean {
+    if (objref < this.#refObj.length && this.#refObj[objref] !== undefined) return true;
     return this.#b.fetch(this.#handle('restart'), objref, 0) !== -ERRNO.EINVAL;
   }
 
@@ -338,6 +364,13 @@ export class ObjHash implements Disposable {
   fetch<T>(objref: number, type: ObjType<T>): T {
     const h = this.#handle('fetch');
     const tid = this.#types[type?.id] === type ? type.id : this.#use(type, 'fetch');
+    if (typeof objref === 'number' && objref < this.#refObj.length) {
+      const o = this.#refObj[objref];
+      if (o !== undefined) {
+        if (this.#refTid[objref] === tid) return o as T;
+        this.#fail(-ERRNO.ENOMSG, 'fetch', `objref ${objref} is not a ${type.name}`);
+      }
+    }
     if (typeof objref !== 'number' || !Number.isInteger(objref))
       throw new ObjHashError('EINVAL', `fetch: objref must be an integer (got ${describe(objref)})`);
     const r = objref > 0 && objref <= 0x7fffffff ? this.#b.fetch(h, objref, tid) : -ERRNO.EINVAL;
@@ -487,6 +520,8 @@ export class ObjHash implements Disposable {
     this.#h = null;
     this.#ids = new Map();
     this.#objects = [];
+    this.#refObj = [];
+    this.#refTid = [];
     this.#types = [];
   }
 
