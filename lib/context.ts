@@ -274,7 +274,6 @@ interface Frame {
   referenced: boolean;
 }
 
-const NOTHING: unique symbol = Symbol('nothing');
 
 /**
  * RestartContext - reads an image back: readRecord() consumes OBJREF
@@ -288,9 +287,9 @@ export class RestartContext implements Disposable {
   readonly flags: number;
   /** image objtype -> type (index objtype). */
   #byObjtype: (ObjType<any> | undefined)[] = [];
+  /** restores under way, by depth (reused objects) */
   #frames: Frame[] = [];
-  /** objrefs whose restore is under way. */
-  #pendingRefs = new Set<number>();
+  #depth = 0;
   #maxDepth: number;
   #maxObjects: number;
   #count = 0;
@@ -389,28 +388,35 @@ export class RestartContext implements Disposable {
     if (want !== undefined && type !== want)
       throw new ObjHashError('ENOMSG', `restart: OBJREF at offset ${at} is a ${type.name}, expected a ${want.name}`, at);
     if (objref <= 0) throw new ObjHashError('EINVAL', `restart: objref ${objref} <= 0 in OBJREF at offset ${at}`, at);
+    // An objref defined again inside its own restore is caught when the
+    // outer restore inserts it (the hash refuses a used objref).
     if (this.hash._has(objref)) throw new ObjHashError('EINVAL', `restart: objref ${objref} defined twice (OBJREF at offset ${at})`, at);
-    if (this.#pendingRefs.has(objref))
-      throw new ObjHashError('EINVAL', `restart: objref ${objref} defined inside its own restore (OBJREF at offset ${at})`, at);
     const restore = type.restore;
     if (restore === undefined) throw new ObjHashError('EINVAL', `restart: type '${type.name}' has no restore (OBJREF at offset ${at})`, at);
     if (this.#count >= this.#maxObjects)
       throw new ObjHashError('E2BIG', `restart: more than ${this.#maxObjects} objects (options.maxObjects), at offset ${at}`, at);
-    if (this.#frames.length >= this.#maxDepth)
+    const depth = this.#depth;
+    if (depth >= this.#maxDepth)
       throw new ObjHashError('ELOOP', `restart: objects nested deeper than ${this.#maxDepth} (options.maxDepth), at offset ${at}`, at);
-    const frame: Frame = { objref, type, obj: NOTHING, referenced: false };
-    this.#frames.push(frame);
-    this.#pendingRefs.add(objref);
+    // frames are reused by depth: no allocation per object
+    let frame = this.#frames[depth];
+    if (frame === undefined) this.#frames[depth] = frame = { objref, type, obj: undefined, referenced: false };
+    else {
+      frame.objref = objref;
+      frame.type = type;
+      frame.obj = undefined;
+      frame.referenced = false;
+    }
+    this.#depth = depth + 1;
     let obj: unknown;
     try {
       obj = restore(this);
     } catch (e) {
       if (isStackOverflow(e))
-        throw new ObjHashError('ELOOP', `restart: stack overflow at depth ${this.#frames.length} (offset ${at}); lower options.maxDepth`, at);
+        throw new ObjHashError('ELOOP', `restart: stack overflow at depth ${depth + 1} (offset ${at}); lower options.maxDepth`, at);
       throw e;
     } finally {
-      this.#frames.pop();
-      this.#pendingRefs.delete(objref);
+      this.#depth = depth;
     }
     if (obj === undefined)
       throw new ObjHashError('EINVAL', `restart: ${type.name}.restore returned undefined (objref ${objref}, offset ${at})`, at);
@@ -429,7 +435,7 @@ export class RestartContext implements Disposable {
    * objFetch now, before its children are read, so cycles restore.
    */
   reference<T>(obj: T): T {
-    const frame = this.#frames[this.#frames.length - 1];
+    const frame = this.#depth > 0 ? this.#frames[this.#depth - 1] : undefined;
     if (frame === undefined) throw new ObjHashError('EINVAL', 'reference: only inside a restore callback');
     if (frame.referenced) {
       if (frame.obj !== obj) throw new ObjHashError('EINVAL', 'reference: called twice with different objects');

@@ -98,6 +98,8 @@ export class ObjHash implements Disposable {
    */
   #refObj: unknown[] = [];
   #refTid: number[] = [];
+  /** entries not in #refObj: while 0, a miss there means "no such objref". */
+  #uncached = 0;
   /** type id -> type, for the types used in this hash. */
   #types: (ObjType<any> | undefined)[] = [];
   /** number of entries: the index the next entry gets. */
@@ -187,7 +189,10 @@ export class ObjHash implements Disposable {
   /** Resynchronise the entry count after a batch that stopped midway. */
   #resync(): void {
     const n = this.#b.size(this.#h!);
-    if (n >= 0) this.#count = n;
+    if (n >= 0) {
+      this.#uncached += n - this.#count;
+      this.#count = n;
+    }
   }
 
   /** The numeric key of `key` for `type`, or undefined for an identity key. */
@@ -263,7 +268,7 @@ export class ObjHash implements Disposable {
       if (r < REF_CACHE) {
         this.#refObj[r] = key;
         this.#refTid[r] = tid;
-      }
+      } else this.#uncached++;
       return r * 2 + 1;
     }
     const k = this.#numeric(key, type, where)!;
@@ -277,13 +282,14 @@ export class ObjHash implements Disposable {
     }
     if (r < 0) this.#fail(r, where, `key ${describe(k)} is in the hash with another type than ${type.name}`);
     if (r % 2 === 1) {
-      if (isObj) {
+      const objref = (r - 1) / 2;
+      if (isObj && objref < REF_CACHE) {
         this.#objects[this.#count] = key;
-        const objref = (r - 1) / 2;
-        if (objref < REF_CACHE) {
-          this.#refObj[objref] = key;
-          this.#refTid[objref] = tid;
-        }
+        this.#refObj[objref] = key;
+        this.#refTid[objref] = tid;
+      } else {
+        if (isObj) this.#objects[this.#count] = key;
+        this.#uncached++;
       }
       this.#count++;
     }
@@ -329,13 +335,11 @@ export class ObjHash implements Disposable {
         r === -ERRNO.EEXIST ? `key ${describe(k)} is already in the hash` : `objref ${objref} is already in the hash`;
       this.#fail(r, where, what);
     }
-    if (obj !== undefined) {
-      this.#objects[this.#count] = obj;
-      if (objref < REF_CACHE) {
-        this.#refObj[objref] = obj;
-        this.#refTid[objref] = tid;
-      }
-    }
+    if (obj !== undefined) this.#objects[this.#count] = obj;
+    if (obj !== undefined && objref < REF_CACHE) {
+      this.#refObj[objref] = obj;
+      this.#refTid[objref] = tid;
+    } else this.#uncached++;
     this.#count++;
   }
 
@@ -352,6 +356,7 @@ export class ObjHash implements Disposable {
   /** @internal whether any entry has this objref (type 0 is never used). */
   _has(objref: number): boolean {
     if (objref < this.#refObj.length && this.#refObj[objref] !== undefined) return true;
+    if (this.#uncached === 0 && objref > 0 && objref < REF_CACHE) return false;
     return this.#b.fetch(this.#handle('restart'), objref, 0) !== -ERRNO.EINVAL;
   }
 
@@ -371,6 +376,8 @@ export class ObjHash implements Disposable {
         this.#fail(-ERRNO.ENOMSG, 'fetch', `objref ${objref} is not a ${type.name}`);
       }
     }
+    if (this.#uncached === 0 && typeof objref === 'number' && objref > 0 && objref < REF_CACHE && Number.isInteger(objref))
+      this.#fail(-ERRNO.EINVAL, 'fetch', `no object with objref ${objref}`);
     if (typeof objref !== 'number' || !Number.isInteger(objref))
       throw new ObjHashError('EINVAL', `fetch: objref must be an integer (got ${describe(objref)})`);
     const r = objref > 0 && objref <= 0x7fffffff ? this.#b.fetch(h, objref, tid) : -ERRNO.EINVAL;
@@ -415,6 +422,7 @@ export class ObjHash implements Disposable {
       this.#fail(r, 'lookupAddMany', `a key is not an integer 1..2^53-1, or is in the hash with another type than ${type.name}`);
     }
     this.#count += r;
+    this.#uncached += r;
     return out;
   }
 
@@ -440,6 +448,7 @@ export class ObjHash implements Disposable {
       this.#fail(r, 'insertMany', 'an objref is <= 0 or already in the hash, or a key is invalid or taken');
     }
     this.#count += r;
+    this.#uncached += r;
   }
 
   /**
@@ -522,6 +531,7 @@ export class ObjHash implements Disposable {
     this.#objects = [];
     this.#refObj = [];
     this.#refTid = [];
+    this.#uncached = 0;
     this.#types = [];
   }
 
