@@ -44,7 +44,6 @@ export interface LookupAddResult {
 
 const NONE: unique symbol = Symbol('none');
 const MAX_U64 = (1n << 64n) - 1n;
-const TID = 65536; // #ids packs objref * TID + type id
 const REF_CACHE = 1 << 22; // objrefs cached on the JS side
 
 /** k if it is a valid numeric key, else undefined. */
@@ -87,8 +86,10 @@ export class ObjHash implements Disposable {
   readonly impl: ImplName;
   #b: Backend;
   #h: CoreHandle | null;
-  /** JS object key -> objref * TID + type id. */
+  /** JS object key -> objref (a Smi: no heap number per entry). */
   #ids = new Map<object, number>();
+  /** type id of JS-keyed entries whose objref is >= REF_CACHE. */
+  #bigTid = new Map<number, number>();
   /** entry index -> the object, when the entry has one (undefined otherwise). */
   #objects: unknown[] = [];
   /**
@@ -224,13 +225,18 @@ export class ObjHash implements Disposable {
     if (k === undefined) {
       const v = this.#ids.get(key as object);
       if (v === undefined) return 0;
-      const t = v % TID;
+      const t = this.#tidOf(v);
       if (t !== tid) this.#mismatch('lookup', t, tid);
-      return (v - t) / TID;
+      return v;
     }
     const r = this.#b.lookup(h, k, tid);
     if (r < 0) this.#fail(r, 'lookup', `key ${describe(k)} is in the hash with another type than ${type.name}`);
     return r;
+  }
+
+  /** Type id of the JS-keyed entry with this objref. */
+  #tidOf(objref: number): number {
+    return objref < REF_CACHE ? this.#refTid[objref]! : this.#bigTid.get(objref)!;
   }
 
   #mismatch(where: string, have: number, want: number): never {
@@ -251,9 +257,8 @@ export class ObjHash implements Disposable {
     if (type.key === undefined && isObjectKey(key)) {
       const v = this.#ids.get(key);
       if (v !== undefined) {
-        const t = v % TID;
-        if (t !== tid) this.#mismatch(where, t, tid);
-        return ((v - t) / TID) * 2;
+        if (v < REF_CACHE ? this.#refTid[v] !== tid : this.#bigTid.get(v) !== tid) this.#mismatch(where, this.#tidOf(v), tid);
+        return v * 2;
       }
       this.#pending = key;
       let r: number;
@@ -263,12 +268,15 @@ export class ObjHash implements Disposable {
         this.#pending = NONE;
       }
       if (r < 0) this.#fail(r, where);
-      this.#ids.set(key, r * TID + tid);
+      this.#ids.set(key, r);
       this.#objects[this.#count++] = key;
       if (r < REF_CACHE) {
         this.#refObj[r] = key;
         this.#refTid[r] = tid;
-      } else this.#uncached++;
+      } else {
+        this.#bigTid.set(r, tid);
+        this.#uncached++;
+      }
       return r * 2 + 1;
     }
     const k = this.#numeric(key, type, where)!;
@@ -318,7 +326,10 @@ export class ObjHash implements Disposable {
     if (k === undefined && this.#ids.has(key as object))
       throw new ObjHashError('EEXIST', 'insert: the object is already in the hash');
     this._insert(h, k ?? 0, isObjectKey(key) ? key : undefined, objref, tid, 'insert');
-    if (k === undefined) this.#ids.set(key as object, objref * TID + tid);
+    if (k === undefined) {
+      this.#ids.set(key as object, objref);
+      if (objref >= REF_CACHE) this.#bigTid.set(objref, tid);
+    }
   }
 
   /** @internal insert with the key resolved; obj is stored for fetch/drop. */
@@ -528,6 +539,7 @@ export class ObjHash implements Disposable {
   #release(): void {
     this.#h = null;
     this.#ids = new Map();
+    this.#bigTid = new Map();
     this.#objects = [];
     this.#refObj = [];
     this.#refTid = [];
