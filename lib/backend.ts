@@ -91,6 +91,12 @@ export interface Backend {
   lookupAdd(h: CoreHandle, key: Key, type: number): number;
   /** Always adds (key 0 = no key; a present key is -EEXIST). objref or -errno. */
   add(h: CoreHandle, key: Key, type: number): number;
+  /**
+   * Adds n entries without keys, of types[0..n), with the next n objrefs,
+   * WITHOUT calling grab (the caller grabbed them).  n, or -errno (the
+   * entries before the failing one stay).
+   */
+  addMany(h: CoreHandle, types: Uint16Array, n: number): number;
   /** 0 or -errno (-EINVAL objref <= 0 or used, -EEXIST key present). */
   insert(h: CoreHandle, key: Key, objref: number, type: number): number;
   /** entry index >= 0, -EINVAL absent, -ENOMSG wrong type. */

@@ -45,6 +45,8 @@ export interface LookupAddResult {
 const NONE: unique symbol = Symbol('none');
 const MAX_U64 = (1n << 64n) - 1n;
 const REF_CACHE = 1 << 22; // objrefs cached on the JS side
+const QUEUE = 1024; // JS-keyed adds queued before one addMany into the core
+const MAX_OBJREF = 0x7fffffff;
 
 /** k if it is a valid numeric key, else undefined. */
 function asNumericKey(k: unknown): NumericKey | undefined {
@@ -105,6 +107,17 @@ export class ObjHash implements Disposable {
   #types: (ObjType<any> | undefined)[] = [];
   /** number of entries: the index the next entry gets. */
   #count = 0;
+  /**
+   * New JS-keyed entries not yet in the core: they take the objrefs after
+   * the core's next one, are grabbed here, and go into the core in one
+   * addMany call when the queue is full or before any other core call, so
+   * the core sees them in the same order (insertion order = drop order).
+   */
+  #qTypes = new Uint16Array(QUEUE);
+  #q = 0;
+  #qBase = 0;
+  /** a JS grab of a queued entry is running (re-entry is EBUSY, as in the core). */
+  #inGrab = false;
   /** the object being added, for the grab callback. */
   #pending: unknown = NONE;
   #mult2009: boolean;
@@ -144,10 +157,43 @@ export class ObjHash implements Disposable {
     this.#types[tid]!.drop!(o === undefined ? key : o);
   }
 
-  /** The live handle, or EBADF. */
+  /** The live handle, or EBADF; the queue is in the core when it returns. */
   #handle(where: string): CoreHandle {
     if (this.#h === null) throw new ObjHashError('EBADF', `${where}: the hash was freed`);
+    if (this.#q !== 0) this.#flush(where);
     return this.#h;
+  }
+
+  /** #handle for the calls that add to the hash: EBUSY inside a JS grab. */
+  #mutating(where: string): CoreHandle {
+    const h = this.#handle(where);
+    if (this.#inGrab) this.#fail(-ERRNO.EBUSY, where);
+    return h;
+  }
+
+  /** Moves the queued JS-keyed entries into the core. */
+  #flush(where: string): void {
+    const n = this.#q;
+    if (this.#inGrab) this.#fail(-ERRNO.EBUSY, where);
+    this.#q = 0;
+    const r = this.#b.addMany(this.#h!, this.#qTypes, n);
+    if (r === n) return;
+    // The core refused some (ENOMEM): they were grabbed and made visible
+    // here, so take them back out and drop them, once each.
+    const added = Math.max(0, this.#b.size(this.#h!) - (this.#count - n));
+    const first = this.#count - n;
+    for (let i = first + added; i < this.#count; i++) {
+      const obj = this.#objects[i] as object;
+      const objref = this.#ids.get(obj)!;
+      const t = this.#types[this.#tidOf(objref)]!;
+      this.#ids.delete(obj);
+      this.#objects[i] = undefined;
+      if (objref < REF_CACHE) this.#refObj[objref] = undefined;
+      else this.#bigTid.delete(objref);
+      if (t.drop) t.drop(obj);
+    }
+    this.#count = first + added;
+    this.#fail(r < 0 ? r : -ERRNO.ENOMEM, where);
   }
 
   /** The type's id, registering its grab/drop with the core on first use. */
@@ -260,14 +306,32 @@ export class ObjHash implements Disposable {
         if (v < REF_CACHE ? this.#refTid[v] !== tid : this.#bigTid.get(v) !== tid) this.#mismatch(where, this.#tidOf(v), tid);
         return v * 2;
       }
-      this.#pending = key;
-      let r: number;
-      try {
-        r = this.#b.add(h, 0, tid);
-      } finally {
-        this.#pending = NONE;
+      if (this.#inGrab) this.#fail(-ERRNO.EBUSY, where);
+      if (this.#q === 0) {
+        const next = this.#b.nextObjref(h);
+        if (next < 0) this.#fail(next, where);
+        this.#qBase = next;
       }
-      if (r < 0) this.#fail(r, where);
+      const r = this.#qBase + this.#q;
+      if (r > MAX_OBJREF) this.#fail(-ERRNO.E2BIG, where);
+      if (type.grab !== undefined) {
+        // before the object is visible; if it throws, nothing is added.
+        // The queue goes first, so that reads inside grab see the core
+        // as it is; writes inside grab are EBUSY, as in the core.
+        if (this.#q !== 0) {
+          this.#flush(where);
+          const next = this.#b.nextObjref(h);
+          if (next < 0) this.#fail(next, where);
+          this.#qBase = next;
+        }
+        this.#inGrab = true;
+        try {
+          type.grab(key);
+        } finally {
+          this.#inGrab = false;
+        }
+      }
+      this.#qTypes[this.#q++] = tid;
       this.#ids.set(key, r);
       this.#objects[this.#count++] = key;
       if (r < REF_CACHE) {
@@ -277,9 +341,12 @@ export class ObjHash implements Disposable {
         this.#bigTid.set(r, tid);
         this.#uncached++;
       }
+      if (this.#q === QUEUE) this.#flush(where);
       return r * 2 + 1;
     }
     const k = this.#numeric(key, type, where)!;
+    if (this.#q !== 0) this.#flush(where);
+    if (this.#inGrab) this.#fail(-ERRNO.EBUSY, where);
     const isObj = isObjectKey(key);
     if (isObj) this.#pending = key;
     let r: number;
@@ -319,7 +386,7 @@ export class ObjHash implements Disposable {
    * does.  EINVAL if the objref is <= 0 or taken; EEXIST if the key is.
    */
   insert(key: object | NumericKey, objref: number, type: ObjType<any>): void {
-    const h = this.#handle('insert');
+    const h = this.#mutating('insert');
     const tid = this.#use(type, 'insert');
     checkObjref(objref, 'insert');
     const k = this.#numeric(key, type, 'insert');
@@ -359,7 +426,7 @@ export class ObjHash implements Disposable {
    * the object kept for objFetch and drop.
    */
   _insertRestored(obj: unknown, objref: number, type: ObjType<any>, where: string): void {
-    const h = this.#handle(where);
+    const h = this.#mutating(where);
     const tid = this.#types[type.id] === type ? type.id : this.#use(type, where);
     this._insert(h, 0, obj, objref, tid, where);
   }
@@ -402,7 +469,7 @@ export class ObjHash implements Disposable {
 
   /** reserve - skip an objref (later kernels' ckpt_obj_reserve); returns it. */
   reserve(): number {
-    const r = this.#b.reserve(this.#handle('reserve'));
+    const r = this.#b.reserve(this.#mutating('reserve'));
     if (r < 0) this.#fail(r, 'reserve');
     return r;
   }
@@ -413,7 +480,7 @@ export class ObjHash implements Disposable {
    * Returns `out`.  Stops at the first failure (earlier adds stay).
    */
   lookupAddMany(keys: KeyArray, type: ObjType<any>, out?: Int32Array, first?: Uint8Array): Int32Array {
-    const h = this.#handle('lookupAddMany');
+    const h = this.#mutating('lookupAddMany');
     const tid = this.#use(type, 'lookupAddMany');
     checkKeyArray(keys, 'lookupAddMany', 'keys');
     const n = keys.length;
@@ -439,7 +506,7 @@ export class ObjHash implements Disposable {
 
   /** insertMany - insert (keys[i], objrefs[i]) for each i; keys may be null. */
   insertMany(keys: KeyArray | null, objrefs: Int32Array, type: ObjType<any>): void {
-    const h = this.#handle('insertMany');
+    const h = this.#mutating('insertMany');
     const tid = this.#use(type, 'insertMany');
     checkInt32Array(objrefs, 'insertMany', 'objrefs', 0);
     if (keys !== null) {
@@ -526,6 +593,8 @@ export class ObjHash implements Disposable {
   free(): void {
     const h = this.#h;
     if (h === null) return;
+    if (this.#inGrab) this.#fail(-ERRNO.EBUSY, 'free');
+    if (this.#q !== 0) this.#flush('free');
     let r: unknown;
     try {
       r = this.#b.free(h);

@@ -56,6 +56,7 @@ struct Hash {
   bool busy = false;           // inside a call that may call back into JS
   bool freeing = false;        // inside free(): the hash is already dead
   bool finalizing = false;     // GC'd without free(): no JS may run
+  bool skip_grab = false;      // addMany: the caller grabbed already
   Napi::ObjectReference drop_error;  // [first exception from a drop]
 
   uint8_t Flags(uint32_t type) const {
@@ -76,7 +77,8 @@ int GrabTrampoline(void* priv, uint64_t key, uint32_t type, int32_t objref,
                    uint32_t index) {
   (void)objref;
   Hash* s = static_cast<Hash*>(priv);
-  if (!(s->Flags(type) & kTypeGrab) || s->grab.IsEmpty() || s->finalizing)
+  if (!(s->Flags(type) & kTypeGrab) || s->grab.IsEmpty() || s->finalizing ||
+      s->skip_grab)
     return 0;
   Napi::Env env(s->env);
   Napi::HandleScope scope(env);
@@ -332,6 +334,7 @@ class ObjHashAddon : public Napi::Addon<ObjHashAddon> {
             InstanceMethod("insertMany", &ObjHashAddon::InsertMany),
             InstanceMethod("fetchMany", &ObjHashAddon::FetchMany),
             InstanceMethod("hashLong", &ObjHashAddon::HashLong),
+            InstanceMethod("addMany", &ObjHashAddon::AddMany),
         });
     raw::Define(env, exports, "lookup", raw::Lookup);
     raw::Define(env, exports, "lookupAdd", raw::LookupAdd);
@@ -702,6 +705,39 @@ class ObjHashAddon : public Napi::Addon<ObjHashAddon> {
       added += is_first;
     }
     return Errno(env, added);
+  }
+
+  // addMany(handle, Uint16Array types, n): n keyless entries with the next
+  // objrefs, no grab (the facade grabbed them when it queued them).
+  Napi::Value AddMany(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    HASH_OR_RETURN(info, s);
+    NOT_BUSY_OR_RETURN(info, s);
+    Array types;
+    uint32_t n = 0;
+    if (!GetArray(info, 1, "objhash: types must be a Uint16Array", &types))
+      return env.Undefined();
+    if (types.type != napi_uint16_array)
+      return TypeError(env, "objhash: types must be a Uint16Array"),
+             env.Undefined();
+    if (!GetU32(info, 2, 0xffffffffu, "objhash: n must be 0..types.length",
+                &n))
+      return env.Undefined();
+    if (n > types.length)
+      return TypeError(env, "objhash: n must be 0..types.length"),
+             env.Undefined();
+    const uint16_t* t = static_cast<const uint16_t*>(types.data);
+    BusyScope busy(s);
+    s->skip_grab = true;
+    for (uint32_t i = 0; i < n; i++) {
+      int ret = objhash_add(s->core, 0, t[i]);
+      if (ret < 0) {
+        s->skip_grab = false;
+        return Errno(env, ret);
+      }
+    }
+    s->skip_grab = false;
+    return Errno(env, n);
   }
 
   Napi::Value InsertMany(const Napi::CallbackInfo& info) {

@@ -104,6 +104,61 @@ describe.each(IMPLS)('ObjHash (%s)', (impl) => {
     h.free();
   });
 
+  it('JS-object and numeric adds interleave: one objref sequence, drops in insertion order', () => {
+    const order: string[] = [];
+    const O = defineObjType<{ n: number }>({ name: 'o', drop: (o) => order.push(`o${o.n}`) });
+    const N = defineObjType<number | bigint>({ name: 'n', drop: (k) => order.push(`k${k}`) });
+    const h = make();
+    const objs = Array.from({ length: 2500 }, (_, n) => ({ n }));
+    const want: string[] = [];
+    let ref = 0;
+    for (let i = 0; i < objs.length; i++) {
+      expect(h.lookupAdd(objs[i]!, O)).toEqual({ objref: ++ref, first: true });
+      want.push(`o${i}`);
+      if (i % 700 === 699) {
+        expect(h.lookupAdd(100000 + i, N)).toEqual({ objref: ++ref, first: true });
+        want.push(`k${100000 + i}`);
+      }
+      if (i === 1500) {
+        expect(h.size).toBe(ref);
+        expect(h.fetch(ref, O)).toBe(objs[i]);
+      }
+    }
+    expect(h.lookupAdd(objs[5]!, O)).toEqual({ objref: 6, first: false });
+    expect(h.lookup(objs[2499]!, O)).toBe(ref);
+    expect(h.nextObjref).toBe(ref + 1);
+    h.free();
+    expect(order).toEqual(want);
+  });
+
+  it('a grab of a JS object cannot add to the hash (EBUSY) but can read it', () => {
+    let h: ObjHash;
+    const seen: unknown[] = [];
+    const G = defineObjType<{ n: number }>({
+      name: 'g',
+      grab: (o) => {
+        seen.push(h.lookup(o, G), h.size);
+        try {
+          h.lookupAdd({ n: -1 }, G);
+        } catch (e) {
+          seen.push((e as ObjHashError).code);
+        }
+        try {
+          h.lookupAdd(77, AddrT);
+        } catch (e) {
+          seen.push((e as ObjHashError).code);
+        }
+      },
+    });
+    h = make();
+    h.lookupAdd({}, FileT);
+    h.lookupAdd({ n: 1 }, G);
+    expect(seen).toEqual([0, 1, 'EBUSY', 'EBUSY']);
+    expect(h.size).toBe(2);
+    expect(h.lookup(77, AddrT)).toBe(0);
+    h.free();
+  });
+
   it('objref 2^31-1 is the last one: then E2BIG', () => {
     const h = make();
     h.insert(5, 0x7fffffff, AddrT);
@@ -115,6 +170,13 @@ describe.each(IMPLS)('ObjHash (%s)', (impl) => {
     h.insert(7, 9, AddrT); // explicit objrefs still work
     expect(h.size).toBe(2);
     h.free();
+    const q = make();
+    q.insert(5, 0x7fffffff - 2, AddrT);
+    expect(q.lookupAdd({}, FileT).objref).toBe(0x7fffffff - 1);
+    expect(q.lookupAdd({}, FileT).objref).toBe(0x7fffffff);
+    expectCode(() => q.lookupAdd({}, FileT), 'E2BIG');
+    expect(q.size).toBe(3);
+    q.free();
   });
 
   it('reserve skips an objref', () => {

@@ -823,6 +823,26 @@ export const jsBackend: Backend = {
     return addNext(h, lo, hi, type);
   },
 
+  addMany(handle, types, n) {
+    const h = live(handle);
+    if (h === null) return EBADF;
+    if (h.busy) return EBUSY;
+    if (!(types instanceof Uint16Array)) throw new TypeError('objhash: types must be a Uint16Array');
+    if (!Number.isInteger(n) || n < 0 || n > types.length) throw new TypeError('objhash: n must be 0..types.length');
+    // The caller has grabbed these objects already: no grab here.
+    const grab = h.grab;
+    h.grab = null;
+    try {
+      for (let i = 0; i < n; i++) {
+        const r = addNext(h, 0, 0, types[i]!);
+        if (r < 0) return r;
+      }
+    } finally {
+      h.grab = grab;
+    }
+    return n;
+  },
+
   insert(handle, key, objref, type) {
     const h = live(handle);
     if (h === null) return EBADF;
