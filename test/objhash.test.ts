@@ -490,3 +490,35 @@ describe.each(IMPLS)('ObjHash (%s)', (impl) => {
     expect(collected).toBe(100);
   });
 });
+
+describe('ObjHash facade: the core refusing queued adds', () => {
+  it('takes the refused objects back out, drops them once, and reports ENOMEM', async () => {
+    const { jsBackend } = await import('../lib/js/core.js');
+    const grabs: number[] = [];
+    const drops: number[] = [];
+    const O = defineObjType<{ n: number }>({ name: 'o', grab: (o) => grabs.push(o.n), drop: (o) => drops.push(o.n) });
+    const P = defineObjType<{ n: number }>({ name: 'p', drop: (o) => drops.push(o.n) });
+    const orig = jsBackend.addMany;
+    const h = new ObjHash({ impl: 'js' });
+    const objs = Array.from({ length: 10 }, (_, n) => ({ n }));
+    // P has no grab, so its adds stay queued; the core then takes only 3
+    for (const o of objs.slice(0, 6)) h.lookupAdd(o, P);
+    (jsBackend as { addMany: typeof orig }).addMany = (hh, t, n) => {
+      orig.call(jsBackend, hh, t, Math.min(n, 3));
+      return -12;
+    };
+    try {
+      expectCode(() => h.size, 'ENOMEM');
+    } finally {
+      (jsBackend as { addMany: typeof orig }).addMany = orig;
+    }
+    expect(drops).toEqual([3, 4, 5]); // the refused ones, dropped at once
+    expect(h.size).toBe(3);
+    expect(h.lookup(objs[4]!, P)).toBe(0);
+    expect(h.lookup(objs[2]!, P)).toBe(3);
+    expect(h.lookupAdd(objs[7]!, O)).toEqual({ objref: 4, first: true });
+    expect(grabs).toEqual([7]);
+    h.free();
+    expect(drops).toEqual([3, 4, 5, 0, 1, 2, 7]);
+  });
+});
