@@ -205,6 +205,21 @@ export class CheckpointContext implements Disposable {
     this.writer.bool(v);
     return this;
   }
+  /** Unsigned varint (LEB128) of an integer 0..2^53-1: 1 byte below 128. */
+  uv(v: number): this {
+    this.writer.uv(v);
+    return this;
+  }
+  /** Signed (zigzag) varint of an integer -2^52..2^52-1. */
+  sv(v: number): this {
+    this.writer.sv(v);
+    return this;
+  }
+  /** A UTF-8 string with a varint length (1 byte for short strings). */
+  vstr(s: string): this {
+    this.writer.vstr(s);
+    return this;
+  }
   /** A length-prefixed UTF-8 string inside the current record. */
   str(s: string): this {
     this.writer.str(s);
@@ -219,6 +234,12 @@ export class CheckpointContext implements Disposable {
   ref<T>(obj: T | null | undefined, type: ObjType<T>): this {
     const ref = obj === null || obj === undefined ? 0 : this.checkpointObj(obj, type);
     this.writer.i32(ref);
+    return this;
+  }
+  /** As ref(), the objref as a varint (uv). */
+  vref<T>(obj: T | null | undefined, type: ObjType<T>): this {
+    const ref = obj === null || obj === undefined ? 0 : this.checkpointObj(obj, type);
+    this.writer.uv(ref);
     return this;
   }
   /** A BUFFER record. */
@@ -458,6 +479,11 @@ export class RestartContext implements Disposable {
     const r = this.reader.i32();
     return r === 0 ? null : this.hash.fetch(r, type);
   }
+  /** As ref(), for an objref written by vref(). */
+  vref<T>(type: ObjType<T>): T | null {
+    const r = this.reader.uv();
+    return r === 0 ? null : this.hash.fetch(r, type);
+  }
 
   u8(): number {
     return this.reader.u8();
@@ -489,6 +515,15 @@ export class RestartContext implements Disposable {
   }
   str(): string {
     return this.reader.str();
+  }
+  uv(): number {
+    return this.reader.uv();
+  }
+  sv(): number {
+    return this.reader.sv();
+  }
+  vstr(): string {
+    return this.reader.vstr();
   }
   blob(): Uint8Array {
     return this.reader.blob();

@@ -1182,3 +1182,80 @@ describe('writer errors', () => {
     expect(got).toEqual([28 + 4 + 24]);
   });
 });
+
+describe('varints', () => {
+  const crc32c = (b: Uint8Array, c: number) => {
+    let crc = ~c >>> 0;
+    for (const x of b) {
+      crc ^= x;
+      for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1;
+    }
+    return ~crc >>> 0;
+  };
+  it('uv, sv and vstr round-trip, with the documented sizes', async () => {
+    const { ImageWriter } = await import('../lib/image/writer.js');
+    const { ImageReader } = await import('../lib/image/reader.js');
+    const uvs = [0, 1, 127, 128, 16383, 16384, 2 ** 32, Number.MAX_SAFE_INTEGER];
+    const svs = [0, -1, 1, -64, 63, -(2 ** 40), -(2 ** 52), 2 ** 52 - 1];
+    const strs = ['', 'a', 'x'.repeat(127), 'y'.repeat(128), 'héllo ✓', 'é'.repeat(100)];
+    const w = new ImageWriter({ crc32c });
+    w.writeHeader([{ objtype: 1, name: 't' }]);
+    w.begin(101);
+    for (const v of uvs) w.uv(v);
+    for (const v of svs) w.sv(v);
+    for (const s of strs) w.vstr(s);
+    w.end();
+    w.begin(102);
+    w.uv(127);
+    w.uv(128);
+    w.vstr('abc');
+    w.end();
+    w.tail(0);
+    const img = w.finish();
+    const r = new ImageReader(img, { crc32c });
+    r.readHeader();
+    r.next();
+    for (const v of uvs) expect(r.uv()).toBe(v);
+    for (const v of svs) expect(r.sv()).toBe(v);
+    for (const s of strs) expect(r.vstr()).toBe(s);
+    const rec = r.next();
+    expect(rec.len).toBe(8 + 1 + 2 + 4);
+    expect([r.uv(), r.uv(), r.vstr()]).toEqual([127, 128, 'abc']);
+    expect(() => w.uv(-1)).toThrow(ObjHashError);
+    expect(() => w.uv(2 ** 53)).toThrow(ObjHashError);
+    expect(() => w.sv(0.5)).toThrow(ObjHashError);
+    expect(() => w.sv(2 ** 52)).toThrow(ObjHashError);
+  });
+
+  it('a varint that runs past its record, or past 8 bytes, is EINVAL', async () => {
+    const { ImageWriter } = await import('../lib/image/writer.js');
+    const { ImageReader } = await import('../lib/image/reader.js');
+    const w = new ImageWriter({ crc32c });
+    w.writeHeader([{ objtype: 1, name: 't' }]);
+    w.begin(101);
+    w.bytes(new Uint8Array([0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01]));
+    w.end();
+    w.begin(102);
+    w.u8(0xff);
+    w.end();
+    w.begin(103);
+    w.uv(5);
+    w.bytes(new Uint8Array([0x61, 0x62]));
+    w.end();
+    w.tail(0);
+    const r = new ImageReader(w.finish(), { crc32c });
+    r.readHeader();
+    r.next();
+    expect(() => r.uv()).toThrow(/longer than 8 bytes/);
+    r.next();
+    expect(() => r.uv()).toThrow(ObjHashError);
+    r.next();
+    let err: unknown;
+    try {
+      r.vstr();
+    } catch (e) {
+      err = e;
+    }
+    expect((err as ObjHashError).code).toBe('EINVAL');
+  });
+});

@@ -554,6 +554,68 @@ export class ImageReader {
     return this.copyOut ? this.buf.slice(p + 4, p + 4 + n) : this.buf.subarray(p + 4, p + 4 + n);
   }
 
+  /** Unsigned LEB128 varint (writer.uv): at most 8 bytes, value <= 2^53-1 (else EINVAL). */
+  uv(): number {
+    const b = this.buf;
+    const end = this.payEnd;
+    let p = this.pos;
+    let v = 0;
+    let mul = 1;
+    for (let i = 0; i < 8; i++) {
+      if (p >= end) this.overrun(1);
+      const c = b[p++]!;
+      v += (c & 0x7f) * mul;
+      if (c < 0x80) {
+        if (v > Number.MAX_SAFE_INTEGER) break;
+        this.pos = p;
+        return v;
+      }
+      mul *= 128;
+    }
+    throw new ObjHashError(
+      'EINVAL',
+      `varint at offset ${this.base + this.pos} in record ${recordTypeName(this.type)} at offset ${this.recOffset} is longer than 8 bytes or over 2^53-1`,
+      this.base + this.pos,
+    );
+  }
+
+  /** Signed (zigzag) LEB128 varint (writer.sv). */
+  sv(): number {
+    const u = this.uv();
+    return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
+  }
+
+  /** uv byte length, then UTF-8 (writer.vstr). */
+  vstr(): string {
+    const start = this.pos;
+    const n = this.uv();
+    const q = this.pos;
+    if (q + n > this.payEnd) {
+      this.pos = start;
+      this.overrunLen(start, n, 'string');
+    }
+    if (n < 128) {
+      const b = this.buf;
+      let s = '';
+      let i = 0;
+      while (i < n) {
+        const k = n - i < 16 ? n - i : 16;
+        let a = 0;
+        for (let j = 0; j < k; j++) a |= b[q + i + j]!;
+        if (a >= 0x80) break;
+        s += ascii(b, q + i, k);
+        i += k;
+      }
+      if (i === n) {
+        this.pos = q + n;
+        return s;
+      }
+    }
+    const s = this.decode(q, n);
+    this.pos = q + n;
+    return s;
+  }
+
   /** u32 byte length, then UTF-8 (invalid UTF-8: EINVAL). */
   str(): string {
     const p = this.pos;

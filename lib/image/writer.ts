@@ -708,6 +708,59 @@ export class ImageWriter {
     this.dv.setUint32(p, n, true);
   }
 
+  /**
+   * Unsigned LEB128 varint of an integer 0..2^53-1: 1 byte below 128, 2
+   * below 16384, ... at most 8.  The compact choice for ids, counts, objrefs.
+   */
+  uv(v: number): void {
+    if (!(v >= 0 && v <= Number.MAX_SAFE_INTEGER && Math.floor(v) === v)) this.badInt('uv', v);
+    let p = this.pos;
+    if (p + 8 > this.limit) {
+      this.grow(8);
+      p = this.pos;
+    }
+    const b = this.buf;
+    while (v >= 0x80) {
+      b[p++] = (v & 0x7f) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    b[p++] = v;
+    this.pos = p;
+  }
+
+  /** Signed (zigzag) LEB128 varint of an integer -2^52..2^52-1. */
+  sv(v: number): void {
+    if (!Number.isInteger(v) || v < -(2 ** 52) || v >= 2 ** 52) this.badInt('sv', v);
+    this.uv(v >= 0 ? v * 2 : -v * 2 - 1);
+  }
+
+  /** uv byte length, then the UTF-8 of `s`: str() with a 1-byte length for short strings. */
+  vstr(s: string): void {
+    const n = s.length;
+    if (n < 128) {
+      let p = this.pos;
+      if (p + 1 + n > this.limit) {
+        this.grow(1 + n);
+        p = this.pos;
+      }
+      const b = this.buf;
+      let j = 0;
+      for (; j < n; j++) {
+        const c = s.charCodeAt(j);
+        if (c >= 0x80) break;
+        b[p + 1 + j] = c;
+      }
+      if (j === n) {
+        b[p] = n;
+        this.pos = p + 1 + n;
+        return;
+      }
+    }
+    const bytes = encoder.encode(s);
+    this.uv(bytes.length);
+    this.bytes(bytes);
+  }
+
   /** Zero bytes until the payload position (from the record start) is a multiple of n (1, 2, 4 or 8). */
   align(n: number): void {
     if (n !== 1 && n !== 2 && n !== 4 && n !== 8) {
