@@ -90,6 +90,9 @@ export class ObjHash implements Disposable {
   #h: CoreHandle | null;
   /** JS object key -> objref (a Smi: no heap number per entry). */
   #ids = new Map<object, number>();
+  /** per type id: the JS object last looked up or added, and its objref */
+  #lastKey: unknown[] = [];
+  #lastRef: number[] = [];
   /** type id of JS-keyed entries whose objref is >= REF_CACHE. */
   #bigTid = new Map<number, number>();
   /** entry index -> the object, when the entry has one (undefined otherwise). */
@@ -185,7 +188,9 @@ export class ObjHash implements Disposable {
     for (let i = first + added; i < this.#count; i++) {
       const obj = this.#objects[i] as object;
       const objref = this.#ids.get(obj)!;
-      const t = this.#types[this.#tidOf(objref)]!;
+      const tid = this.#tidOf(objref);
+      const t = this.#types[tid]!;
+      if (this.#lastKey[tid] === obj) this.#lastKey[tid] = undefined;
       this.#ids.delete(obj);
       this.#objects[i] = undefined;
       if (objref < REF_CACHE) this.#refObj[objref] = undefined;
@@ -301,9 +306,15 @@ export class ObjHash implements Disposable {
     if (h === null) throw new ObjHashError('EBADF', `${where}: the hash was freed`);
     const tid = this.#types[type.id] === type ? type.id : this.#use(type, where);
     if (type.key === undefined && isObjectKey(key)) {
+      // the last object of each type: objects shared by neighbours (an mm
+      // by a process's threads) skip the Map; entries never change, so it
+      // cannot go stale
+      if (this.#lastKey[tid] === key) return this.#lastRef[tid]! * 2;
       const v = this.#ids.get(key);
       if (v !== undefined) {
         if (v < REF_CACHE ? this.#refTid[v] !== tid : this.#bigTid.get(v) !== tid) this.#mismatch(where, this.#tidOf(v), tid);
+        this.#lastKey[tid] = key;
+        this.#lastRef[tid] = v;
         return v * 2;
       }
       if (this.#inGrab) this.#fail(-ERRNO.EBUSY, where);
@@ -333,6 +344,8 @@ export class ObjHash implements Disposable {
       }
       this.#qTypes[this.#q++] = tid;
       this.#ids.set(key, r);
+      this.#lastKey[tid] = key;
+      this.#lastRef[tid] = r;
       this.#objects[this.#count++] = key;
       if (r < REF_CACHE) {
         this.#refObj[r] = key;
@@ -609,6 +622,8 @@ export class ObjHash implements Disposable {
     this.#h = null;
     this.#ids = new Map();
     this.#bigTid = new Map();
+    this.#lastKey = [];
+    this.#lastRef = [];
     this.#objects = [];
     this.#refObj = [];
     this.#refTid = [];
