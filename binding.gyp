@@ -32,7 +32,7 @@
         "VCCLCompilerTool": { "ExceptionHandling": 0 }
       },
       "conditions": [
-        ["objhash_sanitize=='1'", {
+        ["objhash_sanitize==1", {
           "cflags": ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"],
           "ldflags": ["-fsanitize=address,undefined"]
         }]
