@@ -19,7 +19,10 @@ function tryNative(): Backend | undefined {
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const bindings = require('bindings') as (name: string) => Backend;
-      native = bindings('objhash');
+      // OBJHASH_ADDON=/path/to/objhash.node loads that build instead (the
+      // ASan+UBSan addon of `npm run test:asan`)
+      const addon = process.env.OBJHASH_ADDON;
+      native = addon ? (require(require('node:path').resolve(addon)) as Backend) : bindings('objhash');
     } catch (err) {
       nativeError = err as Error;
     }
