@@ -594,19 +594,14 @@ export class ImageReader {
       this.pos = start;
       this.overrunLen(start, n, 'string');
     }
-    if (n < 128) {
-      const b = this.buf;
-      let s = '';
-      let i = 0;
-      while (i < n) {
-        const k = n - i < 16 ? n - i : 16;
-        let a = 0;
-        for (let j = 0; j < k; j++) a |= b[q + i + j]!;
-        if (a >= 0x80) break;
-        s += ascii(b, q + i, k);
-        i += k;
-      }
-      if (i === n) {
+    return this.text(q, n);
+  }
+
+  /** The UTF-8 text at buf[q, q + n); consumes it. */
+  private text(q: number, n: number): string {
+    if (n <= SHORT_STRING) {
+      const s = asciiRun(this.buf, q, n);
+      if (s !== undefined) {
         this.pos = q + n;
         return s;
       }
@@ -623,26 +618,7 @@ export class ImageReader {
     const n = this.dv.getUint32(p, true);
     const q = p + 4;
     if (q + n > this.payEnd) this.overrunLen(p, n, 'string');
-    if (n <= SHORT_STRING) {
-      const b = this.buf;
-      let s = '';
-      let i = 0;
-      while (i < n) {
-        const k = n - i < 16 ? n - i : 16;
-        let a = 0;
-        for (let j = 0; j < k; j++) a |= b[q + i + j]!;
-        if (a >= 0x80) break;
-        s += ascii(b, q + i, k);
-        i += k;
-      }
-      if (i === n) {
-        this.pos = q + n;
-        return s;
-      }
-    }
-    const s = this.decode(q, n);
-    this.pos = q + n;
-    return s;
+    return this.text(q, n);
   }
 
   private decode(q: number, n: number): string {
@@ -835,6 +811,20 @@ export class ImageReader {
 }
 
 /** String of n (0..16) ASCII bytes at b[q]: one fromCharCode call, no intermediate array. */
+/** buf[q, q + n) as a string if it is all ASCII, else undefined. */
+function asciiRun(b: Uint8Array, q: number, n: number): string | undefined {
+  let s = '';
+  for (let i = 0; i < n; ) {
+    const k = n - i < 16 ? n - i : 16;
+    let a = 0;
+    for (let j = 0; j < k; j++) a |= b[q + i + j]!;
+    if (a >= 0x80) return undefined;
+    s += ascii(b, q + i, k);
+    i += k;
+  }
+  return s;
+}
+
 function ascii(b: Uint8Array, q: number, n: number): string {
   const f = String.fromCharCode;
   switch (n) {
