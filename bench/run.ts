@@ -1,0 +1,524 @@
+/**
+ * `npm run bench` - objhash's benchmark suite (see bench/results/README.md).
+ *
+ *   node dist/bench/run.js [--quick] [--only W1,W3] [--json PATH] [--svg PATH]
+ *
+ * Measures, side by side in one process, the native backend, the pure-JS
+ * twin, a plain Map and the anchors (v8.serialize, msgpackr), in rounds
+ * with the implementations interleaved, and prints one table per workload,
+ * then the targets of the issue with the numbers of this run.
+ *
+ * Output files (bench/results/): a full run writes latest.json,
+ * latest.svg and latest.md; --quick writes quick.json only; a partial
+ * run (--only) writes nothing unless --json PATH is given.  --svg PATH
+ * writes the chart there (any mode).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { impl as defaultImpl, nativeAvailable, nativeLoadError } from '../lib/index.js';
+import { getBackend } from '../lib/loader.js';
+import {
+  fmtBytes,
+  fmtCount,
+  fmtRatio,
+  renderMarkdown,
+  renderSvg,
+  renderText,
+  target,
+  targetsTable,
+  type ChartRow,
+  type Table,
+  type Target,
+} from './report.js';
+import { graphTable, runW1, type GraphCaseResult, type GraphWorkloadResult } from './workloads/w1.js';
+import { runW2 } from './workloads/w2.js';
+import { runW3, w3Tables, type W3Result } from './workloads/w3.js';
+import { runW4, w4Table, type W4Result } from './workloads/w4.js';
+import { runW5, w5Table, type W5Result } from './workloads/w5.js';
+
+export interface BenchConfig {
+  quick: boolean;
+  /** W1/W2 task counts. */
+  graphSizes: number[];
+  /** From this T on: 1 sample per round, no warm-up call. */
+  graphBigT: number;
+  graphRounds: number;
+  graphIterations: number;
+  graphBigRounds: number;
+  /** W3 key counts. */
+  w3Sizes: number[];
+  /** The sizes the W3 targets name (1M and 10M in a full run). */
+  w3TargetN: number;
+  w3HugeTargetN: number;
+  /** From this N on: 1 sample per round, no warm-up call. */
+  w3BigN: number;
+  /** From this N on: w3HugeRounds, and a time bound per case. */
+  w3HugeN: number;
+  w3Rounds: number;
+  w3BigRounds: number;
+  w3HugeRounds: number;
+  w3HugeMaxMs: number;
+  /** Small sizes: samples per round = w3SmallOps / N. */
+  w3SmallOps: number;
+  /** Sizes with an extra BigUint64Array batch row. */
+  w3BigintAt: number[];
+  w3FixedSizes: number[];
+  w4N: number;
+  w4Rounds: number;
+  w5Bytes: number;
+  w5Rounds: number;
+  w5Iterations: number;
+}
+
+const FULL: BenchConfig = {
+  quick: false,
+  graphSizes: [10_000, 200_000],
+  graphBigT: 100_000,
+  graphRounds: 5,
+  graphIterations: 4,
+  graphBigRounds: 3,
+  w3Sizes: [1_000, 1_000_000, 10_000_000],
+  w3TargetN: 1_000_000,
+  w3HugeTargetN: 10_000_000,
+  w3BigN: 100_000,
+  w3HugeN: 5_000_000,
+  w3Rounds: 5,
+  w3BigRounds: 5,
+  w3HugeRounds: 3,
+  w3HugeMaxMs: 12_000,
+  w3SmallOps: 200_000,
+  w3BigintAt: [1_000_000],
+  w3FixedSizes: [1_000, 100_000],
+  w4N: 1_000_000,
+  w4Rounds: 5,
+  w5Bytes: 64 * 1024 * 1024,
+  w5Rounds: 5,
+  w5Iterations: 3,
+};
+
+const QUICK: BenchConfig = {
+  quick: true,
+  graphSizes: [400, 2_000],
+  graphBigT: 2_000,
+  graphRounds: 2,
+  graphIterations: 2,
+  graphBigRounds: 2,
+  w3Sizes: [1_000, 20_000, 40_000],
+  w3TargetN: 20_000,
+  w3HugeTargetN: 40_000,
+  w3BigN: 10_000,
+  w3HugeN: 40_000,
+  w3Rounds: 2,
+  w3BigRounds: 2,
+  w3HugeRounds: 2,
+  w3HugeMaxMs: 2_000,
+  w3SmallOps: 20_000,
+  w3BigintAt: [20_000],
+  w3FixedSizes: [1_000, 5_000],
+  w4N: 20_000,
+  w4Rounds: 2,
+  w5Bytes: 1024 * 1024,
+  w5Rounds: 2,
+  w5Iterations: 2,
+};
+
+export interface Env {
+  nativeAvailable: boolean;
+  crc32cHardware: boolean | null;
+  log: (msg: string) => void;
+}
+
+const WORKLOADS = ['W1', 'W2', 'W3', 'W4', 'W5'] as const;
+type WorkloadId = (typeof WORKLOADS)[number];
+
+interface Args {
+  quick: boolean;
+  only: WorkloadId[];
+  json: string | null;
+  svg: string | null;
+}
+
+function usage(msg: string): never {
+  console.error(`bench: ${msg}\nusage: node dist/bench/run.js [--quick] [--only W1,W3] [--json PATH] [--svg PATH]`);
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { quick: false, only: [...WORKLOADS], json: null, svg: null };
+  for (let i = 0; i < argv.length; i++) {
+    const s = argv[i]!;
+    const [flag, inline] = s.startsWith('--') && s.includes('=') ? [s.slice(0, s.indexOf('=')), s.slice(s.indexOf('=') + 1)] : [s, undefined];
+    const value = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) usage(`${flag} needs a value`);
+      return v;
+    };
+    if (flag === '--quick') a.quick = true;
+    else if (flag === '--only') {
+      const ids = value()
+        .split(',')
+        .map((x) => x.trim().toUpperCase())
+        .filter(Boolean);
+      for (const id of ids) if (!(WORKLOADS as readonly string[]).includes(id)) usage(`unknown workload ${id} (W1..W5)`);
+      a.only = ids as WorkloadId[];
+    } else if (flag === '--json') a.json = value();
+    else if (flag === '--svg') a.svg = value();
+    else if (flag === '--help' || flag === '-h') usage('help');
+    else usage(`unknown argument ${s}`);
+  }
+  return a;
+}
+
+function gitCommit(root: string): string | null {
+  try {
+    const c = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'lib', 'native'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+    return dirty ? `${c} (lib/native modified)` : c;
+  } catch {
+    return null;
+  }
+}
+
+export interface Meta {
+  date: string;
+  quick: boolean;
+  workloads: string[];
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  platform: string;
+  node: string;
+  v8: string;
+  commit: string | null;
+  nativeAvailable: boolean;
+  nativeLoadError: string | null;
+  defaultImpl: string;
+  crc32cHardware: boolean | null;
+  loadavgStart: number[];
+  loadavgEnd?: number[];
+  seconds?: number;
+}
+
+// ------------------------------------------------------------------ targets
+
+function graphCase(r: GraphWorkloadResult | undefined, T: number, cycles: boolean): GraphCaseResult | undefined {
+  return r?.cases.find((c) => c.T === T && c.cycles === cycles);
+}
+
+function computeTargets(
+  cfg: BenchConfig,
+  env: Env,
+  res: { W1?: GraphWorkloadResult; W3?: W3Result; W4?: W4Result; W5?: W5Result },
+): Target[] {
+  const t: Target[] = [];
+  const notRun = 'not run';
+  // W1
+  if (res.W1) {
+    const sizes = cfg.graphSizes;
+    const small = sizes[0]!;
+    const big = sizes[sizes.length - 1]!;
+    for (const [T, lim] of [
+      [small, 0.6],
+      [big, 0.8],
+    ] as const) {
+      for (const cycles of [false, true]) {
+        const c = graphCase(res.W1, T, cycles);
+        const n = c?.impls['objhash native'];
+        const v = cycles ? ', cycles' : '';
+        t.push(target('W1', `T=${fmtCount(T)}${v}: native ckpt+restart vs v8`, `≤ ${lim}× v8`, n?.vsV8, '<=', lim, '×', n ? undefined : notRun));
+      }
+    }
+    for (const T of sizes)
+      for (const cycles of [false, true]) {
+        const n = graphCase(res.W1, T, cycles)?.impls['objhash native'];
+        t.push(target('W1', `T=${fmtCount(T)}${cycles ? ', cycles' : ''}: native ckpt+restart vs msgpackr`, '≤ 0.25× msgpackr', n?.vsMsgpackr, '<=', 0.25, '×', n ? undefined : notRun));
+      }
+    for (const T of sizes)
+      for (const cycles of [false, true]) {
+        const n = graphCase(res.W1, T, cycles)?.impls['objhash native'];
+        t.push(target('W1', `T=${fmtCount(T)}${cycles ? ', cycles' : ''}: image bytes vs v8`, '≤ 1.0× v8', n?.bytesVsV8, '<=', 1.0, '×', n ? undefined : notRun));
+      }
+  }
+  // W3
+  if (res.W3) {
+    const row = (n: number, impl: string, mode: string) =>
+      res.W3!.rows.find((x) => x.n === n && x.impl === impl && x.mode === mode && !x.fixed && x.vsGrowing === null);
+    const N = cfg.w3TargetN;
+    const nb = row(N, 'native', 'batch');
+    const mp = row(N, 'Map', 'per call');
+    const tb = row(N, 'twin', 'batch');
+    const big = row(cfg.w3HugeTargetN, 'native', 'batch');
+    const nn = env.nativeAvailable ? undefined : 'no native addon';
+    t.push(target('W3', `N=${fmtCount(N)} batch: native speed vs Map`, '≥ 10× faster', nb && mp ? mp.nsPerOp / nb.nsPerOp : null, '>=', 10, '×', nn));
+    t.push(target('W3', `N=${fmtCount(N)} batch: native speed vs twin batch`, '≥ 2× faster', nb && tb ? tb.nsPerOp / nb.nsPerOp : null, '>=', 2, '×', nn));
+    t.push(target('W3', `N=${fmtCount(N)}: native memory per entry`, '≤ 40 B', nb?.bytesPerEntry, '<=', 40, 'B', nn));
+    t.push(
+      target(
+        'W3',
+        `native batch: ns/op at N=${fmtCount(cfg.w3HugeTargetN)} ÷ at N=${fmtCount(N)}`,
+        '≤ 3×',
+        nb && big ? big.nsPerOp / nb.nsPerOp : null,
+        '<=',
+        3,
+        '×',
+        nn,
+      ),
+    );
+  }
+  // W4
+  if (res.W4) {
+    const row = (op: string, impl: string, mode: string) => res.W4!.rows.find((x) => x.op === op && x.impl === impl && x.mode === mode);
+    const nn = env.nativeAvailable ? undefined : 'no native addon';
+    for (const mode of ['batch', 'batch, no keys']) {
+      const n = row('insert', 'native', mode);
+      const tw = row('insert', 'twin', mode);
+      const mp = row('insert', 'Map', 'per call');
+      t.push(target('W4', `insert ${mode}: native speed vs twin`, '≥ 2× faster', n && tw ? tw.nsPerOp / n.nsPerOp : null, '>=', 2, '×', nn));
+      t.push(target('W4', `insert ${mode}: native speed vs Map`, '≥ 10× faster', n && mp ? mp.nsPerOp / n.nsPerOp : null, '>=', 10, '×', nn));
+    }
+    const fn = row('fetch', 'native', 'batch');
+    const ft = row('fetch', 'twin', 'batch');
+    t.push(target('W4', 'fetch batch: native speed vs twin', 'no slower (≥ 1×)', fn && ft ? ft.nsPerOp / fn.nsPerOp : null, '>=', 1, '×', nn));
+  }
+  // W5
+  if (res.W5) {
+    const n = res.W5.rows.find((x) => x.impl === 'native');
+    const tw = res.W5.rows.find((x) => x.impl === 'twin');
+    if (env.crc32cHardware)
+      t.push(target('W5', 'CRC-32C native throughput', '≥ 5 GB/s (SSE4.2)', n?.gbPerS, '>=', 5, 'GB/s'));
+    else t.push(target('W5', 'CRC-32C native throughput', '≥ 5 GB/s (SSE4.2)', null, '>=', 5, 'GB/s', 'no SSE4.2 / no addon'));
+    t.push(target('W5', 'CRC-32C twin throughput', '≥ 0.5 GB/s', tw?.gbPerS, '>=', 0.5, 'GB/s'));
+  }
+  return t;
+}
+
+// -------------------------------------------------------------------- chart
+
+const COLORS = { native: '#1f77b4', twin: '#ff7f0e', msgpackr: '#8c8c8c', percall: '#9ecae1' };
+
+function chartRows(res: { W1?: GraphWorkloadResult; W2?: GraphWorkloadResult; W3?: W3Result; W4?: W4Result }, targets: Target[], cfg: BenchConfig): ChartRow[] {
+  const rows: ChartRow[] = [];
+  const tgt = (name: string, invert = false): ChartRow['target'] => {
+    const t = targets.find((x) => x.name === name);
+    if (!t || t.met === null) return undefined;
+    const value = invert ? 1 / t.limit : t.limit;
+    return { value, met: t.met, text: `${t.met ? '✓' : '✗'} target ${invert ? '≤ ' + fmtRatio(value) : t.goal.replace(/ v8| msgpackr/, '')}` };
+  };
+  for (const [id, r] of [
+    ['W1', res.W1],
+    ['W2', res.W2],
+  ] as const) {
+    if (!r) continue;
+    for (const c of r.cases) {
+      const bars = [];
+      const n = c.impls['objhash native'];
+      if (n) bars.push({ name: 'native', value: n.vsV8, color: COLORS.native });
+      bars.push({ name: 'twin', value: c.impls['objhash twin']!.vsV8, color: COLORS.twin });
+      bars.push({ name: 'msgpackr', value: c.impls.msgpackr!.vsV8, color: COLORS.msgpackr });
+      rows.push({
+        section: `${id}${id === 'W2' ? ' (keyed by id)' : ''}: checkpoint + restart time ÷ v8's`,
+        label: `T=${fmtCount(c.T)}${c.cycles ? ', cycles' : ''}`,
+        bars,
+        target: id === 'W1' ? tgt(`T=${fmtCount(c.T)}${c.cycles ? ', cycles' : ''}: native ckpt+restart vs v8`) : undefined,
+      });
+    }
+  }
+  if (res.W1) {
+    for (const c of res.W1.cases) {
+      const bars = [];
+      const n = c.impls['objhash native'];
+      if (n) bars.push({ name: 'objhash', value: n.bytesVsV8, color: COLORS.native });
+      bars.push({ name: 'msgpackr', value: c.impls.msgpackr!.bytesVsV8, color: COLORS.msgpackr });
+      rows.push({
+        section: 'W1: image bytes ÷ v8\'s',
+        label: `T=${fmtCount(c.T)}${c.cycles ? ', cycles' : ''}`,
+        bars,
+        target: tgt(`T=${fmtCount(c.T)}${c.cycles ? ', cycles' : ''}: image bytes vs v8`),
+      });
+    }
+  }
+  if (res.W3) {
+    for (const n of cfg.w3Sizes) {
+      const rs = res.W3.rows.filter((x) => x.n === n && x.vsGrowing === null && x.impl !== 'Map' && x.mode !== 'batch bigint');
+      if (!rs.length) continue;
+      const order = ['native batch', 'twin batch', 'native per call', 'twin per call'];
+      rs.sort((a, b) => order.indexOf(`${a.impl} ${a.mode}`) - order.indexOf(`${b.impl} ${b.mode}`));
+      rows.push({
+        section: 'W3: lookupAdd time ÷ Map\'s',
+        label: `N=${fmtCount(n)}`,
+        bars: rs.map((x) => ({
+          name: `${x.impl} ${x.mode}`,
+          value: x.vsMap!,
+          color: x.impl === 'native' ? (x.mode === 'batch' ? COLORS.native : COLORS.percall) : x.mode === 'batch' ? COLORS.twin : '#fdd0a2',
+        })),
+        target: n === cfg.w3TargetN ? tgt(`N=${fmtCount(n)} batch: native speed vs Map`, true) : undefined,
+      });
+    }
+  }
+  if (res.W4) {
+    for (const op of ['insert', 'fetch'] as const) {
+      for (const mode of op === 'insert' ? ['batch', 'batch, no keys', 'per call'] : ['batch', 'per call']) {
+        const rs = res.W4.rows.filter((x) => x.op === op && x.mode === mode && x.impl !== 'Map');
+        rows.push({
+          section: `W4: restart side, time ÷ Map's (${fmtCount(res.W4.n)} objrefs)`,
+          label: `${op} ${mode}`,
+          bars: rs.map((x) => ({ name: x.impl, value: x.vsMap, color: x.impl === 'native' ? COLORS.native : COLORS.twin })),
+          target: op === 'insert' && mode !== 'per call' ? tgt(`insert ${mode}: native speed vs Map`, true) : undefined,
+        });
+      }
+    }
+  }
+  return rows;
+}
+
+// --------------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const cfg = args.quick ? QUICK : FULL;
+  const root = path.resolve(__dirname, '..', '..');
+  const resultsDir = path.join(root, 'bench', 'results');
+  const t0 = Date.now();
+  const log = (msg: string) => process.stderr.write(`  [${((Date.now() - t0) / 1000).toFixed(0).padStart(4)}s] ${msg}\n`);
+
+  let crc32cHardware: boolean | null = null;
+  const native = nativeAvailable();
+  if (native) crc32cHardware = Boolean((getBackend('native') as unknown as { crc32cHardware?: boolean }).crc32cHardware);
+  const env: Env = { nativeAvailable: native, crc32cHardware, log };
+  const cpus = os.cpus();
+  const meta: Meta = {
+    date: new Date().toISOString(),
+    quick: cfg.quick,
+    workloads: args.only,
+    cpu: cpus[0]?.model.trim() ?? 'unknown',
+    cores: cpus.length,
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    v8: process.versions.v8,
+    commit: gitCommit(root),
+    nativeAvailable: native,
+    nativeLoadError: native ? null : (nativeLoadError()?.message ?? null),
+    defaultImpl,
+    crc32cHardware,
+    loadavgStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
+  };
+
+  const machine = `${meta.cpu}, ${meta.cores} cores, ${meta.memoryGiB} GiB RAM, ${meta.platform}`;
+  console.log(`objhash benchmark${cfg.quick ? ' (--quick: tiny sizes, smoke test only)' : ''}`);
+  console.log(`machine: ${machine}`);
+  console.log(`node ${meta.node} (V8 ${meta.v8}); commit ${meta.commit ?? '?'}; ${meta.date}`);
+  console.log(
+    `backends: native ${native ? 'available' : `NOT available (${meta.nativeLoadError})`}, twin available; default ${defaultImpl}; ` +
+      `crc32c ${crc32cHardware === null ? 'n/a' : crc32cHardware ? 'hardware (SSE4.2)' : 'software table'}`,
+  );
+  console.log(`load average at start: ${meta.loadavgStart.join(' ')} (other jobs make timings noisy)`);
+  console.log('');
+
+  const res: { W1?: GraphWorkloadResult; W2?: GraphWorkloadResult; W3?: W3Result; W4?: W4Result; W5?: W5Result } = {};
+  const tables: Table[] = [];
+  const show = (t: Table) => {
+    tables.push(t);
+    console.log(renderText(t));
+    console.log('');
+  };
+  for (const id of WORKLOADS) {
+    if (!args.only.includes(id)) continue;
+    log(`${id} ...`);
+    if (id === 'W1') {
+      res.W1 = await runW1(cfg, env);
+      show(graphTable(res.W1, 'W1 - object graph: checkpoint + restart (objhash typed ops vs v8.serialize vs msgpackr structuredClone)'));
+    } else if (id === 'W2') {
+      res.W2 = await runW2(cfg, env);
+      show(graphTable(res.W2, 'W2 - the W1 graph, tasks and files keyed by id (numeric path)'));
+    } else if (id === 'W3') {
+      res.W3 = await runW3(cfg, env);
+      for (const t of w3Tables(res.W3)) show(t);
+    } else if (id === 'W4') {
+      res.W4 = await runW4(cfg, env);
+      show(w4Table(res.W4));
+    } else if (id === 'W5') {
+      res.W5 = await runW5(cfg, env);
+      show(w5Table(res.W5));
+    }
+  }
+
+  const targets = computeTargets(cfg, env, res);
+  const tt = targetsTable(targets, cfg.quick);
+  if (targets.length) {
+    tables.push(tt);
+    console.log(renderText(tt));
+    const met = targets.filter((t) => t.met === true).length;
+    const missed = targets.filter((t) => t.met === false).length;
+    console.log(`  ${met} met, ${missed} missed, ${targets.length - met - missed} n/a`);
+    console.log('');
+  }
+  meta.loadavgEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
+  meta.seconds = Math.round((Date.now() - t0) / 100) / 10;
+  console.log(`done in ${meta.seconds} s; load average at end: ${meta.loadavgEnd.join(' ')}`);
+
+  const json = JSON.stringify({ meta, config: cfg, results: res, targets }, null, 2) + '\n';
+  const full = !cfg.quick && args.only.length === WORKLOADS.length;
+  const jsonPath = args.json ?? (cfg.quick ? path.join(resultsDir, 'quick.json') : full ? path.join(resultsDir, 'latest.json') : null);
+  if (jsonPath) {
+    mkdirSync(path.dirname(path.resolve(jsonPath)), { recursive: true });
+    writeFileSync(jsonPath, json);
+    console.log(`wrote ${path.relative(process.cwd(), path.resolve(jsonPath)) || jsonPath}`);
+  }
+  if (full || args.svg) {
+    const w5 = res.W5?.rows.map((x) => `${x.impl} ${x.gbPerS.toFixed(2)} GB/s`).join(', ');
+    const svg = renderSvg(
+      'objhash: cost relative to the anchor (log scale; lower is better)',
+      [
+        `${machine}`,
+        `Node ${meta.node} (V8 ${meta.v8}), commit ${meta.commit ?? '?'}, ${meta.date.slice(0, 10)}; medians of interleaved rounds`,
+        `W5 CRC-32C over ${res.W5 ? fmtBytes(res.W5.bytes) : '-'}: ${w5 ?? 'n/a'}${crc32cHardware ? ' (native: SSE4.2)' : ''}`,
+      ],
+      chartRows(res, targets, cfg),
+      [
+        { name: 'objhash native', value: 1, color: COLORS.native },
+        { name: 'objhash twin (JS)', value: 1, color: COLORS.twin },
+        { name: 'msgpackr', value: 1, color: COLORS.msgpackr },
+        { name: 'target tick: ✓ met', value: 1, color: '#2ca02c' },
+        { name: 'target tick: ✗ missed', value: 1, color: '#d62728' },
+      ],
+    );
+    if (args.svg) {
+      writeFileSync(args.svg, svg);
+      console.log(`wrote ${args.svg}`);
+    }
+    if (full) {
+      mkdirSync(resultsDir, { recursive: true });
+      writeFileSync(path.join(resultsDir, 'latest.svg'), svg);
+      writeMarkdown(resultsDir, meta, machine, tables);
+      console.log('wrote bench/results/latest.json, latest.svg, latest.md');
+    }
+  }
+}
+
+function writeMarkdown(resultsDir: string, meta: Meta, machine: string, tables: Table[]): void {
+  {
+    const md = [
+      `# objhash benchmark results`,
+      '',
+      `- machine: ${machine}`,
+      `- Node ${meta.node} (V8 ${meta.v8}), commit ${meta.commit ?? '?'}, ${meta.date}`,
+      `- backends: native ${meta.nativeAvailable ? 'available' : 'not available'}; crc32c ${meta.crc32cHardware ? 'hardware (SSE4.2)' : 'software'}`,
+      `- load average at start / end: ${meta.loadavgStart.join(' ')} / ${meta.loadavgEnd?.join(' ')}; ${meta.seconds} s`,
+      '',
+      '![objhash benchmark](latest.svg)',
+      '',
+      ...tables.map((t) => renderMarkdown(t) + '\n'),
+    ].join('\n');
+    writeFileSync(path.join(resultsDir, 'latest.md'), md);
+  }
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? (e.stack ?? e.message) : e);
+  process.exit(1);
+});
