@@ -417,7 +417,9 @@ export class RestartContext implements Disposable {
     if (this.hash._has(objref)) throw new ObjHashError('EINVAL', `restart: objref ${objref} defined twice (OBJREF at offset ${at})`, at);
     const restore = type.restore;
     if (restore === undefined) throw new ObjHashError('EINVAL', `restart: type '${type.name}' has no restore (OBJREF at offset ${at})`, at);
-    if (this.#count >= this.#maxObjects)
+    // restores under way (this.#depth) are objects too: nested ones are
+    // counted only when they return
+    if (this.#count + this.#depth >= this.#maxObjects)
       throw new ObjHashError('E2BIG', `restart: more than ${this.#maxObjects} objects (options.maxObjects), at offset ${at}`, at);
     const depth = this.#depth;
     if (depth >= this.#maxDepth)
