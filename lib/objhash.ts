@@ -176,10 +176,21 @@ export class ObjHash implements Disposable {
 
   /** Moves the queued JS-keyed entries into the core. */
   #flush(where: string): void {
-    const n = this.#q;
+    let n = this.#q;
     if (this.#inGrab) this.#fail(-ERRNO.EBUSY, where);
-    this.#q = 0;
+    // The queue is emptied only once addMany has returned: an exception
+    // (a stack overflow, in the twin midway through) leaves it queued, so
+    // that the next flush or free() moves it and each entry is dropped
+    // once.  Entries such a cut-short flush did move are skipped here.
+    const moved = this.#b.size(this.#h!) - (this.#count - n);
+    if (moved > 0) {
+      this.#qTypes.copyWithin(0, moved, n);
+      this.#qBase += moved;
+      this.#q = n -= moved;
+      if (n === 0) return;
+    }
     const r = this.#b.addMany(this.#h!, this.#qTypes, n);
+    this.#q = 0;
     if (r === n) return;
     // The core refused some (ENOMEM): they were grabbed and made visible
     // here, so take them back out and drop them, once each.
