@@ -318,7 +318,7 @@ function chartRows(res: { W1?: GraphWorkloadResult; W2?: GraphWorkloadResult; W3
       const n = c.impls['objhash native'];
       if (n) bars.push({ name: 'native', value: n.vsV8, color: COLORS.native });
       bars.push({ name: 'twin', value: c.impls['objhash twin']!.vsV8, color: COLORS.twin });
-      bars.push({ name: 'msgpackr', value: c.impls.msgpackr!.vsV8, color: COLORS.msgpackr });
+      if (c.impls.msgpackr) bars.push({ name: 'msgpackr', value: c.impls.msgpackr.vsV8, color: COLORS.msgpackr });
       rows.push({
         section: `${id}${id === 'W2' ? ' (keyed by id)' : ''}: checkpoint + restart time ÷ v8's`,
         label: `T=${fmtCount(c.T)}${c.cycles ? ', cycles' : ''}`,
@@ -434,7 +434,7 @@ async function main(): Promise<void> {
       show(graphTable(res.W1, 'W1 - object graph: checkpoint + restart (objhash typed ops vs v8.serialize vs msgpackr structuredClone)'));
     } else if (id === 'W2') {
       res.W2 = await runW2(cfg, env);
-      show(graphTable(res.W2, 'W2 - the W1 graph, tasks and files keyed by id (numeric path)'));
+      show(graphTable(res.W2, 'W2 - the W1 graph, tasks and files keyed by id (numeric path; msgpackr as in W1)'));
     } else if (id === 'W3') {
       res.W3 = await runW3(cfg, env);
       for (const t of w3Tables(res.W3)) show(t);
