@@ -618,14 +618,27 @@ export class ObjHash implements Disposable {
     const h = this.#h;
     if (h === null) return;
     if (this.#inGrab) this.#fail(-ERRNO.EBUSY, 'free');
-    if (this.#q !== 0) this.#flush('free');
+    // The core refusing the last queued adds (ENOMEM: #flush has dropped
+    // those) must not keep the others from being dropped: free all the
+    // same, then rethrow that first error.
+    let first: { e: unknown } | undefined;
+    if (this.#q !== 0) {
+      try {
+        this.#flush('free');
+      } catch (e) {
+        first = { e };
+      }
+    }
     let r: unknown;
     try {
       r = this.#b.free(h);
+    } catch (e) {
+      first ??= { e };
     } finally {
       // A drop that threw still leaves the hash freed (all others dropped).
       if (r !== -ERRNO.EBUSY) this.#release();
     }
+    if (first) throw first.e;
     if (r === -ERRNO.EBUSY) this.#fail(-ERRNO.EBUSY, 'free');
   }
 
