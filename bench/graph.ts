@@ -242,21 +242,24 @@ export interface GraphTypes {
  * numeric path of the core.
  */
 export function graphTypes(cycles: boolean, keyed: boolean): GraphTypes {
+  // Records are packed with varints (uv, vstr, vref), and each object's
+  // shared children are checkpointed before its own record is opened, so
+  // no record is ever open while another is written (the writer's fast path).
   const MmT = defineObjType<Mm>({
     name: 'mm',
     checkpoint(ctx: CheckpointContext, mm) {
       const pages = mm.pages;
-      ctx.begin(REC_MM).u64(mm.start).u64(mm.end).u32(pages.length);
-      for (let i = 0; i < pages.length; i++) ctx.u32(pages[i]!);
+      ctx.begin(REC_MM).uv(mm.start).uv(mm.end).uv(pages.length);
+      for (let i = 0; i < pages.length; i++) ctx.uv(pages[i]!);
       ctx.end();
     },
     restore(ctx: RestartContext) {
       ctx.readRecord(REC_MM);
-      const start = ctx.u64n();
-      const end = ctx.u64n();
-      const n = ctx.u32();
+      const start = ctx.uv();
+      const end = ctx.uv();
+      const n = ctx.uv();
       const pages: number[] = [];
-      for (let i = 0; i < n; i++) pages.push(ctx.u32());
+      for (let i = 0; i < n; i++) pages.push(ctx.uv());
       return { start, end, pages };
     },
   });
@@ -269,26 +272,43 @@ export function graphTypes(cycles: boolean, keyed: boolean): GraphTypes {
     name: 'file',
     key: keyed ? (f) => FILE_KEY_BASE + f.id : undefined,
     checkpoint: cycles
-      ? (ctx, f) => void ctx.begin(REC_FILE).u32(f.id).str(f.path).u32(f.pos).u32(f.flags).ref(f.owner, TaskT).end()
-      : (ctx, f) => void ctx.begin(REC_FILE).u32(f.id).str(f.path).u32(f.pos).u32(f.flags).end(),
+      ? (ctx, f) => {
+          const owner = f.owner ? ctx.checkpointObj(f.owner, TaskT) : 0;
+          ctx.begin(REC_FILE).uv(f.id).vstr(f.path).uv(f.pos).uv(f.flags).uv(owner).end();
+        }
+      : (ctx, f) => void ctx.begin(REC_FILE).uv(f.id).vstr(f.path).uv(f.pos).uv(f.flags).end(),
     restore: cycles
       ? (ctx) => {
           ctx.readRecord(REC_FILE);
-          const id = ctx.u32(), path = ctx.str(), pos = ctx.u32(), flags = ctx.u32();
-          return { id, path, pos, flags, owner: ctx.ref(TaskT)! };
+          const id = ctx.uv(), path = ctx.vstr(), pos = ctx.uv(), flags = ctx.uv();
+          return { id, path, pos, flags, owner: ctx.vref(TaskT)! };
         }
       : (ctx) => {
           ctx.readRecord(REC_FILE);
-          const id = ctx.u32(), path = ctx.str(), pos = ctx.u32(), flags = ctx.u32();
+          const id = ctx.uv(), path = ctx.vstr(), pos = ctx.uv(), flags = ctx.uv();
           return { id, path, pos, flags };
         },
   });
 
   const checkpointTask = (ctx: CheckpointContext, t: Task): void => {
     const files = t.files;
-    ctx.begin(REC_TASK).u32(t.pid).str(t.name).ref(t.parent, TaskT).ref(t.mm, MmT).u32(files.length);
-    for (let i = 0; i < files.length; i++) ctx.ref(files[i]!, FileT);
-    ctx.end();
+    const parent = t.parent ? ctx.checkpointObj(t.parent, TaskT) : 0;
+    const mm = ctx.checkpointObj(t.mm, MmT);
+    const f0 = ctx.checkpointObj(files[0]!, FileT);
+    const f1 = ctx.checkpointObj(files[1]!, FileT);
+    const f2 = ctx.checkpointObj(files[2]!, FileT);
+    const f3 = ctx.checkpointObj(files[3]!, FileT);
+    ctx.begin(REC_TASK).uv(t.pid).vstr(t.name).uv(parent).uv(mm).uv(f0).uv(f1).uv(f2).uv(f3).end();
+  };
+
+  const readTask = (ctx: RestartContext, t: Task): Task => {
+    ctx.readRecord(REC_TASK);
+    t.pid = ctx.uv();
+    t.name = ctx.vstr();
+    t.parent = ctx.vref(TaskT);
+    t.mm = ctx.vref(MmT)!;
+    t.files = [ctx.vref(FileT)!, ctx.vref(FileT)!, ctx.vref(FileT)!, ctx.vref(FileT)!];
+    return t;
   };
 
   TaskT = defineObjType<Task>({
@@ -296,45 +316,26 @@ export function graphTypes(cycles: boolean, keyed: boolean): GraphTypes {
     key: keyed ? (t) => t.pid : undefined,
     checkpoint: checkpointTask,
     restore: cycles
-      ? (ctx) => {
-          // visible to objFetch before its files are read: they point back at it
-          const t = ctx.reference<Task>({ pid: 0, name: '', parent: null, files: [], mm: null as unknown as Mm });
-          ctx.readRecord(REC_TASK);
-          t.pid = ctx.u32();
-          t.name = ctx.str();
-          t.parent = ctx.ref(TaskT);
-          t.mm = ctx.ref(MmT)!;
-          const n = ctx.u32();
-          const files = t.files;
-          for (let i = 0; i < n; i++) files.push(ctx.ref(FileT)!);
-          return t;
-        }
-      : (ctx) => {
-          ctx.readRecord(REC_TASK);
-          const pid = ctx.u32();
-          const name = ctx.str();
-          const parent = ctx.ref(TaskT);
-          const mm = ctx.ref(MmT)!;
-          const n = ctx.u32();
-          const files: File[] = [];
-          for (let i = 0; i < n; i++) files.push(ctx.ref(FileT)!);
-          return { pid, name, parent, files, mm };
-        },
+      ? // visible to objFetch before its files are read: they point back at it
+        (ctx) => readTask(ctx, ctx.reference<Task>({ pid: 0, name: '', parent: null, files: [], mm: null as unknown as Mm }))
+      : (ctx) => readTask(ctx, { pid: 0, name: '', parent: null, files: [], mm: null as unknown as Mm }),
   });
 
   const GraphT = defineObjType<Graph>({
     name: 'graph',
     checkpoint(ctx, g) {
       const tasks = g.tasks;
-      ctx.begin(REC_GRAPH).u32(tasks.length);
-      for (let i = 0; i < tasks.length; i++) ctx.ref(tasks[i]!, TaskT);
+      const refs = new Array<number>(tasks.length);
+      for (let i = 0; i < tasks.length; i++) refs[i] = ctx.checkpointObj(tasks[i]!, TaskT);
+      ctx.begin(REC_GRAPH).uv(tasks.length);
+      for (let i = 0; i < refs.length; i++) ctx.uv(refs[i]!);
       ctx.end();
     },
     restore(ctx) {
       ctx.readRecord(REC_GRAPH);
-      const n = ctx.u32();
+      const n = ctx.uv();
       const tasks: Task[] = new Array(n);
-      for (let i = 0; i < n; i++) tasks[i] = ctx.ref(TaskT)!;
+      for (let i = 0; i < n; i++) tasks[i] = ctx.vref(TaskT)!;
       return { tasks };
     },
   });
