@@ -36,8 +36,47 @@ export interface ImageInfo {
 export interface InspectOptions {
   impl?: ImplName;
   maxRecord?: number;
-  /** Called for each record as it is walked (e.g. for a dump). */
-  onRecord?: (rec: { type: number; len: number; offset: number }, reader: ImageReader) => void;
+  /**
+   * Called for each record as it is walked (e.g. for a dump), before the
+   * walk checks it (an OBJREF's objtype and objref, TAIL's CRC): the hook
+   * may read the payload.  `info` is the report so far (the header fields
+   * are set from the HEADER record on).
+   */
+  onRecord?: (rec: { type: number; len: number; offset: number }, reader: ImageReader, info: Readonly<ImageInfo>) => void;
+}
+
+/**
+ * The objrefs defined so far: a bitmap while they are dense (as the
+ * checkpoint context numbers them, 1, 2, 3...), so a walk over millions of
+ * objects costs a bit each instead of a Set entry; outliers far above the
+ * count go to a Set, so an image cannot make the bitmap big.
+ */
+class ObjrefSet {
+  private bits = new Uint8Array(8192);
+  private readonly sparse = new Set<number>();
+  size = 0;
+
+  /** Adds objref (> 0); false if it was already there. */
+  add(objref: number): boolean {
+    if (objref >= this.bits.length * 8 && objref < 64 * (this.size + 1024)) {
+      let n = this.bits.length;
+      while (objref >= n * 8) n *= 2;
+      const b = new Uint8Array(n);
+      b.set(this.bits);
+      this.bits = b;
+    }
+    if (objref < this.bits.length * 8) {
+      const i = objref >>> 3;
+      const m = 1 << (objref & 7);
+      if (this.bits[i]! & m || this.sparse.has(objref)) return false;
+      this.bits[i]! |= m;
+    } else {
+      if (this.sparse.has(objref)) return false;
+      this.sparse.add(objref);
+    }
+    this.size++;
+    return true;
+  }
 }
 
 /** Walks an image (a path, or the bytes) and reports what is in it. */
@@ -58,7 +97,7 @@ export function inspectImage(image: string | Uint8Array, opts: InspectOptions = 
   };
   const byType = new Map<number, RecordStats>();
   const byObjtype = new Map<number, number>();
-  const seen = new Set<number>();
+  const seen = new ObjrefSet();
   const count = (type: number, len: number) => {
     let s = byType.get(type);
     if (!s) byType.set(type, (s = { type, name: recordTypeName(type), count: 0, bytes: 0 }));
@@ -72,20 +111,19 @@ export function inspectImage(image: string | Uint8Array, opts: InspectOptions = 
     info.flags = hdr.flags;
     info.types = hdr.types;
     count(REC.HEADER, reader.len);
-    if (opts.onRecord) opts.onRecord({ type: REC.HEADER, len: reader.len, offset: 0 }, reader);
+    if (opts.onRecord) opts.onRecord({ type: REC.HEADER, len: reader.len, offset: 0 }, reader, info);
     const names = new Map(hdr.types.map((t) => [t.objtype, t.name]));
     for (;;) {
       const rec = reader.next();
       const { type, len, offset } = rec;
       count(type, len);
-      if (opts.onRecord) opts.onRecord({ type, len, offset }, reader);
+      if (opts.onRecord) opts.onRecord({ type, len, offset }, reader, info);
       if (type === REC.OBJREF) {
         const { objtype, objref } = reader.objref();
         if (!names.has(objtype))
           throw new ObjHashError('EINVAL', `OBJREF at offset ${offset}: objtype ${objtype} is not in the header's type table`, offset);
         if (objref <= 0) throw new ObjHashError('EINVAL', `OBJREF at offset ${offset}: objref ${objref} <= 0`, offset);
-        if (seen.has(objref)) throw new ObjHashError('EINVAL', `OBJREF at offset ${offset}: objref ${objref} defined twice`, offset);
-        seen.add(objref);
+        if (!seen.add(objref)) throw new ObjHashError('EINVAL', `OBJREF at offset ${offset}: objref ${objref} defined twice`, offset);
         byObjtype.set(objtype, (byObjtype.get(objtype) ?? 0) + 1);
       } else if (type === REC.ERROR) {
         info.errorRecord = reader.errorMessage();
