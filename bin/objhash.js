@@ -1,17 +1,22 @@
 #!/usr/bin/env node
 'use strict';
-// The objhash command; the code is lib/cli/main.ts, compiled into dist/.
+// The objhash command.  The code is lib/cli/ (TypeScript), compiled into
+// dist/lib/cli/ by `npm run build`; this launcher only finds it.
 const path = require('node:path');
 const fs = require('node:fs');
 
-const main = path.join(__dirname, '..', 'dist', 'lib', 'cli', 'main.js');
+const root = path.join(__dirname, '..');
+const main = path.join(root, 'dist', 'lib', 'cli', 'main.js');
 if (!fs.existsSync(main)) {
-  console.error('objhash: not built: run `npm run build` (or `npm ci`) in ' + path.join(__dirname, '..'));
-  process.exit(1);
+  console.error(`objhash: not built (${path.relative(process.cwd(), main) || main} is missing): run \`npm run build\` in ${root}`);
+  process.exitCode = 1;
+} else {
+  let cli;
+  try {
+    cli = require(main);
+  } catch (e) {
+    console.error(`objhash: cannot load ${main}: ${String((e && e.message) || e).split('\n')[0]} (try \`npm run build\`)`);
+    process.exitCode = 1;
+  }
+  if (cli) process.exitCode = cli.main(process.argv.slice(2));
 }
-// `objhash dump IMAGE | head` closes the pipe early: that is not an error.
-process.stdout.on('error', (e) => {
-  if (e.code === 'EPIPE') process.exit(0);
-  throw e;
-});
-process.exitCode = require(main).main(process.argv.slice(2));

@@ -1,9 +1,16 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+/**
+ * The objhash command (bin/objhash.js -> dist/lib/cli/), run as a child
+ * process on images this file writes, corrupt ones included.  The
+ * image-reading commands run once per backend (OBJHASH_IMPL).
+ */
+import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REC, checkpoint, checkpointToFile, defineObjType } from '../lib/index.js';
+import { ImageWriter, REC, checkpoint, checkpointToFile, defineObjType, inspectImage } from '../lib/index.js';
+import { getBackend } from '../lib/loader.js';
+import { Progress, type Sink } from '../lib/cli/io.js';
 import { TYPES, TaskType, buildTree } from '../examples/proctree.js';
 import { IMPLS } from './helpers.js';
 
@@ -19,187 +26,571 @@ beforeAll(() => {
   }
 });
 
-function cli(impl: string, ...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, OBJHASH_IMPL: impl },
-    timeout: 60_000,
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
+interface Run {
+  code: number | null;
+  out: string;
+  err: string;
 }
 
-const good = join(dir, 'tree.img');
-const image = checkpoint(buildTree(), TaskType, { types: TYPES });
-writeFileSync(good, image);
-const recs: { offset: number; type: number; len: number }[] = [];
-{
-  const dv = new DataView(image.buffer, image.byteOffset);
+function run(impl: string, args: string[], opts: SpawnSyncOptions & { node?: string[] } = {}): Run {
+  const r = spawnSync(process.execPath, [...(opts.node ?? []), bin, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, OBJHASH_IMPL: impl },
+    timeout: 120_000,
+    maxBuffer: 256 << 20,
+    ...opts,
+  });
+  return { code: r.status, out: String(r.stdout), err: String(r.stderr) };
+}
+const cli = (impl: string, ...args: string[]) => run(impl, args);
+
+/** The error line: exactly one line on stderr. */
+function oneLine(r: Run): string {
+  const lines = r.err.split('\n').filter((l) => l !== '');
+  expect(lines, r.err).toHaveLength(1);
+  return lines[0]!;
+}
+
+const crc32c = (b: Uint8Array, c: number) => getBackend('js').crc32c(b, c);
+
+/** Record offsets/types/lens of a well-formed image. */
+function walk(image: Uint8Array): { offset: number; type: number; len: number }[] {
+  const recs = [];
+  const dv = new DataView(image.buffer, image.byteOffset, image.byteLength);
   for (let off = 0; off < image.length; ) {
-    const type = dv.getUint32(off, true), len = dv.getUint32(off + 4, true);
+    const type = dv.getUint32(off, true);
+    const len = dv.getUint32(off + 4, true);
     recs.push({ offset: off, type, len });
     off += (len + 7) & ~7;
   }
+  return recs;
 }
-function variant(name: string, f: (b: Uint8Array) => Uint8Array): string {
+
+/** Recomputes TAIL's CRC after a patch (so the structural checks, not the CRC, catch it). */
+function recrc(image: Uint8Array): Uint8Array {
+  const t = walk(image).pop()!;
+  new DataView(image.buffer, image.byteOffset).setUint32(t.offset + 20, crc32c(image.subarray(0, t.offset), 0) >>> 0, true);
+  return image;
+}
+
+function save(name: string, bytes: Uint8Array): string {
   const p = join(dir, name);
-  writeFileSync(p, f(image.slice()));
+  writeFileSync(p, bytes);
   return p;
 }
-const tail = recs[recs.length - 1]!;
-const truncated = variant('truncated.img', (b) => b.subarray(0, b.length - 13));
-const badCrc = variant('crc.img', (b) => {
-  b[tail.offset + 20] ^= 1;
-  return b;
-});
-const badMagic = variant('magic.img', (b) => {
-  b[8] ^= 0xff;
-  return b;
-});
-const trailing = variant('trailing.img', (b) => Buffer.concat([b, new Uint8Array(8)]));
 
-describe.each(IMPLS)('objhash command (%s)', (impl) => {
-  it('inspect prints the type table, records and objects by type, and the tail', () => {
+// --- the images ------------------------------------------------------------
+
+const image = checkpoint(buildTree(), TaskType, { types: TYPES });
+const good = save('tree.img', image);
+const recs = walk(image);
+const tail = recs[recs.length - 1]!;
+const objrefs = recs.filter((r) => r.type === REC.OBJREF);
+const padded = recs.find((r) => r.len % 8 !== 0)!;
+
+/** One object of type "w" whose state is a STRING, BUFFERs and a user record. */
+const W = defineObjType<object>({
+  name: 'w',
+  checkpoint: (ctx) => {
+    ctx.writeString('héllo, "world"');
+    ctx.writeString('x'.repeat(200));
+    ctx.writeBuffer(new Uint8Array([0xde, 0xad, 0xbe, 0xef]));
+    ctx.writeBuffer(new Uint8Array(100).fill(7));
+    ctx.begin(300).u32(7).end();
+  },
+});
+const wBytes = checkpoint({}, W, { types: [W] });
+const wImage = save('w.img', wBytes);
+/** The same with the first STRING's first byte made invalid UTF-8 (0xff). */
+const wBadUtf8 = save(
+  'w-utf8.img',
+  (() => {
+    const b = wBytes.slice();
+    b[56 + 8] = 0xff;
+    return recrc(b);
+  })(),
+);
+
+/** A checkpoint whose op throws: the partial image ends in an ERROR record. */
+const Bad = defineObjType<object>({
+  name: 'bad',
+  checkpoint: (ctx) => {
+    ctx.writeString('half written');
+    throw new Error('no space left on device');
+  },
+});
+let errImage: Uint8Array | undefined;
+try {
+  checkpoint({}, Bad, { types: [Bad] });
+} catch (e) {
+  errImage = (e as { image?: Uint8Array }).image;
+}
+const errPath = save('err.img', errImage!);
+
+/** Images with a valid CRC written by ImageWriter, wrong for the objhash rules. */
+function written(name: string, body: (w: ImageWriter) => void, count: number): string {
+  const w = new ImageWriter({ crc32c });
+  w.writeHeader([
+    { objtype: 1, name: 'a' },
+    { objtype: 2, name: 'b' },
+  ]);
+  body(w);
+  w.tail(count);
+  return save(name, w.finish());
+}
+
+function corrupt(name: string, f: (b: Uint8Array) => Uint8Array): string {
+  return save(name, f(image.slice()));
+}
+
+/** [path, what the one error line must say] */
+const invalid: [string, RegExp][] = [
+  [corrupt('truncated.img', (b) => b.subarray(0, b.length - 13)), /EPIPE at offset \d+: truncated/],
+  [corrupt('cut-header.img', (b) => b.subarray(0, 20)), /EPIPE at offset 0: /],
+  [save('empty.img', new Uint8Array(0)), /EPIPE at offset 0: truncated/],
+  [
+    corrupt('crc.img', (b) => {
+      b[tail.offset + 20]! ^= 1;
+      return b;
+    }),
+    new RegExp(`EBADMSG at offset ${tail.offset}: checksum mismatch`),
+  ],
+  [
+    corrupt('flip.img', (b) => {
+      b[recs.find((x) => x.type >= REC.USER_MIN && x.type <= REC.USER_MAX)!.offset + 9]! ^= 0x40; // user data: only the CRC can tell
+      return b;
+    }),
+    new RegExp(`EBADMSG at offset ${tail.offset}: checksum mismatch`),
+  ],
+  [
+    corrupt('magic.img', (b) => {
+      b[8]! ^= 0xff;
+      return b;
+    }),
+    /EINVAL at offset 0: bad magic/,
+  ],
+  [corrupt('trailing.img', (b) => Uint8Array.from([...b, 0, 0, 0, 0, 0, 0, 0, 0])), new RegExp(`EINVAL at offset ${image.length}: trailing bytes after TAIL`)],
+  [
+    corrupt('padding.img', (b) => {
+      b[padded.offset + padded.len]! = 1;
+      return b;
+    }),
+    new RegExp(`EINVAL at offset ${padded.offset + padded.len}: non-zero padding`),
+  ],
+  [
+    corrupt('type.img', (b) => {
+      new DataView(b.buffer).setUint32(recs[2]!.offset, 77, true);
+      return b;
+    }),
+    new RegExp(`EINVAL at offset ${recs[2]!.offset}: unknown record type 77`),
+  ],
+  [
+    corrupt('objreflen.img', (b) => {
+      new DataView(b.buffer).setUint32(objrefs[0]!.offset + 4, 24, true);
+      return b;
+    }),
+    new RegExp(`EINVAL at offset ${objrefs[0]!.offset}: .*OBJREF.*len 24`),
+  ],
+  [
+    corrupt('dup.img', (b) => {
+      new DataView(b.buffer).setInt32(objrefs[1]!.offset + 12, 1, true); // objref 2 -> 1
+      return recrc(b);
+    }),
+    new RegExp(`EINVAL at offset ${objrefs[1]!.offset}: OBJREF .*objref 1 defined twice`),
+  ],
+  [
+    written('objtype.img', (w) => void w.objref(9, 1), 1),
+    /EINVAL at offset \d+: OBJREF .*objtype 9 is not in the header's type table/,
+  ],
+  [
+    written('count.img', (w) => {
+      w.objref(1, 1);
+      w.objref(2, 2);
+    }, 3),
+    /EBADMSG at offset \d+: object count mismatch: TAIL .* says 3 objects, 2 were read/,
+  ],
+  [errPath, /EIO at offset \d+: .*checkpoint failed: no space left on device/],
+];
+
+// --------------------------------------------------------------------------
+
+describe.each(IMPLS)('objhash command, OBJHASH_IMPL=%s', (impl) => {
+  it('inspect prints the header and type table, records and bytes by type, objects by objtype, sharing, tail', () => {
     const r = cli(impl, 'inspect', good);
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/format v1/);
-    expect(r.out).toMatch(/1\s+task/);
-    expect(r.out).toMatch(/files_struct/);
-    expect(r.out).toMatch(/OBJREF\s+24\s+384/);
-    expect(r.out).toMatch(/file \(3\)\s+6/);
-    expect(r.out).toMatch(/total\s+24/);
-    expect(r.out).toMatch(/tail: count 24, crc32c 0x[0-9a-f]{8}: valid/);
+    expect(r.err).toBe('');
+    expect(r.out).toMatch(/: 1552 bytes, valid/);
+    expect(r.out).toMatch(/header: format version 1, flags 0x00000000, 4 object type\(s\)/);
+    expect(r.out).toMatch(/^\s+objtype\s+name\n\s+1\s+task\n\s+2\s+files_struct\n\s+3\s+file\n\s+4\s+mm$/m);
+    expect(r.out).toMatch(/^\s+HEADER\s+1\s+88\s+5\.7%$/m);
+    expect(r.out).toMatch(/^\s+OBJREF\s+24\s+384\s+24\.7%$/m);
+    expect(r.out).toMatch(/^\s+USER\(103\)\s+6\s+296\s/m);
+    expect(r.out).toMatch(/^\s+TAIL\s+1\s+24\s/m);
+    expect(r.out).toMatch(/^\s+total\s+50\s+1552$/m);
+    expect(r.out).toMatch(/^\s+3\s+file\s+6$/m);
+    expect(r.out).toMatch(/^\s+total\s+24$/m);
+    expect(r.out).toMatch(/24 object\(s\), each stored once: one OBJREF \+ 1\.0 state records, 44\.0 state bytes per object/);
+    expect(r.out).toMatch(/references per object: not recorded in the image/);
+    expect(r.out).toMatch(new RegExp(`tail: TAIL at offset ${tail.offset}: object count 24, crc32c 0x[0-9a-f]{8}: ok`));
   });
 
-  it('verify: exit 0 on a valid image, 1 with the offset and reason otherwise', () => {
-    const ok = cli(impl, 'verify', good);
-    expect(ok.code).toBe(0);
-    expect(ok.out).toMatch(/valid: 1552 bytes, 24 objects/);
-    const cases: [string, RegExp][] = [
-      [truncated, /EPIPE at offset \d+/],
-      [badCrc, new RegExp(`EBADMSG at offset ${tail.offset}: checksum mismatch`)],
-      [badMagic, /EINVAL at offset 0: .*magic/],
-      [trailing, new RegExp(`EINVAL at offset ${image.length}: trailing bytes`)],
-    ];
-    for (const [path, why] of cases) {
-      const r = cli(impl, 'verify', path);
-      expect(r.code, path).toBe(1);
-      expect(r.err.trim().split('\n').length).toBe(1);
-      expect(r.err).toMatch(why);
-    }
-  });
-
-  it('inspect of an invalid image prints what it read, then the reason, exit 1', () => {
-    const r = cli(impl, 'inspect', badCrc);
-    expect(r.code).toBe(1);
-    expect(r.out).toMatch(/OBJREF\s+24/);
-    expect(r.out).toMatch(/INVALID: EBADMSG/);
-  });
-
-  it('dump lists every record with offsets, decoding OBJREF, STRING and BUFFER', () => {
-    const W = defineObjType<object>({
-      name: 'w',
-      checkpoint: (ctx) => {
-        ctx.writeString('hello, world');
-        ctx.writeBuffer(new Uint8Array([0xde, 0xad, 0xbe, 0xef]));
-        ctx.begin(300).u32(7).end();
-      },
-    });
-    const p = join(dir, 'w.img');
-    writeFileSync(p, checkpoint({}, W, { types: [W] }));
-    const r = cli(impl, 'dump', p);
+  it('verify: exit 0 on a valid image', () => {
+    const r = cli(impl, 'verify', good);
     expect(r.code).toBe(0);
-    const lines = r.out.trim().split('\n');
-    expect(lines.map((l) => l.trim().split(/\s+/)[1])).toEqual(['HEADER', 'OBJREF', 'STRING', 'BUFFER', 'USER(300)', 'TAIL']);
-    expect(r.out).toMatch(/objref 1 w \(objtype 1\)/);
-    expect(r.out).toMatch(/"hello, world"/);
-    expect(r.out).toMatch(/de ad be ef/);
-    expect(r.out).toMatch(/07 00 00 00/);
-    expect(r.out).toMatch(/\(checked\)/);
+    expect(r.err).toBe('');
+    expect(r.out).toMatch(/^\S+tree\.img: valid: 1552 bytes, 50 records, 24 objects, crc32c 0x[0-9a-f]{8}\n$/);
+  });
 
+  it.each(invalid.map(([p, why]) => [p.slice(dir.length + 1), p, why] as const))('verify %s: exit 1, one line with the offset and the reason', (_, path, why) => {
+    const r = cli(impl, 'verify', path);
+    expect(r.code).toBe(1);
+    expect(r.out).toBe('');
+    const line = oneLine(r);
+    expect(line.startsWith(`${path}: invalid: `)).toBe(true);
+    expect(line).toMatch(why);
+  });
+
+  it('inspect of an invalid image prints what it read, then the one error line, exit 1', () => {
+    const trunc = join(dir, 'truncated.img');
+    const r = cli(impl, 'inspect', trunc);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/INVALID/);
+    expect(r.out).toMatch(/records \(up to the error\)/);
+    expect(r.out).toMatch(/OBJREF\s+24/);
+    expect(r.out).toMatch(/tail: missing/);
+    expect(oneLine(r)).toMatch(/invalid: EPIPE at offset \d+/);
+
+    const crc = cli(impl, 'inspect', join(dir, 'crc.img'));
+    expect(crc.code).toBe(1);
+    expect(crc.out).toMatch(/tail: TAIL at offset \d+: object count 24, crc32c 0x[0-9a-f]{8}: BAD/);
+    expect(oneLine(crc)).toMatch(/EBADMSG .*checksum mismatch/);
+
+    const magic = cli(impl, 'inspect', join(dir, 'magic.img'));
+    expect(magic.code).toBe(1);
+    expect(magic.out).toMatch(/header: unreadable/);
+    expect(oneLine(magic)).toMatch(/EINVAL at offset 0: bad magic/);
+
+    const e = cli(impl, 'inspect', errPath);
+    expect(e.code).toBe(1);
+    expect(e.out).toMatch(/tail: none: ERROR record at offset \d+, the checkpoint failed: no space left on device/);
+    expect(oneLine(e)).toMatch(/EIO/);
+  });
+
+  it('dump lists every record: offset, type name, len; OBJREF, STRING and BUFFER decoded, user records as hex', () => {
+    const r = cli(impl, 'dump', wImage);
+    expect(r.code).toBe(0);
+    expect(r.err).toBe('');
+    const lines = r.out.trimEnd().split('\n');
+    expect(lines.map((l) => l.trim().split(/\s+/).slice(0, 4))).toEqual([
+      ['0', 'HEADER', 'len', '40'],
+      ['40', 'OBJREF', 'len', '16'],
+      ['56', 'STRING', 'len', '23'],
+      ['80', 'STRING', 'len', '208'],
+      ['288', 'BUFFER', 'len', '12'],
+      ['304', 'BUFFER', 'len', '108'],
+      ['416', 'USER(300)', 'len', '12'],
+      ['432', 'TAIL', 'len', '24'],
+    ]);
+    expect(lines[0]).toMatch(/version 1, flags 0x00000000, types 1=w$/);
+    expect(lines[1]).toMatch(/objref 1, objtype 1 \(w\)$/);
+    expect(lines[2]).toMatch(/ "héllo, \\"world\\""$/);
+    expect(lines[3]).toMatch(new RegExp(` "${'x'.repeat(80)}"…\\(\\+120 bytes\\)$`));
+    expect(lines[4]).toMatch(/ de ad be ef$/);
+    expect(lines[5]).toMatch(new RegExp(` ${Array(64).fill('07').join(' ')} …\\(\\+36 bytes\\)$`));
+    expect(lines[6]).toMatch(/ 07 00 00 00$/);
+    expect(lines[7]).toMatch(/object count 1, crc32c 0x[0-9a-f]{8} ok$/);
+  });
+
+  it('dump --json: one JSON object per line, offsets increasing, payloads decoded (whole hex)', () => {
     const j = cli(impl, 'dump', '--json', good);
     expect(j.code).toBe(0);
-    const objs = j.out.trim().split('\n').map((l) => JSON.parse(l) as { offset: number; name: string; objref?: number; typeName?: string });
-    expect(objs.length).toBe(recs.length);
-    expect(objs.map((o) => o.offset)).toEqual(recs.map((x) => x.offset));
-    expect(objs.filter((o) => o.name === 'OBJREF').map((o) => o.objref)).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
-    expect(objs[1]!.typeName).toBe('task');
+    const objs = j.out.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(objs.map((o) => [o.offset, o.type, o.len])).toEqual(recs.map((x) => [x.offset, x.type, x.len]));
+    for (let i = 1; i < objs.length; i++) expect(objs[i]!.offset as number).toBeGreaterThan(objs[i - 1]!.offset as number);
+    expect(objs[0]).toMatchObject({ name: 'HEADER', version: 1, flags: 0, types: [{ objtype: 1, name: 'task' }, { objtype: 2, name: 'files_struct' }, { objtype: 3, name: 'file' }, { objtype: 4, name: 'mm' }] });
+    const refs = objs.filter((o) => o.name === 'OBJREF');
+    expect(refs.map((o) => o.objref)).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
+    expect(refs[0]).toEqual({ offset: 88, type: 5, name: 'OBJREF', len: 16, objtype: 1, typeName: 'task', objref: 1 });
+    const user = objs.find((o) => o.name === 'USER(104)')!;
+    const at = user.offset as number;
+    expect(user.hex).toBe(Buffer.from(image.subarray(at + 8, at + (user.len as number))).toString('hex'));
+    expect(objs[objs.length - 1]).toMatchObject({ name: 'TAIL', count: 24, ok: true });
+
+    const w = cli(impl, 'dump', '--json', wImage);
+    const wo = w.out.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(wo.filter((o) => o.name === 'STRING').map((o) => o.text)).toEqual(['héllo, "world"', 'x'.repeat(200)]);
+    expect(wo.filter((o) => o.name === 'BUFFER').map((o) => o.hex)).toEqual(['deadbeef', '07'.repeat(100)]);
+    expect(wo.find((o) => o.type === 300)).toMatchObject({ name: 'USER(300)', hex: '07000000' });
+
+    // a STRING that is not valid UTF-8: still valid as an image (its bytes belong to the op); shown with U+FFFD, and as hex in JSON
+    expect(cli(impl, 'verify', wBadUtf8).code).toBe(0);
+    expect(cli(impl, 'dump', wBadUtf8).out).toMatch(/STRING\s+len 23\s+"\ufffdéllo, \\"world\\"" \(not valid UTF-8\)\n/);
+    const bad = JSON.parse(cli(impl, 'dump', '--json', wBadUtf8).out.split('\n')[2]!) as Record<string, unknown>;
+    expect(bad).toMatchObject({ name: 'STRING', text: '\ufffdéllo, "world"', hex: 'ff' + Buffer.from('éllo, "world"').toString('hex') });
   });
 
-  it('dump of a corrupt image prints the records before the damage, then the error', () => {
-    const r = cli(impl, 'dump', truncated);
+  it('dump of a corrupt image prints the records before the damage, then the error line, exit 1', () => {
+    const trunc = join(dir, 'truncated.img');
+    const r = cli(impl, 'dump', trunc);
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/OBJREF/);
-    expect(r.err).toMatch(/EPIPE at offset \d+/);
-    const j = cli(impl, 'dump', '--json', truncated);
-    const last = JSON.parse(j.out.trim().split('\n').pop()!) as { error: string };
-    expect(last.error).toBe('EPIPE');
+    const line = oneLine(r);
+    const at = Number(/EPIPE at offset (\d+)/.exec(line)![1]);
+    const printed = r.out.trimEnd().split('\n').map((l) => Number(l.trim().split(/\s+/)[0]));
+    expect(printed).toEqual(recs.filter((x) => x.offset < at).map((x) => x.offset));
+
+    const j = cli(impl, 'dump', '--json', trunc);
+    expect(j.code).toBe(1);
+    const objs = j.out.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(objs.pop()).toMatchObject({ error: 'EPIPE', offset: at });
+    expect(objs.map((o) => o.offset)).toEqual(printed);
+
+    // the CRC is checked at TAIL: the TAIL line has no "ok", then the error
+    const c = cli(impl, 'dump', join(dir, 'crc.img'));
+    expect(c.code).toBe(1);
+    expect(c.out.trimEnd().split('\n').pop()).toMatch(/TAIL\s+len 24\s+object count 24, crc32c 0x[0-9a-f]{8}$/);
+    expect(oneLine(c)).toMatch(/EBADMSG/);
+    const d = cli(impl, 'dump', join(dir, 'dup.img'));
+    expect(d.code).toBe(1);
+    expect(d.out.trimEnd().split('\n').pop()).toMatch(/OBJREF\s+len 16\s+objref 1, objtype 2/);
+    expect(oneLine(d)).toMatch(/defined twice/);
   });
 
-  it('an image with an ERROR record: verify and dump say the checkpoint failed', () => {
-    const Bad = defineObjType<object>({
-      name: 'bad',
-      checkpoint: () => {
-        throw new Error('no space left on device');
-      },
-    });
-    let img: Uint8Array | undefined;
-    try {
-      checkpoint({}, Bad, { types: [Bad] });
-    } catch (e) {
-      img = (e as { image: Uint8Array }).image;
-    }
-    const p = join(dir, 'err.img');
-    writeFileSync(p, img!);
-    const v = cli(impl, 'verify', p);
-    expect(v.code).toBe(1);
-    expect(v.err).toMatch(/EIO .*no space left on device/);
-    const d = cli(impl, 'dump', p);
-    expect(d.out).toMatch(/ERROR\s+len \d+\s+checkpoint failed: no space left on device/);
-    expect(recs.some((x) => x.type === REC.ERROR)).toBe(false);
+  it('an image that ends in an ERROR record (a failed checkpoint): dump shows it, verify fails with the message', () => {
+    const d = cli(impl, 'dump', errPath);
+    expect(d.code).toBe(1);
+    expect(d.out).toMatch(/STRING\s+len \d+\s+"half written"/);
+    expect(d.out).toMatch(/ERROR\s+len \d+\s+the checkpoint failed: no space left on device\n$/);
+    expect(oneLine(d)).toMatch(/EIO .*no space left on device/);
+    const j = cli(impl, 'dump', '--json', errPath);
+    const objs = j.out.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(objs.at(-2)).toMatchObject({ name: 'ERROR', message: 'no space left on device' });
+    expect(objs.at(-1)).toMatchObject({ error: 'EIO' });
   });
 
-  it('dump streams a large image with bounded memory', () => {
+  it('a large image (records bigger than the read window): verify, and dump with a 16 MB heap', () => {
     const p = join(dir, 'big.img');
-    const Blob = defineObjType<number>({
-      name: 'blob',
-      checkpoint: (ctx, n) => {
-        const chunk = new Uint8Array(1 << 20).fill(n);
-        for (let i = 0; i < 24; i++) ctx.writeBuffer(chunk);
-      },
-    });
-    checkpointToFile(p, 7, Blob, { types: [Blob] });
-    const r = spawnSync(process.execPath, ['--max-old-space-size=16', bin, 'dump', p], {
-      encoding: 'utf8',
-      env: { ...process.env, OBJHASH_IMPL: impl },
-      maxBuffer: 1 << 24,
-    });
-    expect(r.status).toBe(0);
-    expect(r.stdout.split('\n').filter((l) => l.includes('BUFFER')).length).toBe(24);
-    expect(readFileSync(p).length).toBeGreaterThan(24 << 20);
-  });
-
-  it('--help for every command, usage errors exit 2, a missing file exits 1', () => {
-    for (const c of ['inspect', 'verify', 'dump', 'demo', 'bench']) {
-      const r = cli(impl, c, '--help');
-      expect(r.code, c).toBe(0);
-      expect(r.out).toMatch(new RegExp(`usage: objhash ${c}`));
+    if (!existsSync(p)) {
+      const Blob = defineObjType<number>({
+        name: 'blob',
+        checkpoint: (ctx, n) => {
+          const chunk = new Uint8Array(1 << 20).fill(n);
+          for (let i = 0; i < 24; i++) ctx.writeBuffer(chunk);
+        },
+      });
+      checkpointToFile(p, 7, Blob, { types: [Blob] });
     }
-    expect(cli(impl, '--help').code).toBe(0);
-    const u = cli(impl, 'frobnicate');
-    expect(u.code).toBe(2);
-    expect(u.err.trim()).toBe("objhash: unknown command 'frobnicate' (objhash --help)");
-    expect(cli(impl, 'verify').code).toBe(2);
-    expect(cli(impl, 'dump', good, '--yaml').code).toBe(2);
-    const m = cli(impl, 'verify', join(dir, 'nope.img'));
-    expect(m.code).toBe(1);
-    expect(m.err.trim().split('\n').length).toBe(1);
-    expect(m.err).toMatch(/no such file/);
+    expect(statSync(p).size).toBeGreaterThan(24 << 20);
+    expect(cli(impl, 'verify', p).code).toBe(0);
+    const r = run(impl, ['dump', p], { node: ['--max-old-space-size=16'] });
+    expect(r.code, r.err).toBe(0);
+    expect(r.out.split('\n').filter((l) => /BUFFER\s+len 1048584\s+(07 ){63}07 …\(\+1048512 bytes\)$/.test(l))).toHaveLength(24);
+    const j = run(impl, ['dump', '--json', p], { node: ['--max-old-space-size=16'] });
+    expect(j.code, j.err).toBe(0);
+    const bufs = j.out.trimEnd().split('\n').map((l) => JSON.parse(l) as { name: string; hex?: string }).filter((o) => o.name === 'BUFFER');
+    expect(bufs).toHaveLength(24);
+    expect(bufs.every((o) => o.hex!.length === 2 << 20 && /^(07)+$/.test(o.hex!))).toBe(true);
   });
 
-  it('objhash demo runs the demo', () => {
+  it('objhash demo runs the demo (npm start)', () => {
     const r = cli(impl, 'demo');
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/all checks passed/);
     expect(r.out).toMatch(new RegExp(`backend: ${impl}`));
+    expect(r.out).toMatch(/all checks passed/);
+  });
+});
+
+describe('objhash command: usage, errors, output', () => {
+  const impl = IMPLS[0]!;
+
+  it('--help for the command and every subcommand, exit 0', () => {
+    for (const args of [['--help'], ['-h'], ['help']]) {
+      const r = cli(impl, ...args);
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(/^usage: objhash <command>/);
+      for (const c of ['inspect', 'verify', 'dump', 'demo', 'bench']) expect(r.out).toMatch(new RegExp(`^  ${c}\\b`, 'm'));
+    }
+    for (const c of ['inspect', 'verify', 'dump', 'demo', 'bench', 'help']) {
+      for (const args of [[c, '--help'], [c, '-h'], ['help', c]]) {
+        const r = cli(impl, ...args);
+        expect(r.code, args.join(' ')).toBe(0);
+        expect(r.err).toBe('');
+        expect(r.out).toMatch(new RegExp(`^usage: objhash ${c}\\b`));
+      }
+    }
+    expect(cli(impl, 'inspect', '--help').out).toMatch(/references per object cannot be read/);
+    expect(cli(impl, 'dump', good, '--help').code).toBe(0);
+    expect(cli(impl, '--version').out).toMatch(/^objhash \d+\.\d+\.\d+ \((native|js) backend/);
+  });
+
+  it('usage errors: one line, exit 2', () => {
+    const cases: [string[], RegExp][] = [
+      [[], /^objhash: missing command: one of inspect, verify, dump, demo, bench, help \(objhash --help\)$/],
+      [['frobnicate'], /^objhash: unknown command 'frobnicate' \(objhash --help\)$/],
+      [['--frob'], /^objhash: unknown option '--frob'/],
+      [['verify'], /^objhash verify: missing IMAGE argument \(objhash verify --help\)$/],
+      [['inspect', good, good], /^objhash inspect: expected one IMAGE argument, got 2/],
+      [['dump', good, '--yaml'], /^objhash dump: unknown option '--yaml' \(objhash dump --help\)$/],
+      [['verify', '--json', good], /^objhash verify: unknown option '--json'/],
+      [['demo', 'now'], /^objhash demo: unexpected argument 'now'/],
+      [['help', 'frobnicate'], /^objhash help: unknown command 'frobnicate'/],
+    ];
+    for (const [args, why] of cases) {
+      const r = cli(impl, ...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.out).toBe('');
+      expect(oneLine(r)).toMatch(why);
+    }
+  });
+
+  it('a missing file, a directory, a bad OBJHASH_IMPL: one line, exit 1', () => {
+    for (const c of ['inspect', 'verify', 'dump']) {
+      const m = cli(impl, c, join(dir, 'nope.img'));
+      expect(m.code).toBe(1);
+      expect(oneLine(m)).toBe(`objhash ${c}: ${join(dir, 'nope.img')}: no such file`);
+      const d = cli(impl, c, dir);
+      expect(d.code).toBe(1);
+      expect(oneLine(d)).toBe(`objhash ${c}: ${dir}: is a directory`);
+    }
+    const b = cli('bogus', 'verify', good);
+    expect(b.code).toBe(1);
+    expect(oneLine(b)).toMatch(/^objhash verify: OBJHASH_IMPL must be 'native' or 'js'/);
+    // help needs no backend
+    expect(cli('bogus', 'verify', '--help').code).toBe(0);
+  });
+
+  it('an image named like an option after --', () => {
+    const p = join(dir, '-odd.img');
+    writeFileSync(p, image);
+    const r = spawnSync(process.execPath, [bin, 'verify', '--', '-odd.img'], { cwd: dir, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^-odd\.img: valid/);
+  });
+
+  it('dump into a pipe: waits for a slow reader with bounded memory, stops quietly when the reader goes away', () => {
+    const p = join(dir, 'many.img');
+    const Leaf = defineObjType<{ v: number }>({ name: 'leaf', checkpoint: (ctx, o) => void ctx.begin(200).u32(o.v).end() });
+    const Root = defineObjType<{ v: number }[]>({
+      name: 'root',
+      checkpoint: (ctx, a) => {
+        for (const o of a) ctx.checkpointObj(o, Leaf);
+      },
+    });
+    const n = 300_000;
+    checkpointToFile(p, Array.from({ length: n }, (_, v) => ({ v })), Root, { types: [Root, Leaf] });
+    const lines = 2 + 2 * n + 1; // HEADER, OBJREF root, n x (OBJREF, USER(200)), TAIL
+    const sh = (cmd: string) => spawnSync('bash', ['-c', cmd], { encoding: 'utf8', env: { ...process.env, OBJHASH_IMPL: impl }, timeout: 120_000 });
+
+    // a reader that starts late: the output (~20 MB) does not fit a pipe, nor a 24 MB heap if queued
+    const slow = sh(`node --max-old-space-size=24 '${bin}' dump '${p}' | (sleep 1; wc -l); echo "status \${PIPESTATUS[0]}"`);
+    expect(slow.stderr).toBe('');
+    expect(slow.stdout.trim().split(/\s+/)).toEqual([String(lines), 'status', '0']);
+
+    // | head: exit 0, no EPIPE noise, and it stops early
+    const head = sh(`node '${bin}' dump --json '${p}' | head -n 2; echo "status \${PIPESTATUS[0]}"`);
+    expect(head.stderr).toBe('');
+    const out = head.stdout.trimEnd().split('\n');
+    expect(out).toHaveLength(3);
+    expect(JSON.parse(out[1]!)).toMatchObject({ name: 'OBJREF', objref: 1, typeName: 'root' });
+    expect(out[2]).toBe('status 0');
+  });
+
+  it('progress: a single updating line on stderr for images over 64 MiB on a terminal, cleared at the end', () => {
+    const writes: string[] = [];
+    const tty: Sink = { isTTY: true, write: (s) => void writes.push(s), flush: () => {} };
+    const p = new Progress(tty, 'objhash verify', 1000, 100);
+    for (let off = 0; off <= 1000; off += 5) p.update(off);
+    p.done();
+    expect(writes.filter((s) => s.startsWith('\r')).length).toBe(102); // 0..100%, then the erase
+    expect(writes[0]).toBe('\robjhash verify: 0% of 0.0 MiB');
+    expect(writes[50]).toMatch(/^\robjhash verify: 50% /);
+    expect(writes.at(-1)).toBe('\r\x1b[K');
+    expect(writes.every((s) => !s.includes('\n'))).toBe(true);
+
+    const quiet: string[] = [];
+    const small = new Progress({ isTTY: true, write: (s) => void quiet.push(s), flush: () => {} }, 'x', 100, 100); // not over the limit
+    small.update(50);
+    small.done();
+    const pipe = new Progress({ isTTY: false, write: (s) => void quiet.push(s), flush: () => {} }, 'x', 1 << 30);
+    pipe.update(1 << 29);
+    pipe.done();
+    expect(quiet).toEqual([]);
+  });
+
+  it.skipIf(!existsSync('/usr/bin/script'))('progress for real: on a pty (script), not on a pipe', () => {
+    const p = join(dir, 'huge.img');
+    const Blob = defineObjType<number>({
+      name: 'blob',
+      checkpoint: (ctx) => {
+        const chunk = new Uint8Array(1 << 20).fill(1);
+        for (let i = 0; i < 66; i++) ctx.writeBuffer(chunk);
+      },
+    });
+    checkpointToFile(p, 1, Blob, { types: [Blob] });
+    expect(statSync(p).size).toBeGreaterThan(64 << 20);
+    const piped = cli(impl, 'verify', p);
+    expect(piped.code).toBe(0);
+    expect(piped.err).toBe('');
+    const r = spawnSync('/usr/bin/script', ['-qec', `'${process.execPath}' '${bin}' verify '${p}' > /dev/null`, '/dev/null'], {
+      encoding: 'utf8',
+      env: { ...process.env, OBJHASH_IMPL: impl },
+      timeout: 120_000,
+    });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/\robjhash verify: \d+% of 66\.0 MiB/);
+    expect(r.stdout).toMatch(/\r\x1b\[K$/);
+    rmSync(p);
+  });
+
+  it('bench passes its arguments on to dist/bench/run.js', () => {
+    if (!existsSync(join(root, 'dist', 'bench', 'run.js'))) return;
+    const r = cli(impl, 'bench', '--no-such-flag');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--no-such-flag/);
+  });
+
+  it('the launcher without dist/, and bench or demo without their files: one line, exit 1', () => {
+    const pkg = join(dir, 'pkg');
+    mkdirSync(join(pkg, 'bin'), { recursive: true });
+    cpSync(bin, join(pkg, 'bin', 'objhash.js'));
+    cpSync(join(root, 'package.json'), join(pkg, 'package.json'));
+    const nodist = spawnSync(process.execPath, [join(pkg, 'bin', 'objhash.js'), 'verify', good], { encoding: 'utf8' });
+    expect(nodist.status).toBe(1);
+    expect(oneLine({ code: nodist.status, out: nodist.stdout, err: nodist.stderr })).toMatch(/^objhash: not built .*run `npm run build`/);
+
+    cpSync(join(root, 'dist', 'lib'), join(pkg, 'dist', 'lib'), { recursive: true });
+    for (const c of ['bench', 'demo']) {
+      const r = spawnSync(process.execPath, [join(pkg, 'bin', 'objhash.js'), c], { encoding: 'utf8', env: { ...process.env, OBJHASH_IMPL: 'js' } });
+      expect(r.status, c).toBe(1);
+      expect(oneLine({ code: r.status, out: r.stdout, err: r.stderr })).toMatch(new RegExp(`^objhash ${c}: .* is missing: run \`npm run build\``));
+    }
+  });
+});
+
+describe('inspectImage objref bookkeeping (what verify relies on)', () => {
+  function objrefImage(refs: number[]): Uint8Array {
+    const w = new ImageWriter({ crc32c });
+    w.writeHeader([{ objtype: 1, name: 'a' }]);
+    for (const r of refs) w.objref(1, r);
+    w.tail(refs.length);
+    return w.finish();
+  }
+  const dupAt = (refs: number[]) => 40 + 16 * (refs.length - 1); // HEADER is 40 bytes, then 16 per OBJREF
+
+  it('dense objrefs: a bit each, however many', () => {
+    const refs = Array.from({ length: 200_000 }, (_, i) => i + 1);
+    const info = inspectImage(objrefImage(refs));
+    expect(info.error).toBeUndefined();
+    expect(info.objects).toEqual([{ objtype: 1, name: 'a', count: 200_000 }]);
+  });
+
+  it.each([
+    ['past the first bitmap', [...Array.from({ length: 70_000 }, (_, i) => i + 1), 65_537]],
+    ['sparse, far above the count', [3, 2147483647, 1_000_000, 2147483647]],
+    ['sparse first, then covered by a grown bitmap', [100_000, ...Array.from({ length: 99_999 }, (_, i) => i + 1), 100_000]],
+  ])('an objref defined twice (%s) is found', (_, refs) => {
+    const info = inspectImage(objrefImage(refs));
+    expect(info.error?.code).toBe('EINVAL');
+    expect(info.error?.message).toMatch(new RegExp(`objref ${refs.at(-1)} defined twice`));
+    expect(info.error?.offset).toBe(dupAt(refs));
   });
 });
