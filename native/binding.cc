@@ -279,6 +279,24 @@ napi_value Size(napi_env env, napi_callback_info info) {
   return Num(env, objhash_count(s->core));
 }
 
+napi_value NextObjref(napi_env env, napi_callback_info info) {
+  RAW_PROLOGUE(1);
+  return Num(env, objhash_next_objref(s->core));
+}
+
+napi_value EntryKey(napi_env env, napi_callback_info info) {
+  RAW_PROLOGUE(2);
+  double index = 0;
+  if (!GetInt(env, argv[1], 0, 4294967295.0, "objhash: index must be a uint32",
+              &index))
+    return nullptr;
+  uint64_t key = 0;
+  int ret = objhash_entry(s->core, static_cast<uint32_t>(index), &key,
+                          nullptr, nullptr);
+  if (ret < 0) return Num(env, ret);
+  return KeyToJs(env, key);
+}
+
 napi_value Crc32c(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -324,9 +342,7 @@ class ObjHashAddon : public Napi::Addon<ObjHashAddon> {
                           Napi::Boolean::New(env, objhash_crc32c_hw() != 0)),
             InstanceMethod("create", &ObjHashAddon::Create),
             InstanceMethod("setTypeFlags", &ObjHashAddon::SetTypeFlags),
-            InstanceMethod("entryKey", &ObjHashAddon::EntryKey),
             InstanceMethod("reserve", &ObjHashAddon::Reserve),
-            InstanceMethod("nextObjref", &ObjHashAddon::NextObjref),
             InstanceMethod("buckets", &ObjHashAddon::Buckets),
             InstanceMethod("memory", &ObjHashAddon::Memory),
             InstanceMethod("free", &ObjHashAddon::Free),
@@ -342,6 +358,8 @@ class ObjHashAddon : public Napi::Addon<ObjHashAddon> {
     raw::Define(env, exports, "insert", raw::Insert);
     raw::Define(env, exports, "fetch", raw::Fetch);
     raw::Define(env, exports, "size", raw::Size);
+    raw::Define(env, exports, "nextObjref", raw::NextObjref);
+    raw::Define(env, exports, "entryKey", raw::EntryKey);
     raw::Define(env, exports, "crc32c", raw::Crc32c);
   }
 
@@ -524,27 +542,10 @@ class ObjHashAddon : public Napi::Addon<ObjHashAddon> {
     return Errno(info.Env(), 0);
   }
 
-  Napi::Value EntryKey(const Napi::CallbackInfo& info) {
-    HASH_OR_RETURN(info, s);
-    uint32_t index = 0;
-    if (!GetU32(info, 1, 0xffffffffu, "objhash: index must be a uint32",
-                &index))
-      return info.Env().Undefined();
-    uint64_t key = 0;
-    int ret = objhash_entry(s->core, index, &key, nullptr, nullptr);
-    if (ret < 0) return Errno(info.Env(), ret);
-    return KeyToJs(info.Env(), key);
-  }
-
   Napi::Value Reserve(const Napi::CallbackInfo& info) {
     HASH_OR_RETURN(info, s);
     NOT_BUSY_OR_RETURN(info, s);
     return Errno(info.Env(), objhash_reserve(s->core));
-  }
-
-  Napi::Value NextObjref(const Napi::CallbackInfo& info) {
-    HASH_OR_RETURN(info, s);
-    return Errno(info.Env(), objhash_next_objref(s->core));
   }
 
   Napi::Value Buckets(const Napi::CallbackInfo& info) {
