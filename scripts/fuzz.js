@@ -746,9 +746,9 @@ function runC(args, seconds) {
   const build = spawnSync('make', ['-s', '-C', 'native/fuzz', 'all'], { cwd: root, encoding: 'utf8' });
   if (build.status !== 0) {
     console.log(`fuzz: building the libFuzzer targets failed:\n${build.stdout}${build.stderr}`);
-    return { build: 'failed', crashes: 1 };
+    return { build: { error: `${build.stdout}${build.stderr}`.trim().split('\n').slice(-5).join('\n') } };
   }
-  const crashDir = path.join(root, 'build', 'fuzz', 'crashes');
+  const crashDir = path.join(root, 'native', 'fuzz', 'build', 'crashes');
   for (const t of ['objhash', 'crc32c']) {
     fs.rmSync(crashDir, { recursive: true, force: true });
     const r = spawnSync('make', ['-s', '-C', 'native/fuzz', 'run', `TARGETS=${t}`, `FUZZ_TIME=${seconds}`, `FUZZ_SEED=${args.seed}`], {
@@ -767,9 +767,14 @@ function runC(args, seconds) {
         saved.push(path.relative(root, path.join(dst, f)));
       }
     }
-    const crashes = r.status === 0 ? 0 : Math.max(1, saved.length);
+    // a crash leaves an artifact and a report; anything else that fails
+    // (the binary gone, make failing) is not a crash of the target
+    const crashed = saved.length > 0 || /==ERROR|check failed|deadly signal|ALARM|runtime error|Test unit written/.test(text);
+    const crashes = r.status === 0 ? 0 : crashed ? Math.max(1, saved.length) : 0;
+    const error = r.status !== 0 && !crashed ? text.trim().split('\n').slice(-5).join('\n') : undefined;
     if (crashes) console.log(`fuzz: fuzz_${t} FAILED:\n${text.split('\n').filter((l) => /ERROR|check failed|SUMMARY|ALARM|runtime error/.test(l)).slice(0, 10).join('\n')}\n  saved ${saved.join(', ') || '(nothing)'}`);
-    out[t] = { seconds, execs, crashes, saved };
+    if (error) console.log(`fuzz: fuzz_${t} could not run:\n${error}`);
+    out[t] = { seconds, execs, crashes, saved, ...(error ? { error } : {}) };
     console.log(`fuzz: fuzz_${t}: ${execs} inputs in ${seconds} s, ${crashes} crash(es)`);
   }
   return out;
@@ -789,6 +794,7 @@ async function main() {
   );
   const c = cTime > 0 ? runC(args, cTime) : null;
   const crashes = js.crashes + (c ? Object.values(c).reduce((s, x) => s + (x.crashes ?? 0), 0) : 0);
+  const errors = c ? Object.values(c).filter((x) => x.error || x.build).length : 0;
   const summary = {
     date: new Date().toISOString(),
     node: process.version,
@@ -799,8 +805,8 @@ async function main() {
     crashes,
   };
   if (args.json) require('node:fs').writeFileSync(args.json, JSON.stringify(summary, null, 2) + '\n');
-  console.log(`fuzz: ${crashes === 0 ? 'ok' : 'FAILED'}: ${crashes} crash(es) in ${summary.seconds} s`);
-  process.exitCode = crashes === 0 ? 0 : 1;
+  console.log(`fuzz: ${crashes === 0 && errors === 0 ? 'ok' : 'FAILED'}: ${crashes} crash(es)${errors ? `, ${errors} target(s) could not run` : ''} in ${summary.seconds} s`);
+  process.exitCode = crashes === 0 && errors === 0 ? 0 : 1;
 }
 
 {

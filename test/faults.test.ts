@@ -463,7 +463,7 @@ describe('the C core: allocation failure and grab refusal at every point (native
     const root = join(__dirname, '..');
     const build = spawnSync('make', ['-s', '-C', join(root, 'native', 'fuzz'), 'faults'], { encoding: 'utf8' });
     expect(build.status, build.stdout + build.stderr).toBe(0);
-    const r = spawnSync(join(root, 'build', 'fuzz', 'faults'), files, {
+    const r = spawnSync(join(root, 'native', 'fuzz', 'build', 'faults'), files, {
       encoding: 'utf8',
       env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1', LD_PRELOAD: '' },
     });
