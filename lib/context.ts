@@ -15,6 +15,8 @@ import { checkType, type ObjType } from './types.js';
 
 /** Default limit on nested checkpointObj/restoreObj calls. */
 export const DEFAULT_MAX_DEPTH = 2000;
+/** Default limit on how far an objref may run ahead of the objects restored. */
+export const DEFAULT_MAX_OBJREF_GAP = 1 << 20;
 /** Default limit on the objects in one image. */
 export const DEFAULT_MAX_OBJECTS = 0x7ffffffe;
 
@@ -31,6 +33,13 @@ export interface ContextOptions {
   maxRecord?: number;
   /** Most objects in one image (E2BIG past it). */
   maxObjects?: number;
+  /**
+   * Restart: how far an objref may lie beyond the objects restored so far
+   * (EINVAL past it; default 2^20).  Images from checkpoint() number their
+   * objects 1, 2, 3... in order; the bound keeps a hostile image from
+   * choosing objrefs that all fall into one bucket of the hash.
+   */
+  maxObjrefGap?: number;
 }
 
 export interface CheckpointOptions extends ContextOptions {
@@ -316,6 +325,7 @@ export class RestartContext implements Disposable {
   #depth = 0;
   #maxDepth: number;
   #maxObjects: number;
+  #maxGap: number;
   #count = 0;
   #done = false;
 
@@ -327,6 +337,7 @@ export class RestartContext implements Disposable {
       throw new ObjHashError('EINVAL', 'RestartContext: image must be a Uint8Array or a ByteSource');
     this.#maxDepth = positiveInt(opts.maxDepth, 'maxDepth', DEFAULT_MAX_DEPTH);
     this.#maxObjects = positiveInt(opts.maxObjects, 'maxObjects', DEFAULT_MAX_OBJECTS);
+    this.#maxGap = positiveInt(opts.maxObjrefGap, 'maxObjrefGap', DEFAULT_MAX_OBJREF_GAP);
     const b = backendOf(opts.impl);
     this.reader = new ImageReader(image, { crc32c: (bytes, crc) => b.crc32c(bytes, crc), maxRecord: opts.maxRecord });
     const hdr = this.reader.readHeader();
@@ -412,6 +423,12 @@ export class RestartContext implements Disposable {
     if (want !== undefined && type !== want)
       throw new ObjHashError('ENOMSG', `restart: OBJREF at offset ${at} is a ${type.name}, expected a ${want.name}`, at);
     if (objref <= 0) throw new ObjHashError('EINVAL', `restart: objref ${objref} <= 0 in OBJREF at offset ${at}`, at);
+    if (objref - (this.#count + this.#depth) > this.#maxGap)
+      throw new ObjHashError(
+        'EINVAL',
+        `restart: objref ${objref} in OBJREF at offset ${at} is more than ${this.#maxGap} (options.maxObjrefGap) beyond the ${this.#count + this.#depth} objects read`,
+        at,
+      );
     // An objref defined again inside its own restore is caught when the
     // outer restore inserts it (the hash refuses a used objref).
     if (this.hash._has(objref)) throw new ObjHashError('EINVAL', `restart: objref ${objref} defined twice (OBJREF at offset ${at})`, at);

@@ -400,6 +400,15 @@ describe.each(IMPLS)('checkpoint/restart (%s)', (impl) => {
       expectCode(() => load(fixCrc(setU32(image, o + 4, 24))), 'EINVAL', new RegExp(`offset ${o}`));
     });
 
+    it('an objref far beyond the objects read is EINVAL (maxObjrefGap), so objrefs cannot be chosen to collide', () => {
+      const o = objrefs[0]!.offset; // the root: nothing refers to it
+      const far = fixCrc(setU32(image, o + 12, 2 ** 30));
+      expectCode(() => load(far), 'EINVAL', new RegExp(`objref ${2 ** 30} in OBJREF at offset ${o} is more than 1048576`));
+      expect(load(far, { maxObjrefGap: 2 ** 31 } as never).kids.length).toBe(3);
+      expectCode(() => load(fixCrc(setU32(image, o + 12, 5)), { maxObjrefGap: 2 } as never), 'EINVAL', /maxObjrefGap/);
+      expectCode(() => load(image, { maxObjrefGap: 0 } as never), 'EINVAL', /maxObjrefGap must be/);
+    });
+
     it('record len < 8, or beyond the bytes present (nothing allocated for it)', () => {
       const u = user[0]!.offset;
       expectCode(() => load(setU32(image, u + 4, 4)), 'EINVAL', new RegExp(`offset ${u}`));
