@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ObjHashError } from '../lib/errors.js';
+import { rng as prng } from './helpers.js';
 import {
   REC,
   HEADER_MAGIC,
@@ -142,17 +143,6 @@ function parseAll(r: ImageReader, expectedCount?: number): string {
   }
 }
 
-/** mulberry32 */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const tmpdir = fs.mkdtempSync(path.join(os.tmpdir(), 'objhash-codec-'));
 afterAll(() => fs.rmSync(tmpdir, { recursive: true, force: true }));

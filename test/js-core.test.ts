@@ -11,6 +11,7 @@ import { ERRNO, FLAG_FIXED, FLAG_MULT_2009, TYPE_DROP, TYPE_GRAB, type CoreHandl
 import { jsBackend as B } from '../lib/js/core.js';
 import { crc32c } from '../lib/js/crc32c.js';
 import { hashLong32, hashLongBig, joinKey, mulhi32, splitKey, keyWords } from '../lib/js/hash64.js';
+import { rng } from './helpers.js';
 
 const E = (name: keyof typeof ERRNO): number => -ERRNO[name];
 
@@ -24,17 +25,7 @@ const vectors = JSON.parse(
   readFileSync(fileURLToPath(new URL('./vectors/hash_long-crc32c.json', import.meta.url)), 'utf8'),
 ) as Vectors;
 
-/** A small seeded PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+
 
 function random64(r: () => number): bigint {
   return (BigInt(Math.floor(r() * 2 ** 32)) << 32n) | BigInt(Math.floor(r() * 2 ** 32));
