@@ -4,7 +4,7 @@
 // a raw Node-API function of ours (size) against a node-addon-api
 // Addon::InstanceMethod of ours (hashLong), medians of 7 runs of 2M calls.
 // Run: npm run build && node bench/boundary.js
-const { getBackend } = require('../dist/lib/loader.js');
+const { getBackend } = require('../dist/lib/backend/loader.js');
 
 const b = getBackend('native');
 const h = b.create(0, 0, 0, undefined, undefined);

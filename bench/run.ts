@@ -18,7 +18,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { impl as defaultImpl, nativeAvailable, nativeLoadError } from '../lib/index.js';
-import { getBackend } from '../lib/loader.js';
+import { getBackend } from '../lib/backend/loader.js';
 import {
   fmtBytes,
   fmtCount,

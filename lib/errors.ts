@@ -1,4 +1,4 @@
-import { ERRNO, type ErrnoName } from './backend.js';
+import { ERRNO, type ErrnoName } from './backend/codes.js';
 
 export type ObjHashErrorCode = ErrnoName;
 

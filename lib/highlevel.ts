@@ -4,7 +4,7 @@
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
-import { CheckpointContext, RestartContext, type CheckpointOptions, type ContextOptions } from './context.js';
+import { CheckpointContext, RestartContext, type CheckpointOptions, type ContextOptions } from './context/context.js';
 import { ObjHashError } from './errors.js';
 import { FileSource } from './image/source.js';
 import type { ObjType } from './types.js';

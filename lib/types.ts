@@ -2,8 +2,8 @@
  * Typed object types: the kernel's `struct ckpt_obj_ops`, one per kind of
  * shared object, with callbacks typed by the object they handle.
  */
-import { MAX_TYPE_ID } from './backend.js';
-import type { CheckpointContext, RestartContext } from './context.js';
+import { MAX_TYPE_ID } from './backend/codes.js';
+import type { CheckpointContext, RestartContext } from './context/context.js';
 import { ObjHashError } from './errors.js';
 
 /** A numeric key: an integer 1..MAX_SAFE_INTEGER or a bigint 1..2^64-1. */

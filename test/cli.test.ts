@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageWriter, REC, checkpoint, checkpointToFile, defineObjType, inspectImage } from '../lib/index.js';
-import { getBackend } from '../lib/loader.js';
+import { getBackend } from '../lib/backend/loader.js';
 import { Progress, type Sink } from '../lib/cli/io.js';
 import { TYPES, TaskType, buildTree } from '../examples/proctree.js';
 import { IMPLS } from './helpers.js';

@@ -19,9 +19,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ObjHash, ObjHashError, checkpoint, defineObjType, restart, type ObjType } from '../lib/index.js';
-import type { Backend } from '../lib/backend.js';
+import type { Backend } from '../lib/backend/contract.js';
 import { jsBackend } from '../lib/js/core.js';
-import { getBackend } from '../lib/loader.js';
+import { getBackend } from '../lib/backend/loader.js';
 import { REC_FILE, REC_FILES, REC_MM, REC_TASK, buildTree, type File, type FilesStruct, type Mm, type Task } from '../examples/proctree.js';
 import { IMPLS, expectCode } from './helpers.js';
 

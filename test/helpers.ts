@@ -1,7 +1,7 @@
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { expect } from 'vitest';
-import type { ImplName } from '../lib/loader.js';
+import type { ImplName } from '../lib/backend/loader.js';
 import { ObjHashError } from '../lib/errors.js';
 
 /**

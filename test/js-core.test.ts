@@ -7,7 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ERRNO, FLAG_FIXED, FLAG_MULT_2009, TYPE_DROP, TYPE_GRAB, type CoreHandle, type Key } from '../lib/backend.js';
+import { ERRNO, FLAG_FIXED, FLAG_MULT_2009, TYPE_DROP, TYPE_GRAB } from '../lib/backend/codes.js';
+import type { CoreHandle, Key } from '../lib/backend/contract.js';
 import { jsBackend as B } from '../lib/js/core.js';
 import { crc32c } from '../lib/js/crc32c.js';
 import { hashLong32, hashLongBig, joinKey, mulhi32, splitKey, keyWords } from '../lib/js/hash64.js';

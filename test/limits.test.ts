@@ -20,7 +20,7 @@ import {
   restartFromFile,
   type ObjType,
 } from '../lib/index.js';
-import { DEFAULT_MAX_OBJECTS } from '../lib/context.js';
+import { DEFAULT_MAX_OBJECTS } from '../lib/context/context.js';
 import { crc32c } from '../lib/js/crc32c.js';
 import { IMPLS, expectCode } from './helpers.js';
 

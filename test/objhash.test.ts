@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ObjHash, ObjHashError, defineObjType } from '../lib/index.js';
-import { getBackend, nativeLoadError } from '../lib/loader.js';
+import { getBackend, nativeLoadError } from '../lib/backend/loader.js';
 import { IMPLS, expectCode, gc } from './helpers.js';
 
 interface File {

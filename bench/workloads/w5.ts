@@ -4,7 +4,7 @@
  * its table) against the twin's slicing-by-16 JS.
  */
 import { randomFillSync } from 'node:crypto';
-import { getBackend } from '../../lib/loader.js';
+import { getBackend } from '../../lib/backend/loader.js';
 import { measure, type Group } from '../harness.js';
 import type { BenchConfig, Env } from '../run.js';
 import { fmtBytes, fmtMs, fmtRatio, type Table } from '../report.js';

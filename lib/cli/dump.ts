@@ -7,7 +7,7 @@
  */
 import { REC, recordTypeName, type TypeEntry } from '../image/format.js';
 import type { ImageReader } from '../image/reader.js';
-import { inspectImage, type ImageInfo } from '../inspect.js';
+import { inspectImage, type ImageInfo } from '../image/inspect.js';
 import { EXIT_FAIL, EXIT_OK, hex32, hexBytes, hexString, imageArg, invalidLine, parseArgs, type Io } from './common.js';
 import { Progress } from './io.js';
 

@@ -1,6 +1,6 @@
 /** objhash inspect IMAGE / objhash verify IMAGE. */
 import { REC } from '../image/format.js';
-import { inspectImage, type ImageInfo } from '../inspect.js';
+import { inspectImage, type ImageInfo } from '../image/inspect.js';
 import { EXIT_FAIL, EXIT_OK, hex32, imageArg, invalidLine, parseArgs, table, type Io } from './common.js';
 import { Progress } from './io.js';
 

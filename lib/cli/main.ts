@@ -63,7 +63,7 @@ function bench(args: string[], io: Io): number {
 
 function version(io: Io): number {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
-  const { impl } = require('../loader.js') as typeof import('../loader.js');
+  const { impl } = require('../backend/loader.js') as typeof import('../backend/loader.js');
   io.out.write(`objhash ${pkg.version} (${impl} backend, Node ${process.version})\n`);
   return EXIT_OK;
 }

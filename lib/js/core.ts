@@ -40,20 +40,8 @@
  * throw a TypeError; everything else is a negative errno.
  */
 
-import {
-  ERRNO,
-  FLAG_FIXED,
-  FLAG_MULT_2009,
-  MAX_TYPE_ID,
-  TYPE_DROP,
-  TYPE_GRAB,
-  type Backend,
-  type CoreHandle,
-  type DropFn,
-  type GrabFn,
-  type Key,
-  type KeyArray,
-} from '../backend.js';
+import { ERRNO, FLAG_FIXED, FLAG_MULT_2009, LIMITS, MAX_TYPE_ID, TYPE_DROP, TYPE_GRAB } from '../backend/codes.js';
+import type { Backend, CoreHandle, DropFn, GrabFn, Key, KeyArray } from '../backend/contract.js';
 import { crc32c } from './crc32c.js';
 import {
   MULT_2009_HI,
@@ -754,6 +742,8 @@ function hasGrab(h: JsHash, type: number): boolean {
 
 export const jsBackend: Backend = {
   name: 'js',
+  codes: ERRNO,
+  limits: LIMITS,
 
   create(nbits, flags, maxLoad, grab, drop) {
     u32(nbits, 64, 'objhash: nbits must be an integer');

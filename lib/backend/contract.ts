@@ -12,7 +12,7 @@
  *   "no key": the entry is found only by objref.  A key of any other type
  *   or range throws a TypeError (the facade checks first, with a message
  *   that names the argument, so this is a last line of defence).
- * - Core failures come back as negative errno numbers (see ERRNO), never
+ * - Core failures come back as negative errno numbers (see codes.ts), never
  *   thrown.  A JS exception thrown by a grab or drop callback propagates
  *   as is, after the core has unwound.
  * - Callbacks: `grab(type, key, index)` is called for each entry being
@@ -31,32 +31,7 @@
  *   <= MAX_SAFE_INTEGER, else a bigint; 0 for an entry without a key.
  */
 
-/** errno values, as Linux numbers them. */
-export const ERRNO = {
-  EBADF: 9,
-  EBUSY: 16,
-  ENOMEM: 12,
-  EEXIST: 17,
-  EINVAL: 22,
-  EPIPE: 32,
-  ENOMSG: 42,
-  E2BIG: 7,
-  ELOOP: 40,
-  EIO: 5,
-  EBADMSG: 74,
-} as const;
-export type ErrnoName = keyof typeof ERRNO;
-
-/** create() flags: the C core's OBJHASH_FIXED and OBJHASH_MULT_OLD. */
-export const FLAG_FIXED = 0x1;
-export const FLAG_MULT_2009 = 0x2;
-
-/** setTypeFlags() bits. */
-export const TYPE_GRAB = 0x1;
-export const TYPE_DROP = 0x2;
-
-/** Largest type id a backend accepts. */
-export const MAX_TYPE_ID = 0xffff;
+import type { Codes, Limits } from './codes.js';
 
 export type Key = number | bigint;
 export type GrabFn = (type: number, key: Key, index: number) => void;
@@ -69,6 +44,10 @@ export interface CoreHandle {
 
 export interface Backend {
   readonly name: 'native' | 'js';
+  /** The core's error codes (objhash.h OBJHASH_E*), by name. */
+  readonly codes: Codes;
+  /** The core's limits and flag bits (objhash.h), by name. */
+  readonly limits: Limits;
 
   /**
    * nbits 1..28 (0 = default 10); flags FLAG_*; maxLoad >= 1 (0 = default 1).

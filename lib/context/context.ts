@@ -3,15 +3,15 @@
  * checkpoint_obj() / restore_obj() / ckpt_obj_fetch(), over the record
  * stream of DESIGN §4.
  */
-import type { Backend } from './backend.js';
-import { ObjHashError } from './errors.js';
-import { REC, recordTypeName, type TypeEntry } from './image/format.js';
-import { ImageReader } from './image/reader.js';
-import type { ByteSource } from './image/source.js';
-import { ImageWriter } from './image/writer.js';
-import { defaultBackend, getBackend, type ImplName } from './loader.js';
-import { ObjHash, type ObjHashOptions } from './objhash.js';
-import { checkType, type ObjType } from './types.js';
+import type { Backend } from '../backend/contract.js';
+import { ObjHashError } from '../errors.js';
+import { REC, recordTypeName, type TypeEntry } from '../image/format.js';
+import { ImageReader } from '../image/reader.js';
+import type { ByteSource } from '../image/source.js';
+import { ImageWriter } from '../image/writer.js';
+import { defaultBackend, getBackend, type ImplName } from '../backend/loader.js';
+import { ObjHash, type ObjHashOptions } from '../hash/objhash.js';
+import { checkType, type ObjType } from '../types.js';
 
 /** Default limit on nested checkpointObj/restoreObj calls. */
 export const DEFAULT_MAX_DEPTH = 2000;

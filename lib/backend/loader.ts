@@ -3,9 +3,9 @@
  * it loads, else the pure-JS twin.  `OBJHASH_IMPL=native` forces the addon
  * (and fails loudly when it cannot load), `OBJHASH_IMPL=js` forces the twin.
  */
-import type { Backend } from './backend.js';
-import { ObjHashError } from './errors.js';
-import { jsBackend } from './js/core.js';
+import type { Backend } from './contract.js';
+import { ObjHashError } from '../errors.js';
+import { jsBackend } from '../js/core.js';
 
 export type ImplName = 'native' | 'js';
 

@@ -3,11 +3,11 @@
  * header, record counts and bytes by type, objects by objtype, and whether
  * the image is valid (structure, objrefs, TAIL count and CRC).
  */
-import { ObjHashError } from './errors.js';
-import { REC, recordTypeName, type TypeEntry } from './image/format.js';
-import { ImageReader } from './image/reader.js';
-import { FileSource } from './image/source.js';
-import { defaultBackend, getBackend, type ImplName } from './loader.js';
+import { ObjHashError } from '../errors.js';
+import { REC, recordTypeName, type TypeEntry } from './format.js';
+import { ImageReader } from './reader.js';
+import { FileSource } from './source.js';
+import { defaultBackend, getBackend, type ImplName } from '../backend/loader.js';
 
 export interface RecordStats {
   type: number;

@@ -8,20 +8,12 @@
  *  - numeric keys (number or bigint, or what a type's `key(obj)` returns):
  *    they live in the core's table (C in the native backend).
  */
-import {
-  ERRNO,
-  FLAG_FIXED,
-  FLAG_MULT_2009,
-  TYPE_DROP,
-  TYPE_GRAB,
-  type Backend,
-  type CoreHandle,
-  type Key,
-  type KeyArray,
-} from './backend.js';
-import { ObjHashError, errnoName } from './errors.js';
-import { defaultBackend, getBackend, type ImplName } from './loader.js';
-import { checkType, type NumericKey, type ObjType } from './types.js';
+import { ERRNO, FLAG_FIXED, FLAG_MULT_2009, MAX_OBJREF, TYPE_DROP, TYPE_GRAB } from '../backend/codes.js';
+import type { Backend, CoreHandle, Key, KeyArray } from '../backend/contract.js';
+import { ObjHashError, errnoName } from '../errors.js';
+import { defaultBackend, getBackend, type ImplName } from '../backend/loader.js';
+import { checkType, type NumericKey, type ObjType } from '../types.js';
+import { asNumericKey, checkInt32Array, checkKeyArray, checkObjref, describe, isObjectKey } from '../backend/args.js';
 
 export interface ObjHashOptions {
   /** log2 of the initial bucket count, 1..28 (default 10: the kernel's 1024). */
@@ -43,45 +35,8 @@ export interface LookupAddResult {
 }
 
 const NONE: unique symbol = Symbol('none');
-const MAX_U64 = (1n << 64n) - 1n;
 const REF_CACHE = 1 << 22; // objrefs cached on the JS side
 const QUEUE = 1024; // JS-keyed adds queued before one addMany into the core
-const MAX_OBJREF = 0x7fffffff;
-
-/** k if it is a valid numeric key, else undefined. */
-function asNumericKey(k: unknown): NumericKey | undefined {
-  if (typeof k === 'number') return Number.isSafeInteger(k) && k > 0 ? k : undefined;
-  if (typeof k === 'bigint') return k > 0n && k <= MAX_U64 ? k : undefined;
-  return undefined;
-}
-
-function describe(v: unknown): string {
-  if (typeof v === 'bigint') return `${v}n`;
-  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v);
-  if (typeof v === 'object') return v === null ? 'null' : `an object`;
-  return String(v);
-}
-
-function isObjectKey(k: unknown): k is object {
-  return (typeof k === 'object' && k !== null) || typeof k === 'function';
-}
-
-function checkObjref(objref: unknown, where: string): asserts objref is number {
-  if (typeof objref !== 'number' || !Number.isInteger(objref) || objref < 1 || objref > 0x7fffffff)
-    throw new ObjHashError('EINVAL', `${where}: objref must be an integer 1..2147483647 (got ${describe(objref)})`);
-}
-
-function checkKeyArray(a: unknown, where: string, arg: string): asserts a is KeyArray {
-  if (!(a instanceof BigUint64Array) && !(a instanceof Float64Array))
-    throw new ObjHashError('EINVAL', `${where}: ${arg} must be a BigUint64Array or a Float64Array`);
-}
-
-function checkInt32Array(a: unknown, where: string, arg: string, n: number): asserts a is Int32Array {
-  if (!(a instanceof Int32Array))
-    throw new ObjHashError('EINVAL', `${where}: ${arg} must be an Int32Array`);
-  if (a.length < n)
-    throw new ObjHashError('EINVAL', `${where}: ${arg} has ${a.length} elements, needs ${n}`);
-}
 
 export class ObjHash implements Disposable {
   /** The backend this hash runs on. */
