@@ -200,7 +200,7 @@ const char kRefMsg[] = "objhash: objref must be an int32";
     case -1:                                                        \
       return nullptr;                                               \
     case 0:                                                         \
-      return Num(env, -EBADF);                                      \
+      return Num(env, -OBJHASH_EBADF);                                      \
   }
 
 napi_value Lookup(napi_env env, napi_callback_info info) {
@@ -215,7 +215,7 @@ napi_value Lookup(napi_env env, napi_callback_info info) {
 
 napi_value LookupAdd(napi_env env, napi_callback_info info) {
   RAW_PROLOGUE(3);
-  if (s->busy) return Num(env, -EBUSY);
+  if (s->busy) return Num(env, -OBJHASH_EBUSY);
   uint64_t key = 0;
   double type = 0;
   if (!GetKey(env, argv[1], &key) ||
@@ -233,7 +233,7 @@ napi_value LookupAdd(napi_env env, napi_callback_info info) {
 
 napi_value Add(napi_env env, napi_callback_info info) {
   RAW_PROLOGUE(3);
-  if (s->busy) return Num(env, -EBUSY);
+  if (s->busy) return Num(env, -OBJHASH_EBUSY);
   uint64_t key = 0;
   double type = 0;
   if (!GetKey(env, argv[1], &key) ||
@@ -248,7 +248,7 @@ napi_value Add(napi_env env, napi_callback_info info) {
 
 napi_value Insert(napi_env env, napi_callback_info info) {
   RAW_PROLOGUE(4);
-  if (s->busy) return Num(env, -EBUSY);
+  if (s->busy) return Num(env, -OBJHASH_EBUSY);
   uint64_t key = 0;
   double objref = 0, type = 0;
   if (!GetKey(env, argv[1], &key) ||
@@ -482,14 +482,14 @@ class ObjHashAddon : public Napi::Addon<ObjHashAddon> {
     ~BusyScope() { s->busy = false; }
   };
 
-// Resolve info[0] to a live hash, or return -EBADF / undefined (TypeError).
+// Resolve info[0] to a live hash, or return -OBJHASH_EBADF / undefined (TypeError).
 #define HASH_OR_RETURN(info, s)                                    \
   bool dead_;                                                      \
   Hash* s = GetHash(info, &dead_);                                 \
   if (s == nullptr)                                                \
-    return dead_ ? Errno(info.Env(), -EBADF) : info.Env().Undefined()
+    return dead_ ? Errno(info.Env(), -OBJHASH_EBADF) : info.Env().Undefined()
 #define NOT_BUSY_OR_RETURN(info, s) \
-  if (s->busy) return Errno(info.Env(), -EBUSY)
+  if (s->busy) return Errno(info.Env(), -OBJHASH_EBUSY)
 
   // ---- the Backend functions ----
 
@@ -563,7 +563,7 @@ class ObjHashAddon : public Napi::Addon<ObjHashAddon> {
     bool dead;
     Hash* s = GetHash(info, &dead);
     if (s == nullptr) return env.Undefined();  // freed already: a no-op
-    if (s->busy) return Errno(env, -EBUSY);
+    if (s->busy) return Errno(env, -OBJHASH_EBUSY);
     s->freeing = true;
     objhash_free(s->core);  // drops each entry once, in insertion order
     s->core = nullptr;
@@ -580,7 +580,7 @@ class ObjHashAddon : public Napi::Addon<ObjHashAddon> {
 
   // Keys of a batch as uint64: in place for a BigUint64Array, converted
   // chunk by chunk for a Float64Array (non-integers, 0 excluded, fail the
-  // item with -EINVAL, as the twin does).
+  // item with -OBJHASH_EINVAL, as the twin does).
   struct Keys {
     const uint64_t* direct = nullptr;
     const double* doubles = nullptr;
@@ -640,7 +640,7 @@ class ObjHashAddon : public Napi::Addon<ObjHashAddon> {
     }
     size_t n = keys->length;
     if (out.length < n || (want_first && first.length < n))
-      return Errno(env, -EINVAL);
+      return Errno(env, -OBJHASH_EINVAL);
     int32_t* objrefs = static_cast<int32_t*>(out.data);
     uint8_t* firsts = want_first ? static_cast<uint8_t*>(first.data) : nullptr;
 
@@ -664,7 +664,7 @@ class ObjHashAddon : public Napi::Addon<ObjHashAddon> {
                                             &done);
       if (ret < 0) return Errno(env, ret);
       added += ret;
-      if (valid < m) return Errno(env, -EINVAL);
+      if (valid < m) return Errno(env, -OBJHASH_EINVAL);
       at += m;
     }
     return Errno(env, added);
@@ -684,12 +684,12 @@ class ObjHashAddon : public Napi::Addon<ObjHashAddon> {
       if (want_first) GetArray(info, 4, "", &first);
       if (keys.length <= i || out.length <= i ||
           (want_first && first.length <= i))
-        return Errno(env, -EINVAL);  // shrunk or detached by a callback
+        return Errno(env, -OBJHASH_EINVAL);  // shrunk or detached by a callback
       uint64_t key;
       if (keys.direct) {
         key = keys.direct[i];
       } else {
-        if (keys.Convert(i, 1) != 1) return Errno(env, -EINVAL);
+        if (keys.Convert(i, 1) != 1) return Errno(env, -OBJHASH_EINVAL);
         key = keys.buf[0];
       }
       int is_first = 0;
@@ -700,7 +700,7 @@ class ObjHashAddon : public Napi::Addon<ObjHashAddon> {
       GetArray(info, 3, "", &out);
       if (want_first) GetArray(info, 4, "", &first);
       if (out.length <= i || (want_first && first.length <= i))
-        return Errno(env, -EINVAL);
+        return Errno(env, -OBJHASH_EINVAL);
       static_cast<int32_t*>(out.data)[i] = ret;
       if (want_first) static_cast<uint8_t*>(first.data)[i] = is_first;
       added += is_first;
@@ -757,7 +757,7 @@ class ObjHashAddon : public Napi::Addon<ObjHashAddon> {
       return TypeError(env, "objhash: objrefs must be an Int32Array"),
              env.Undefined();
     size_t n = refs.length;
-    if (have_keys && keys->length < n) return Errno(env, -EINVAL);
+    if (have_keys && keys->length < n) return Errno(env, -OBJHASH_EINVAL);
     const int32_t* objrefs = static_cast<const int32_t*>(refs.data);
 
     BusyScope busy(s);
@@ -768,13 +768,13 @@ class ObjHashAddon : public Napi::Addon<ObjHashAddon> {
         if (have_keys) GetKeys(info, 1, &k);
         GetArray(info, 2, "", &r);
         if (r.length <= i || (have_keys && k.length <= i))
-          return Errno(env, -EINVAL);
+          return Errno(env, -OBJHASH_EINVAL);
         uint64_t key = 0;
         if (have_keys) {
           if (k.direct) {
             key = k.direct[i];
           } else {
-            if (k.Convert(i, 1) != 1) return Errno(env, -EINVAL);
+            if (k.Convert(i, 1) != 1) return Errno(env, -OBJHASH_EINVAL);
             key = k.buf[0];
           }
         }
@@ -800,7 +800,7 @@ class ObjHashAddon : public Napi::Addon<ObjHashAddon> {
       int64_t ret =
           objhash_insert_many(s->core, k, objrefs + at, valid, type, &done);
       if (ret < 0) return Errno(env, ret);
-      if (valid < m) return Errno(env, -EINVAL);
+      if (valid < m) return Errno(env, -OBJHASH_EINVAL);
       at += m;
     }
     return Errno(env, static_cast<int64_t>(n));
@@ -833,7 +833,7 @@ class ObjHashAddon : public Napi::Addon<ObjHashAddon> {
     }
     size_t n = refs.length;
     if ((want_keys && keys.length < n) || (want_index && index.length < n))
-      return Errno(env, -EINVAL);
+      return Errno(env, -OBJHASH_EINVAL);
     const int32_t* objrefs = static_cast<const int32_t*>(refs.data);
     uint32_t* idx = want_index ? static_cast<uint32_t*>(index.data) : nullptr;
     if (!want_keys || keys.type == napi_biguint64_array) {
@@ -855,7 +855,7 @@ class ObjHashAddon : public Napi::Addon<ObjHashAddon> {
       if (ret < 0) return Errno(env, ret);
       for (size_t i = 0; i < m; i++) {
         if (buf[i] > static_cast<uint64_t>(kMaxSafe))
-          return Errno(env, -EINVAL);
+          return Errno(env, -OBJHASH_EINVAL);
         out[at + i] = static_cast<double>(buf[i]);
       }
       at += m;

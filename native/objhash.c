@@ -17,11 +17,11 @@
  *    come out exactly as a fresh table of the new size would have them.
  *    Growth is only an optimisation: if the bigger arrays cannot be
  *    allocated the table keeps its old ones and tries again later, and
- *    the add goes on.  Only running out of memory for an entry is -ENOMEM.
+ *    the add goes on.  Only running out of memory for an entry is
+ *    -OBJHASH_ENOMEM.
  *
  * All memory goes through the hash's struct objhash_allocator.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,7 +33,6 @@
 #define OBJHASH_CHUNK_MASK	(OBJHASH_CHUNK_SIZE - 1)
 #define OBJHASH_MIN_CHUNKS_CAP	16u
 
-#define OBJHASH_MAX_MAX_LOAD	1024u
 #define OBJHASH_KNOWN_FLAGS	(OBJHASH_FIXED | OBJHASH_MULT_OLD)
 
 /* next_objref past the last objref: nothing left to hand out */
@@ -324,10 +323,10 @@ static int add_entry(struct objhash *h, uint64_t key, uint32_t type,
 	uint32_t index = h->count;
 
 	if (objhash_unlikely(h->busy))
-		return -EBUSY;
+		return -OBJHASH_EBUSY;
 	e = reserve_slot(h);
 	if (objhash_unlikely(!e))
-		return -ENOMEM;
+		return -OBJHASH_ENOMEM;
 
 	if (h->ops.grab) {
 		int ret;
@@ -350,14 +349,14 @@ static int add_entry(struct objhash *h, uint64_t key, uint32_t type,
 	return 0;
 }
 
-/* add with the next objref.  Return: objref or -errno */
+/* add with the next objref.  Return: objref or a negative code */
 static inline int add_next(struct objhash *h, uint64_t key, uint32_t type)
 {
 	int32_t objref;
 	int ret;
 
 	if (objhash_unlikely(h->next_objref >= OBJHASH_OBJREF_EXHAUSTED))
-		return -E2BIG;
+		return -OBJHASH_E2BIG;
 	objref = (int32_t)h->next_objref;
 	/* objrefs come in order: warm the head that add will write */
 	objhash_prefetchw(&h->rhead[objhash_hash_long(
@@ -376,11 +375,11 @@ static inline int lookup_add_one(struct objhash *h, uint64_t key,
 	struct objhash_entry *e;
 
 	if (objhash_unlikely(!key))
-		return -EINVAL;
+		return -OBJHASH_EINVAL;
 	e = find_key(h, key);
 	if (e) {
 		if (objhash_unlikely(e->type != type))
-			return -EINVAL;
+			return -OBJHASH_EINVAL;
 		*first = 0;
 		return e->objref;
 	}
@@ -394,9 +393,9 @@ static inline int insert_one(struct objhash *h, uint64_t key, int32_t objref,
 	int ret;
 
 	if (objref <= 0 || find_ref(h, objref))
-		return -EINVAL;
+		return -OBJHASH_EINVAL;
 	if (key && find_key(h, key))
-		return -EEXIST;
+		return -OBJHASH_EEXIST;
 	ret = add_entry(h, key, type, objref);
 	if (ret < 0)
 		return ret;
@@ -405,7 +404,7 @@ static inline int insert_one(struct objhash *h, uint64_t key, int32_t objref,
 	return 0;
 }
 
-/* Return: index (>= 0) or -errno; *@key set on success */
+/* Return: index (>= 0) or a negative code; *@key set on success */
 static inline int64_t fetch_one(const struct objhash *h, int32_t objref,
 				uint32_t type, uint64_t *key)
 {
@@ -413,13 +412,13 @@ static inline int64_t fetch_one(const struct objhash *h, int32_t objref,
 	uint32_t link;
 
 	if (objref <= 0)
-		return -EINVAL;
+		return -OBJHASH_EINVAL;
 	link = find_ref(h, objref);
 	if (!link)
-		return -EINVAL;
+		return -OBJHASH_EINVAL;
 	e = entry_at(h, ihlist_index(link));
 	if (e->type != type)
-		return -ENOMSG;
+		return -OBJHASH_ENOMSG;
 	if (key)
 		*key = e->key;
 	return ihlist_index(link);
@@ -431,10 +430,10 @@ static inline int64_t fetch_one(const struct objhash *h, int32_t objref,
  * @cfg: parameters, or NULL for the defaults
  *
  * nbits 0 means OBJHASH_DEFAULT_NBITS, else 1..OBJHASH_MAX_NBITS;
- * max_load 0 means OBJHASH_DEFAULT_MAX_LOAD, else 1..1024; an allocator
- * must have both hooks.  Objrefs start at 1.
+ * max_load 0 means OBJHASH_DEFAULT_MAX_LOAD, else 1..OBJHASH_MAX_LOAD; an
+ * allocator must have both hooks.  Objrefs start at 1.
  *
- * Return: 0, -EINVAL for a bad parameter, -ENOMEM
+ * Return: 0, -OBJHASH_EINVAL for a bad parameter, -OBJHASH_ENOMEM
  */
 int objhash_alloc(struct objhash **hp, const struct objhash_config *cfg)
 {
@@ -446,28 +445,28 @@ int objhash_alloc(struct objhash **hp, const struct objhash_config *cfg)
 	struct objhash *h;
 
 	if (!hp)
-		return -EINVAL;
+		return -OBJHASH_EINVAL;
 	*hp = NULL;
 	if (!cfg)
 		cfg = &defaults;
 
 	nbits = cfg->nbits ? cfg->nbits : OBJHASH_DEFAULT_NBITS;
 	if (nbits < OBJHASH_MIN_NBITS || nbits > OBJHASH_MAX_NBITS)
-		return -EINVAL;
+		return -OBJHASH_EINVAL;
 	max_load = cfg->max_load ? cfg->max_load : OBJHASH_DEFAULT_MAX_LOAD;
-	if (max_load > OBJHASH_MAX_MAX_LOAD)
-		return -EINVAL;
+	if (max_load > OBJHASH_MAX_LOAD)
+		return -OBJHASH_EINVAL;
 	if (cfg->flags & ~OBJHASH_KNOWN_FLAGS)
-		return -EINVAL;
+		return -OBJHASH_EINVAL;
 	if (cfg->allocator) {
 		if (!cfg->allocator->alloc || !cfg->allocator->free)
-			return -EINVAL;
+			return -OBJHASH_EINVAL;
 		allocator = *cfg->allocator;
 	}
 
 	h = allocator.alloc(allocator.opaque, sizeof(*h));
 	if (!h)
-		return -ENOMEM;
+		return -OBJHASH_ENOMEM;
 	memset(h, 0, sizeof(*h));
 	h->allocator = allocator;
 	h->memory = sizeof(*h);
@@ -487,7 +486,7 @@ int objhash_alloc(struct objhash **hp, const struct objhash_config *cfg)
 	if (!h->rhead) {
 		oh_free(h, h->khead, heads_size(nbits));
 		allocator.free(allocator.opaque, h);
-		return -ENOMEM;
+		return -OBJHASH_ENOMEM;
 	}
 	ihlist_init_heads(h->khead, (size_t)1 << nbits);
 	ihlist_init_heads(h->rhead, (size_t)1 << nbits);
@@ -501,7 +500,7 @@ int objhash_alloc(struct objhash **hp, const struct objhash_config *cfg)
  * @h: the hash, or NULL (a no-op)
  *
  * ops->drop sees index 0, 1, ... count-1.  While it runs the hash can
- * still be read; adding to it fails with -EBUSY.
+ * still be read; adding to it fails with -OBJHASH_EBUSY.
  */
 void objhash_free(struct objhash *h)
 {
@@ -537,7 +536,7 @@ void objhash_free(struct objhash *h)
  * @key: non-zero key
  * @type: expected objtype
  *
- * Return: objref, 0 if absent, -EINVAL if @key is 0 or the entry found
+ * Return: objref, 0 if absent, -OBJHASH_EINVAL if @key is 0 or the entry found
  * has another type
  */
 int objhash_lookup(const struct objhash *h, uint64_t key, uint32_t type)
@@ -545,11 +544,11 @@ int objhash_lookup(const struct objhash *h, uint64_t key, uint32_t type)
 	const struct objhash_entry *e;
 
 	if (!key)
-		return -EINVAL;
+		return -OBJHASH_EINVAL;
 	e = find_key(h, key);
 	if (!e)
 		return 0;
-	return e->type == type ? e->objref : -EINVAL;
+	return e->type == type ? e->objref : -OBJHASH_EINVAL;
 }
 
 /**
@@ -559,8 +558,9 @@ int objhash_lookup(const struct objhash *h, uint64_t key, uint32_t type)
  * @type: objtype
  * @first: [output] 1 if the entry was added now, else 0; may be NULL
  *
- * Return: objref, -EINVAL (key 0 or type mismatch), -ENOMEM, -E2BIG,
- * -EBUSY (called from a callback), or the negative error of ops->grab
+ * Return: objref, -OBJHASH_EINVAL (key 0 or type mismatch),
+ * -OBJHASH_ENOMEM, -OBJHASH_E2BIG, -OBJHASH_EBUSY (called from a
+ * callback), or the negative value of ops->grab
  */
 int objhash_lookup_add(struct objhash *h, uint64_t key, uint32_t type,
 		       int *first)
@@ -579,13 +579,14 @@ int objhash_lookup_add(struct objhash *h, uint64_t key, uint32_t type,
  * @key: key, or 0 for an entry found only by objref
  * @type: objtype
  *
- * Return: objref, -EEXIST (non-zero @key already present), -ENOMEM,
- * -E2BIG, -EBUSY, or the negative error of ops->grab
+ * Return: objref, -OBJHASH_EEXIST (non-zero @key already present),
+ * -OBJHASH_ENOMEM, -OBJHASH_E2BIG, -OBJHASH_EBUSY, or the negative value
+ * of ops->grab
  */
 int objhash_add(struct objhash *h, uint64_t key, uint32_t type)
 {
 	if (key && find_key(h, key))
-		return -EEXIST;
+		return -OBJHASH_EEXIST;
 	return add_next(h, key, type);
 }
 
@@ -599,8 +600,9 @@ int objhash_add(struct objhash *h, uint64_t key, uint32_t type)
  * The objref is checked before the key.  next_objref becomes
  * max(next_objref, @objref + 1).
  *
- * Return: 0, -EINVAL (objref <= 0 or already used), -EEXIST (key
- * present), -ENOMEM, -EBUSY, or the negative error of ops->grab
+ * Return: 0, -OBJHASH_EINVAL (objref <= 0 or already used),
+ * -OBJHASH_EEXIST (key present), -OBJHASH_ENOMEM, -OBJHASH_EBUSY, or the
+ * negative value of ops->grab
  */
 int objhash_insert(struct objhash *h, uint64_t key, int32_t objref,
 		   uint32_t type)
@@ -615,8 +617,8 @@ int objhash_insert(struct objhash *h, uint64_t key, int32_t objref,
  * @type: expected objtype
  * @key: [output] the entry's key (0 if none); may be NULL
  *
- * Return: the entry's index (>= 0), -EINVAL if absent (or @objref <= 0),
- * -ENOMSG if the entry has another type
+ * Return: the entry's index (>= 0), -OBJHASH_EINVAL if absent (or
+ * @objref <= 0), -OBJHASH_ENOMSG if the entry has another type
  */
 int64_t objhash_fetch(const struct objhash *h, int32_t objref, uint32_t type,
 		      uint64_t *key)
@@ -628,15 +630,15 @@ int64_t objhash_fetch(const struct objhash *h, int32_t objref, uint32_t type,
  * objhash_reserve - skip an objref
  * @h: the hash
  *
- * Return: the objref skipped, -E2BIG when out of objrefs, -EBUSY when
- * called from a callback
+ * Return: the objref skipped, -OBJHASH_E2BIG when out of objrefs,
+ * -OBJHASH_EBUSY when called from a callback
  */
 int objhash_reserve(struct objhash *h)
 {
 	if (h->busy)
-		return -EBUSY;
+		return -OBJHASH_EBUSY;
 	if (h->next_objref >= OBJHASH_OBJREF_EXHAUSTED)
-		return -E2BIG;
+		return -OBJHASH_E2BIG;
 	return (int)h->next_objref++;
 }
 
@@ -648,7 +650,7 @@ int objhash_reserve(struct objhash *h)
  * @objref: [output] objref, or NULL
  * @type: [output] objtype, or NULL
  *
- * Return: 0, or -EINVAL if @index is out of range
+ * Return: 0, or -OBJHASH_EINVAL if @index is out of range
  */
 int objhash_entry(const struct objhash *h, uint32_t index, uint64_t *key,
 		  int32_t *objref, uint32_t *type)
@@ -656,7 +658,7 @@ int objhash_entry(const struct objhash *h, uint32_t index, uint64_t *key,
 	const struct objhash_entry *e;
 
 	if (index >= h->count)
-		return -EINVAL;
+		return -OBJHASH_EINVAL;
 	e = entry_at(h, index);
 	if (key)
 		*key = e->key;
@@ -682,12 +684,12 @@ uint32_t objhash_count(const struct objhash *h)
  * objhash_next_objref - the objref the next add will hand out
  * @h: the hash
  *
- * Return: the objref, or -E2BIG once OBJHASH_MAX_OBJREF has been used
+ * Return: the objref, or -OBJHASH_E2BIG once OBJHASH_MAX_OBJREF has been used
  */
 int32_t objhash_next_objref(const struct objhash *h)
 {
 	if (h->next_objref >= OBJHASH_OBJREF_EXHAUSTED)
-		return -E2BIG;
+		return -OBJHASH_E2BIG;
 	return (int32_t)h->next_objref;
 }
 
@@ -726,7 +728,7 @@ size_t objhash_memory(const struct objhash *h)
  *
  * Stops at the first error; entries added before it stay.
  *
- * Return: the number of entries added, or -errno
+ * Return: the number of entries added, or a negative code
  */
 int64_t objhash_lookup_add_many(struct objhash *h, const uint64_t *keys,
 				size_t n, uint32_t type, int32_t *objrefs,
@@ -739,7 +741,7 @@ int64_t objhash_lookup_add_many(struct objhash *h, const uint64_t *keys,
 	if (n && (!keys || !objrefs)) {
 		if (done)
 			*done = 0;
-		return -EINVAL;
+		return -OBJHASH_EINVAL;
 	}
 
 	for (i = 0; i < n; i++) {
@@ -775,7 +777,7 @@ int64_t objhash_lookup_add_many(struct objhash *h, const uint64_t *keys,
  *
  * Stops at the first error; entries inserted before it stay.
  *
- * Return: @n (the number of entries added), or -errno
+ * Return: @n (the number of entries added), or a negative code
  */
 int64_t objhash_insert_many(struct objhash *h, const uint64_t *keys,
 			    const int32_t *objrefs, size_t n, uint32_t type,
@@ -787,7 +789,7 @@ int64_t objhash_insert_many(struct objhash *h, const uint64_t *keys,
 	if (n && !objrefs) {
 		if (done)
 			*done = 0;
-		return -EINVAL;
+		return -OBJHASH_EINVAL;
 	}
 
 	for (i = 0; i < n; i++) {
@@ -811,7 +813,8 @@ int64_t objhash_insert_many(struct objhash *h, const uint64_t *keys,
  * @index: [output] each entry's index; may be NULL
  * @done: [output] items completed; may be NULL
  *
- * Return: 0 or -errno (-EINVAL absent, -ENOMSG wrong type)
+ * Return: 0, -OBJHASH_EINVAL (an objref absent) or -OBJHASH_ENOMSG (of
+ * another type)
  */
 int64_t objhash_fetch_many(const struct objhash *h, const int32_t *objrefs,
 			   size_t n, uint32_t type, uint64_t *keys,
@@ -823,7 +826,7 @@ int64_t objhash_fetch_many(const struct objhash *h, const int32_t *objrefs,
 	if (n && !objrefs) {
 		if (done)
 			*done = 0;
-		return -EINVAL;
+		return -OBJHASH_EINVAL;
 	}
 
 	for (i = 0; i < n; i++) {

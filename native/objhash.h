@@ -21,8 +21,14 @@
  * Entries are carved from an arena of fixed-size chunks and never move, so
  * an entry's index (0, 1, 2, ... in insertion order) is stable for life.
  *
- * Errors are negative errno values.  There is no global state: every
- * allocation goes through the hash's struct objhash_allocator.
+ * Errors are negative OBJHASH_E* codes (below), never the host's errno.
+ * There is no global state: every allocation goes through the hash's
+ * struct objhash_allocator.
+ *
+ * This header is the one source of the codes, limits and flag bits: the
+ * Node binding exports them to JS (`codes`, `limits`) and
+ * scripts/gen-codes.js writes lib/backend/codes.ts from the #defines
+ * below.  After changing one, run `npm run gen`.
  */
 #ifndef OBJHASH_H
 #define OBJHASH_H
@@ -34,12 +40,34 @@
 extern "C" {
 #endif
 
+/*
+ * Error codes: objhash's own numbers, returned negated (-OBJHASH_EINVAL).
+ * Their values are Linux's errno numbers, fixed here so that they are the
+ * same on every platform (macOS's ENOMSG is 91, not 42); a host's errno
+ * is never reported.  The core returns E2BIG, ENOMEM, EBUSY, EEXIST,
+ * EINVAL and ENOMSG; the binding adds EBADF; EIO, EPIPE, ELOOP and
+ * EBADMSG are the image reader's and writer's, listed here so that every
+ * code objhash reports is in this one table.
+ */
+#define OBJHASH_EIO		5	/* image ends in an ERROR record */
+#define OBJHASH_E2BIG		7	/* out of objrefs; over a limit */
+#define OBJHASH_EBADF		9	/* the hash was freed */
+#define OBJHASH_ENOMEM		12	/* an allocation failed */
+#define OBJHASH_EBUSY		16	/* re-entered from grab or drop */
+#define OBJHASH_EEXIST		17	/* the key is already present */
+#define OBJHASH_EINVAL		22	/* bad argument, objref absent */
+#define OBJHASH_EPIPE		32	/* image truncated */
+#define OBJHASH_ELOOP		40	/* objects nested too deep */
+#define OBJHASH_ENOMSG		42	/* objref of another type */
+#define OBJHASH_EBADMSG		74	/* image checksum or tail wrong */
+
 /* the kernel's CKPT_OBJ_HASH_NBITS: 1024 buckets */
 #define OBJHASH_DEFAULT_NBITS	10
 #define OBJHASH_MIN_NBITS	1
 #define OBJHASH_MAX_NBITS	28
-/* grow when count > max_load << nbits */
+/* grow when count > max_load << nbits; max_load is 1..OBJHASH_MAX_LOAD */
 #define OBJHASH_DEFAULT_MAX_LOAD 1
+#define OBJHASH_MAX_LOAD	1024u
 /* objrefs are positive s32: at most this many entries */
 #define OBJHASH_MAX_OBJREF	0x7fffffff
 
@@ -53,7 +81,8 @@ extern "C" {
 
 /**
  * struct objhash_allocator - the one allocation hook
- * @alloc: return @size bytes, or NULL (the hash then fails with -ENOMEM)
+ * @alloc: return @size bytes, or NULL (the hash then fails with
+ *         -OBJHASH_ENOMEM)
  * @free: release memory returned by @alloc (never called with NULL)
  * @opaque: passed to both
  *
@@ -68,15 +97,17 @@ struct objhash_allocator {
 /**
  * struct objhash_ops - reference callbacks, as the kernel's ckpt_obj_ops
  * @grab: take a reference to a new entry before it becomes visible;
- *        return 0, or a negative errno to refuse (the entry is not added
- *        and the error is returned to the caller).  May be NULL.
+ *        return 0, or a negative value to refuse: the entry is not added
+ *        and the value is returned to the caller as is (an OBJHASH_E*
+ *        code, or one of the caller's own).  May be NULL.
  * @drop: release the reference; called once per entry by objhash_free(),
  *        in insertion order.  May be NULL.
  *
  * Both receive the hash's @priv, the entry's key (0 for an entry without
  * a key), its objtype, objref, and index (insertion order, from 0).
  * They may read the hash but not add to it: while one runs, anything that
- * would add or use up an objref fails with -EBUSY.  They must not free it.
+ * would add or use up an objref fails with -OBJHASH_EBUSY.  They must not
+ * free it.
  */
 struct objhash_ops {
 	int (*grab)(void *priv, uint64_t key, uint32_t type, int32_t objref,
@@ -124,7 +155,7 @@ static inline uint64_t objhash_hash_long(uint64_t val, unsigned int bits,
  * @hp: [output] the new hash
  * @cfg: parameters, or NULL for the defaults
  *
- * Return: 0, -EINVAL for a bad parameter, -ENOMEM
+ * Return: 0, -OBJHASH_EINVAL for a bad parameter, -OBJHASH_ENOMEM
  */
 int objhash_alloc(struct objhash **hp, const struct objhash_config *cfg);
 
@@ -139,7 +170,7 @@ void objhash_free(struct objhash *h);
  * @key: non-zero key
  * @type: expected objtype
  *
- * Return: objref, 0 if absent, -EINVAL if @key is 0 or the entry found
+ * Return: objref, 0 if absent, -OBJHASH_EINVAL if @key is 0 or the entry found
  * has another type (where the kernel has BUG_ON)
  */
 int objhash_lookup(const struct objhash *h, uint64_t key, uint32_t type);
@@ -151,8 +182,9 @@ int objhash_lookup(const struct objhash *h, uint64_t key, uint32_t type);
  * @type: objtype
  * @first: [output] 1 if the entry was added now, else 0; may be NULL
  *
- * Return: objref, -EINVAL (key 0 or type mismatch), -ENOMEM, -E2BIG (out
- * of objrefs), or the negative error of ops->grab
+ * Return: objref, -OBJHASH_EINVAL (key 0 or type mismatch),
+ * -OBJHASH_ENOMEM, -OBJHASH_E2BIG (out of objrefs), -OBJHASH_EBUSY (from a
+ * callback), or the negative value of ops->grab
  */
 int objhash_lookup_add(struct objhash *h, uint64_t key, uint32_t type,
 		       int *first);
@@ -163,22 +195,24 @@ int objhash_lookup_add(struct objhash *h, uint64_t key, uint32_t type,
  *       its identity elsewhere, as the Node binding does for JS objects)
  * @type: objtype
  *
- * A non-zero @key that is already present is -EEXIST.
+ * A non-zero @key that is already present is -OBJHASH_EEXIST.
  *
- * Return: objref or -errno, as objhash_lookup_add()
+ * Return: objref or a negative code, as objhash_lookup_add()
  */
 int objhash_add(struct objhash *h, uint64_t key, uint32_t type);
 
 /**
  * objhash_insert - add an entry under a given objref (ckpt_obj_insert)
- * @key: key, or 0 for none; a non-zero key already present is -EEXIST
+ * @key: key, or 0 for none; a non-zero key already present is
+ *       -OBJHASH_EEXIST
  * @objref: > 0 and not yet in the hash
  * @type: objtype
  *
  * next_objref becomes max(next_objref, @objref + 1).
  *
- * Return: 0, -EINVAL (objref <= 0 or already used), -EEXIST, -ENOMEM,
- * or the negative error of ops->grab
+ * Return: 0, -OBJHASH_EINVAL (objref <= 0 or already used),
+ * -OBJHASH_EEXIST, -OBJHASH_ENOMEM, -OBJHASH_EBUSY, or the negative value
+ * of ops->grab
  */
 int objhash_insert(struct objhash *h, uint64_t key, int32_t objref,
 		   uint32_t type);
@@ -189,8 +223,8 @@ int objhash_insert(struct objhash *h, uint64_t key, int32_t objref,
  * @type: expected objtype
  * @key: [output] the entry's key (0 if none); may be NULL
  *
- * Return: the entry's index (>= 0), -EINVAL if absent, -ENOMSG if the
- * entry has another type
+ * Return: the entry's index (>= 0), -OBJHASH_EINVAL if absent,
+ * -OBJHASH_ENOMSG if the entry has another type
  */
 int64_t objhash_fetch(const struct objhash *h, int32_t objref, uint32_t type,
 		      uint64_t *key);
@@ -198,19 +232,20 @@ int64_t objhash_fetch(const struct objhash *h, int32_t objref, uint32_t type,
 /**
  * objhash_reserve - skip an objref, as later kernels' ckpt_obj_reserve
  *
- * Return: the objref skipped, or -E2BIG when out of objrefs
+ * Return: the objref skipped, or -OBJHASH_E2BIG when out of objrefs
  */
 int objhash_reserve(struct objhash *h);
 
 /**
  * objhash_entry - read entry @index (0 .. count-1)
- * Return: 0, or -EINVAL if @index is out of range.  Outputs may be NULL.
+ * Return: 0, or -OBJHASH_EINVAL if @index is out of range.  Outputs may be
+ * NULL.
  */
 int objhash_entry(const struct objhash *h, uint32_t index, uint64_t *key,
 		  int32_t *objref, uint32_t *type);
 
 /*
- * number of entries; next objref to hand out (-E2BIG once objref
+ * number of entries; next objref to hand out (-OBJHASH_E2BIG once objref
  * OBJHASH_MAX_OBJREF has been used); current bucket count
  */
 uint32_t objhash_count(const struct objhash *h);
@@ -223,7 +258,7 @@ size_t objhash_memory(const struct objhash *h);
  * Batch forms: one call for @n keys.  They stop at the first error, with
  * *@done set to the number of items completed (entries added before the
  * error stay: the hash is one-way).  Return: the number of entries added,
- * or -errno.
+ * or a negative code.
  */
 
 /**
@@ -247,7 +282,8 @@ int64_t objhash_insert_many(struct objhash *h, const uint64_t *keys,
  * objhash_fetch_many - objhash_fetch() of @objrefs[0..n)
  * @keys: [output] each entry's key; may be NULL
  * @index: [output] each entry's index; may be NULL
- * Return: 0 or -errno (-EINVAL absent, -ENOMSG wrong type)
+ * Return: 0, -OBJHASH_EINVAL (an objref absent) or -OBJHASH_ENOMSG (of
+ * another type)
  */
 int64_t objhash_fetch_many(const struct objhash *h, const int32_t *objrefs,
 			   size_t n, uint32_t type, uint64_t *keys,

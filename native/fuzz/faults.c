@@ -25,10 +25,10 @@
  * grab calls (G) and keeping every result.  Then, for each k in 1..N, it
  * is run again with the k-th allocation failing, and again with every
  * allocation from the k-th on failing; and for each k in 1..G with the
- * k-th grab refusing (-EPERM).  Each run stops at the first result that
- * differs from the recorded one, as the facade stops at the first error;
- * that result must be -ENOMEM (or the refusal's -EPERM), or the run must
- * end with every result as recorded (a failed table growth is only an
+ * k-th grab refusing (GRAB_REFUSED).  Each run stops at the first result
+ * that differs from the recorded one, as the facade stops at the first
+ * error; that result must be -OBJHASH_ENOMEM (or GRAB_REFUSED), or the run
+ * must end with every result as recorded (a failed table growth is only an
  * optimisation lost).  Then the hash is freed, and: every entry that was
  * grabbed was dropped exactly once, every entry was dropped, and every
  * byte taken from the allocator was given back.
@@ -36,7 +36,6 @@
  * Prints one summary line per trace; exits 1 on the first violation.
  */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,6 +43,12 @@
 #include <string.h>
 
 #include "objhash.h"
+
+/*
+ * What a grab returns to refuse an entry: the caller's own value, not an
+ * OBJHASH_E* code, which the core must hand back as is.
+ */
+#define GRAB_REFUSED	(-1000)
 
 #define CHECK(c)                                                          \
 	do {                                                              \
@@ -142,7 +147,7 @@ static int grab_cb(void *priv, uint64_t key, uint32_t type, int32_t objref,
 	CHECK(index < MAX_ENTRIES);
 	if (++C.grab_calls == C.refuse_at) {
 		C.refused++;
-		return -EPERM;
+		return GRAB_REFUSED;
 	}
 	/* a grab that says yes is an entry at that index, nothing can
 	 * fail after it */
@@ -365,7 +370,7 @@ int main(int argc, char **argv)
 				if (o.stopped_at == nops) {
 					tolerated++;	/* growth: no error */
 				} else {
-					CHECK(o.stop_result == -ENOMEM);
+					CHECK(o.stop_result == -OBJHASH_ENOMEM);
 					enomem++;
 				}
 			}
@@ -376,7 +381,7 @@ int main(int argc, char **argv)
 			reset_alloc();
 			o = run(0, k);
 			CHECK(C.refused == 1);
-			CHECK(o.stopped_at < nops && o.stop_result == -EPERM);
+			CHECK(o.stopped_at < nops && o.stop_result == GRAB_REFUSED);
 			refusals++;
 		}
 		printf("%s: %zu ops, %lu allocation points x2 (%lu -ENOMEM, "

@@ -13,7 +13,7 @@
  * (open addressing over keys and over objrefs, where the core chains).
  * Grab calls are logged and matched to the adds the model predicts; a
  * grab also checks that the entry is not yet visible and that the hash
- * refuses to be written from inside it (-EBUSY).  After objhash_free()
+ * refuses to be written from inside it (-OBJHASH_EBUSY).  After objhash_free()
  * every entry was dropped exactly once, in insertion order, and every
  * byte taken from the allocator was given back; objhash_memory() always
  * equals the allocator's count of live bytes.
@@ -22,13 +22,18 @@
  * The same file, linked with standalone.c instead of libFuzzer, replays
  * inputs with any C compiler (make -C native/fuzz replay).
  */
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "objhash.h"
+
+/*
+ * What a grab returns to refuse an entry: the caller's own value, not an
+ * OBJHASH_E* code, which the core must hand back as is.
+ */
+#define GRAB_REFUSED	(-1000)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -235,7 +240,7 @@ static struct pred pr(int kind, int err, int32_t objref)
 static struct pred pred_add_next(const struct model *m)
 {
 	if (m->next >= EXHAUSTED)
-		return pr(P_ERR, -E2BIG, 0);
+		return pr(P_ERR, -OBJHASH_E2BIG, 0);
 	return pr(P_ADD, 0, (int32_t)m->next);
 }
 
@@ -245,18 +250,18 @@ static struct pred pred_lookup_add(const struct model *m, uint64_t key,
 	int i;
 
 	if (!key)
-		return pr(P_ERR, -EINVAL, 0);
+		return pr(P_ERR, -OBJHASH_EINVAL, 0);
 	i = m_find_key(m, key);
 	if (i >= 0)
 		return m->e[i].type == type ? pr(P_FOUND, 0, m->e[i].objref) :
-					      pr(P_ERR, -EINVAL, 0);
+					      pr(P_ERR, -OBJHASH_EINVAL, 0);
 	return pred_add_next(m);
 }
 
 static struct pred pred_add(const struct model *m, uint64_t key)
 {
 	if (key && m_find_key(m, key) >= 0)
-		return pr(P_ERR, -EEXIST, 0);
+		return pr(P_ERR, -OBJHASH_EEXIST, 0);
 	return pred_add_next(m);
 }
 
@@ -264,9 +269,9 @@ static struct pred pred_insert(const struct model *m, uint64_t key,
 			       int32_t objref)
 {
 	if (objref <= 0 || m_find_ref(m, objref) >= 0)
-		return pr(P_ERR, -EINVAL, 0);
+		return pr(P_ERR, -OBJHASH_EINVAL, 0);
 	if (key && m_find_key(m, key) >= 0)
-		return pr(P_ERR, -EEXIST, 0);
+		return pr(P_ERR, -OBJHASH_EEXIST, 0);
 	return pr(P_ADD, 0, objref);
 }
 
@@ -289,7 +294,7 @@ struct state {
 	uint32_t logpos;	/* ... matched to predicted adds */
 	unsigned long failed_before;	/* a.failed when the op began */
 	int has_grab, has_drop;
-	int refuse_next;	/* the next grab returns -EPERM */
+	int refuse_next;	/* the next grab returns GRAB_REFUSED */
 	int reenter;		/* callbacks probe the hash */
 	uint32_t drops;
 	unsigned int nbits0;
@@ -341,21 +346,21 @@ static int grab_cb(void *priv, uint64_t key, uint32_t type, int32_t objref,
 	g->refused = 0;
 	CHECK(index == objhash_count(s->h));
 	/* nothing is visible before grab said yes */
-	CHECK(objhash_fetch(s->h, objref, type, NULL) == -EINVAL);
+	CHECK(objhash_fetch(s->h, objref, type, NULL) == -OBJHASH_EINVAL);
 	if (key)
 		CHECK(objhash_lookup(s->h, key, type) == 0);
 	if (s->reenter) {
 		/* reads work, writes are refused */
 		r = objhash_add(s->h, 0, type);
-		CHECK(r == -EBUSY || r == -E2BIG);
-		CHECK(objhash_reserve(s->h) == -EBUSY);
-		CHECK(objhash_insert(s->h, 0, objref, type) == -EBUSY);
+		CHECK(r == -OBJHASH_EBUSY || r == -OBJHASH_E2BIG);
+		CHECK(objhash_reserve(s->h) == -OBJHASH_EBUSY);
+		CHECK(objhash_insert(s->h, 0, objref, type) == -OBJHASH_EBUSY);
 		CHECK(objhash_count(s->h) == index);
 	}
 	if (s->refuse_next) {
 		s->refuse_next = 0;
 		g->refused = 1;
-		return -EPERM;
+		return GRAB_REFUSED;
 	}
 	return 0;
 }
@@ -375,7 +380,7 @@ static void drop_cb(void *priv, uint64_t key, uint32_t type, int32_t objref,
 	if (s->reenter) {
 		int r = objhash_add(s->h, 0, type);
 
-		CHECK(r == -EBUSY || r == -E2BIG);
+		CHECK(r == -OBJHASH_EBUSY || r == -OBJHASH_E2BIG);
 		CHECK(objhash_fetch(s->h, objref, type, NULL) == (int64_t)index);
 	}
 }
@@ -390,7 +395,7 @@ static void settle_add(struct state *s, uint64_t key, uint32_t type,
 {
 	struct glog *g = s->logpos < s->nlog ? &s->log[s->logpos] : NULL;
 
-	if (s->has_grab && err != -ENOMEM) {
+	if (s->has_grab && err != -OBJHASH_ENOMEM) {
 		/* the entry got a grab call, with the right arguments */
 		CHECK(g != NULL);
 		CHECK(g->key == key && g->type == type &&
@@ -400,13 +405,13 @@ static void settle_add(struct state *s, uint64_t key, uint32_t type,
 	if (err == 0) {
 		CHECK(!g || !g->refused || !s->has_grab);
 		m_add(&s->m, key, objref, type);
-	} else if (err == -ENOMEM) {
+	} else if (err == -OBJHASH_ENOMEM) {
 		/* only when an allocation failed in this operation; the
 		 * slot is taken before grab, so grab was not called */
 		CHECK(s->a.failed > s->failed_before);
 		CHECK(s->logpos == s->nlog);
 	} else {
-		CHECK(err == -EPERM && s->has_grab && g && g->refused);
+		CHECK(err == GRAB_REFUSED && s->has_grab && g && g->refused);
 	}
 }
 
@@ -446,8 +451,8 @@ static void op_lookup(struct input *in)
 	uint64_t key = rd_key(in);
 	uint32_t type = rd_type(in);
 	int i = key ? m_find_key(&S.m, key) : -1;
-	int want = !key ? -EINVAL : i < 0 ? 0 :
-		   S.m.e[i].type == type ? S.m.e[i].objref : -EINVAL;
+	int want = !key ? -OBJHASH_EINVAL : i < 0 ? 0 :
+		   S.m.e[i].type == type ? S.m.e[i].objref : -OBJHASH_EINVAL;
 
 	CHECK(objhash_lookup(S.h, key, type) == want);
 }
@@ -529,9 +534,9 @@ static void op_fetch(struct input *in)
 	int64_t ret = objhash_fetch(S.h, objref, type, &key);
 
 	if (i < 0) {
-		CHECK(ret == -EINVAL);
+		CHECK(ret == -OBJHASH_EINVAL);
 	} else if (S.m.e[i].type != type) {
-		CHECK(ret == -ENOMSG);
+		CHECK(ret == -OBJHASH_ENOMSG);
 	} else {
 		CHECK(ret == i);
 		CHECK(key == S.m.e[i].key);
@@ -543,7 +548,7 @@ static void op_reserve(void)
 	int ret = objhash_reserve(S.h);
 
 	if (S.m.next >= EXHAUSTED) {
-		CHECK(ret == -E2BIG);
+		CHECK(ret == -OBJHASH_E2BIG);
 	} else {
 		CHECK(ret == (int)S.m.next);
 		S.m.next++;
@@ -559,7 +564,7 @@ static void op_entry(struct input *in)
 	int ret = objhash_entry(S.h, index, &key, &objref, &type);
 
 	if (index >= S.m.n) {
-		CHECK(ret == -EINVAL);
+		CHECK(ret == -OBJHASH_EINVAL);
 	} else {
 		CHECK(ret == 0);
 		CHECK(key == S.m.e[index].key);
@@ -708,7 +713,7 @@ static void op_fetch_many(struct input *in)
 	if (done < n) {
 		int k = brefs[done] > 0 ? m_find_ref(&S.m, brefs[done]) : -1;
 
-		CHECK(ret == (k < 0 ? -EINVAL : -ENOMSG));
+		CHECK(ret == (k < 0 ? -OBJHASH_EINVAL : -OBJHASH_ENOMSG));
 		CHECK(k < 0 || S.m.e[k].type != type);
 	} else {
 		CHECK(ret == 0);
@@ -739,7 +744,7 @@ static void check_invariants(void)
 	int32_t next = objhash_next_objref(S.h);
 
 	CHECK(objhash_count(S.h) == S.m.n);
-	CHECK(next == (S.m.next >= EXHAUSTED ? -E2BIG : (int32_t)S.m.next));
+	CHECK(next == (S.m.next >= EXHAUSTED ? -OBJHASH_E2BIG : (int32_t)S.m.next));
 	CHECK(objhash_memory(S.h) == S.a.live_bytes);
 	CHECK(nb && (nb & (nb - 1)) == 0);
 	CHECK(nb >= 1u << S.nbits0 && nb <= 1u << OBJHASH_MAX_NBITS);
@@ -767,7 +772,7 @@ static void check_all_entries(void)
 			CHECK(objhash_lookup(S.h, e->key, e->type) ==
 			      e->objref);
 	}
-	CHECK(objhash_entry(S.h, S.m.n, NULL, NULL, NULL) == -EINVAL);
+	CHECK(objhash_entry(S.h, S.m.n, NULL, NULL, NULL) == -OBJHASH_EINVAL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -826,11 +831,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	ret = objhash_alloc(&S.h, &cfg);
 	if (!valid) {
-		CHECK(ret == -EINVAL && S.h == NULL && S.a.calls == 0);
+		CHECK(ret == -OBJHASH_EINVAL && S.h == NULL && S.a.calls == 0);
 		return 0;
 	}
 	if (S.a.failed) {
-		CHECK(ret == -ENOMEM && S.h == NULL);
+		CHECK(ret == -OBJHASH_ENOMEM && S.h == NULL);
 		CHECK(S.a.nlive == 0 && S.a.live_bytes == 0);
 		return 0;
 	}

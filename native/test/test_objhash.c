@@ -13,6 +13,16 @@
 #include "../objhash.c"
 #include "harness.h"
 
+#ifdef __linux__
+#include <errno.h>	/* only to compare: the core does not use it */
+#endif
+
+/*
+ * What a grab returns to refuse an entry: the caller's own value, not an
+ * OBJHASH_E* code, which the core must hand back as is.
+ */
+#define GRAB_REFUSED	(-1000)
+
 /* ---- helpers ---------------------------------------------------------- */
 
 /*
@@ -97,7 +107,7 @@ struct recorder {
 	struct objhash *h;
 	long grabs, drops;
 	long bad;		/* callback-side check failures */
-	uint64_t fail_key;	/* grab refuses this key with -EPERM */
+	uint64_t fail_key;	/* grab refuses this key with GRAB_REFUSED */
 	int32_t fail_objref;	/* ... or this objref */
 	int check_invisible;	/* grab checks the entry is not visible */
 	int reenter;		/* callbacks try to modify the hash */
@@ -115,22 +125,22 @@ static int rec_grab(void *priv, uint64_t key, uint32_t type, int32_t objref,
 			r->bad++;
 		if (key && objhash_lookup(r->h, key, type) != 0)
 			r->bad++;
-		if (objhash_fetch(r->h, objref, type, NULL) != -EINVAL)
+		if (objhash_fetch(r->h, objref, type, NULL) != -OBJHASH_EINVAL)
 			r->bad++;
 	}
 	if (r->reenter && r->h) {
-		if (objhash_add(r->h, 0, 99) != -EBUSY)
+		if (objhash_add(r->h, 0, 99) != -OBJHASH_EBUSY)
 			r->bad++;
-		if (objhash_reserve(r->h) != -EBUSY)
+		if (objhash_reserve(r->h) != -OBJHASH_EBUSY)
 			r->bad++;
-		if (objhash_insert(r->h, 0, 1000000, 99) != -EBUSY)
+		if (objhash_insert(r->h, 0, 1000000, 99) != -OBJHASH_EBUSY)
 			r->bad++;
-		if (objhash_lookup_add(r->h, 0xdead0, 99, NULL) != -EBUSY)
+		if (objhash_lookup_add(r->h, 0xdead0, 99, NULL) != -OBJHASH_EBUSY)
 			r->bad++;
 	}
 	if ((r->fail_key && key == r->fail_key) ||
 	    (r->fail_objref && objref == r->fail_objref))
-		return -EPERM;
+		return GRAB_REFUSED;
 	shadow_push(&r->grabbed, key, objref, type);
 	if (r->grabbed.n - 1 != index)
 		r->bad++;
@@ -146,7 +156,7 @@ static void rec_drop(void *priv, uint64_t key, uint32_t type, int32_t objref,
 	if (index != r->dropped.n)
 		r->bad++;
 	if (r->reenter && r->h) {
-		if (objhash_add(r->h, 0, 99) != -EBUSY)
+		if (objhash_add(r->h, 0, 99) != -OBJHASH_EBUSY)
 			r->bad++;
 		if (key && objhash_lookup(r->h, key, type) != objref)
 			r->bad++;
@@ -284,6 +294,40 @@ static const struct {
 	{ UINT64_C(1311768467463790320), 20, 224344, 642334 },
 };
 
+/* the codes are fixed numbers, equal to Linux's errno values */
+static void test_codes(void)
+{
+	static const int codes[] = {
+		OBJHASH_EIO, OBJHASH_E2BIG, OBJHASH_EBADF, OBJHASH_ENOMEM,
+		OBJHASH_EBUSY, OBJHASH_EEXIST, OBJHASH_EINVAL, OBJHASH_EPIPE,
+		OBJHASH_ELOOP, OBJHASH_ENOMSG, OBJHASH_EBADMSG,
+	};
+	static const int values[] = { 5, 7, 9, 12, 16, 17, 22, 32, 40, 42, 74 };
+	size_t i, j;
+
+	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		CHECK_EQ(codes[i], values[i]);
+		for (j = 0; j < i; j++)
+			CHECK(codes[i] != codes[j]);
+	}
+#ifdef __linux__
+	CHECK_EQ(OBJHASH_EIO, EIO);
+	CHECK_EQ(OBJHASH_E2BIG, E2BIG);
+	CHECK_EQ(OBJHASH_EBADF, EBADF);
+	CHECK_EQ(OBJHASH_ENOMEM, ENOMEM);
+	CHECK_EQ(OBJHASH_EBUSY, EBUSY);
+	CHECK_EQ(OBJHASH_EEXIST, EEXIST);
+	CHECK_EQ(OBJHASH_EINVAL, EINVAL);
+	CHECK_EQ(OBJHASH_EPIPE, EPIPE);
+	CHECK_EQ(OBJHASH_ELOOP, ELOOP);
+	CHECK_EQ(OBJHASH_ENOMSG, ENOMSG);
+	CHECK_EQ(OBJHASH_EBADMSG, EBADMSG);
+#endif
+	/* a grab's own value is not mistaken for one of them */
+	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		CHECK(-codes[i] != GRAB_REFUSED);
+}
+
 static void test_hash_long_vectors(void)
 {
 	size_t i;
@@ -342,26 +386,26 @@ static void test_alloc_config(void)
 	objhash_free(h);
 	objhash_free(NULL);
 
-	CHECK_EQ(objhash_alloc(NULL, NULL), -EINVAL);
+	CHECK_EQ(objhash_alloc(NULL, NULL), -OBJHASH_EINVAL);
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.allocator = &a;
 	cfg.nbits = OBJHASH_MAX_NBITS + 1;
-	CHECK_EQ(objhash_alloc(&h, &cfg), -EINVAL);
+	CHECK_EQ(objhash_alloc(&h, &cfg), -OBJHASH_EINVAL);
 	CHECK(h == NULL);
 	cfg.nbits = 100;
-	CHECK_EQ(objhash_alloc(&h, &cfg), -EINVAL);
+	CHECK_EQ(objhash_alloc(&h, &cfg), -OBJHASH_EINVAL);
 	cfg.nbits = 1;
 	cfg.max_load = 1025;
-	CHECK_EQ(objhash_alloc(&h, &cfg), -EINVAL);
+	CHECK_EQ(objhash_alloc(&h, &cfg), -OBJHASH_EINVAL);
 	cfg.max_load = 1024;
 	cfg.flags = 0x4;
-	CHECK_EQ(objhash_alloc(&h, &cfg), -EINVAL);
+	CHECK_EQ(objhash_alloc(&h, &cfg), -OBJHASH_EINVAL);
 	cfg.flags = 0x80000000u;
-	CHECK_EQ(objhash_alloc(&h, &cfg), -EINVAL);
+	CHECK_EQ(objhash_alloc(&h, &cfg), -OBJHASH_EINVAL);
 	cfg.flags = OBJHASH_FIXED | OBJHASH_MULT_OLD;
 	cfg.allocator = &half;
-	CHECK_EQ(objhash_alloc(&h, &cfg), -EINVAL);
+	CHECK_EQ(objhash_alloc(&h, &cfg), -OBJHASH_EINVAL);
 	CHECK_EQ(ca.calls, 0);
 
 	cfg.allocator = &a;
@@ -413,8 +457,8 @@ static void test_lookup(void)
 
 	REQUIRE_EQ(objhash_alloc(&h, NULL), 0);
 	CHECK_EQ(objhash_lookup(h, 0x1234, 1), 0);
-	CHECK_EQ(objhash_lookup(h, 0, 1), -EINVAL);
-	CHECK_EQ(objhash_lookup_add(h, 0, 1, &first), -EINVAL);
+	CHECK_EQ(objhash_lookup(h, 0, 1), -OBJHASH_EINVAL);
+	CHECK_EQ(objhash_lookup_add(h, 0, 1, &first), -OBJHASH_EINVAL);
 	CHECK_EQ(first, 0);
 	CHECK_EQ(objhash_lookup_add(h, 0x1234, 1, NULL), 1);
 	CHECK_EQ(objhash_lookup(h, 0x1234, 1), 1);
@@ -433,8 +477,8 @@ static void test_type_mismatch(void)
 
 	REQUIRE_EQ(objhash_alloc(&h, NULL), 0);
 	CHECK_EQ(objhash_lookup_add(h, 0x10, 7, NULL), 1);
-	CHECK_EQ(objhash_lookup(h, 0x10, 8), -EINVAL);
-	CHECK_EQ(objhash_lookup_add(h, 0x10, 8, &first), -EINVAL);
+	CHECK_EQ(objhash_lookup(h, 0x10, 8), -OBJHASH_EINVAL);
+	CHECK_EQ(objhash_lookup_add(h, 0x10, 8, &first), -OBJHASH_EINVAL);
 	CHECK_EQ(first, 0);
 	CHECK_EQ(objhash_count(h), 1);
 	CHECK_EQ(objhash_next_objref(h), 2);
@@ -448,7 +492,7 @@ static void test_fetch(void)
 	uint64_t key = 77;
 
 	REQUIRE_EQ(objhash_alloc(&h, NULL), 0);
-	CHECK_EQ(objhash_fetch(h, 1, 1, &key), -EINVAL);
+	CHECK_EQ(objhash_fetch(h, 1, 1, &key), -OBJHASH_EINVAL);
 	CHECK_EQ(key, 77);
 	CHECK_EQ(objhash_lookup_add(h, 0xabc0, 1, NULL), 1);
 	CHECK_EQ(objhash_add(h, 0, 2), 2);
@@ -457,12 +501,12 @@ static void test_fetch(void)
 	CHECK_EQ(objhash_fetch(h, 2, 2, &key), 1);
 	CHECK_EQ(key, 0);
 	CHECK_EQ(objhash_fetch(h, 2, 2, NULL), 1);
-	CHECK_EQ(objhash_fetch(h, 1, 2, &key), -ENOMSG);
-	CHECK_EQ(objhash_fetch(h, 3, 1, &key), -EINVAL);
-	CHECK_EQ(objhash_fetch(h, 0, 1, &key), -EINVAL);
-	CHECK_EQ(objhash_fetch(h, -1, 1, &key), -EINVAL);
-	CHECK_EQ(objhash_fetch(h, INT32_MIN, 1, &key), -EINVAL);
-	CHECK_EQ(objhash_fetch(h, INT32_MAX, 1, &key), -EINVAL);
+	CHECK_EQ(objhash_fetch(h, 1, 2, &key), -OBJHASH_ENOMSG);
+	CHECK_EQ(objhash_fetch(h, 3, 1, &key), -OBJHASH_EINVAL);
+	CHECK_EQ(objhash_fetch(h, 0, 1, &key), -OBJHASH_EINVAL);
+	CHECK_EQ(objhash_fetch(h, -1, 1, &key), -OBJHASH_EINVAL);
+	CHECK_EQ(objhash_fetch(h, INT32_MIN, 1, &key), -OBJHASH_EINVAL);
+	CHECK_EQ(objhash_fetch(h, INT32_MAX, 1, &key), -OBJHASH_EINVAL);
 	objhash_free(h);
 }
 
@@ -477,8 +521,8 @@ static void test_add(void)
 	CHECK_EQ(objhash_add(h, 0, 3), 1);
 	CHECK_EQ(objhash_add(h, 0, 3), 2);
 	CHECK_EQ(objhash_add(h, 0x50, 4), 3);
-	CHECK_EQ(objhash_add(h, 0x50, 4), -EEXIST);
-	CHECK_EQ(objhash_add(h, 0x50, 5), -EEXIST);
+	CHECK_EQ(objhash_add(h, 0x50, 4), -OBJHASH_EEXIST);
+	CHECK_EQ(objhash_add(h, 0x50, 5), -OBJHASH_EEXIST);
 	CHECK_EQ(objhash_lookup_add(h, 0x50, 4, NULL), 3);
 	CHECK_EQ(objhash_count(h), 3);
 	CHECK_EQ(objhash_next_objref(h), 4);
@@ -488,8 +532,8 @@ static void test_add(void)
 	CHECK_EQ(objhash_entry(h, 2, &key, &objref, &type), 0);
 	CHECK(key == 0x50 && objref == 3 && type == 4);
 	CHECK_EQ(objhash_entry(h, 0, NULL, NULL, NULL), 0);
-	CHECK_EQ(objhash_entry(h, 3, &key, &objref, &type), -EINVAL);
-	CHECK_EQ(objhash_entry(h, UINT32_MAX, NULL, NULL, NULL), -EINVAL);
+	CHECK_EQ(objhash_entry(h, 3, &key, &objref, &type), -OBJHASH_EINVAL);
+	CHECK_EQ(objhash_entry(h, UINT32_MAX, NULL, NULL, NULL), -OBJHASH_EINVAL);
 	CHECK_EQ(check_chains(h), 0);
 	objhash_free(h);
 }
@@ -502,13 +546,13 @@ static void test_insert(void)
 	REQUIRE_EQ(objhash_alloc(&h, NULL), 0);
 	CHECK_EQ(objhash_insert(h, 0x100, 5, 1), 0);
 	CHECK_EQ(objhash_next_objref(h), 6);
-	CHECK_EQ(objhash_insert(h, 0x200, 5, 1), -EINVAL);
-	CHECK_EQ(objhash_insert(h, 0x200, 0, 1), -EINVAL);
-	CHECK_EQ(objhash_insert(h, 0x200, -3, 1), -EINVAL);
-	CHECK_EQ(objhash_insert(h, 0x200, INT32_MIN, 1), -EINVAL);
-	CHECK_EQ(objhash_insert(h, 0x100, 6, 1), -EEXIST);
+	CHECK_EQ(objhash_insert(h, 0x200, 5, 1), -OBJHASH_EINVAL);
+	CHECK_EQ(objhash_insert(h, 0x200, 0, 1), -OBJHASH_EINVAL);
+	CHECK_EQ(objhash_insert(h, 0x200, -3, 1), -OBJHASH_EINVAL);
+	CHECK_EQ(objhash_insert(h, 0x200, INT32_MIN, 1), -OBJHASH_EINVAL);
+	CHECK_EQ(objhash_insert(h, 0x100, 6, 1), -OBJHASH_EEXIST);
 	/* the objref is checked first */
-	CHECK_EQ(objhash_insert(h, 0x100, 5, 1), -EINVAL);
+	CHECK_EQ(objhash_insert(h, 0x100, 5, 1), -OBJHASH_EINVAL);
 	CHECK_EQ(objhash_count(h), 1);
 	/* a lower objref does not lower next_objref */
 	CHECK_EQ(objhash_insert(h, 0x200, 2, 1), 0);
@@ -544,7 +588,7 @@ static void test_reserve(void)
 	CHECK_EQ(objhash_lookup_add(h, 0x20, 1, NULL), 4);
 	CHECK_EQ(objhash_add(h, 0, 1), 5);
 	CHECK_EQ(objhash_count(h), 3);
-	CHECK_EQ(objhash_fetch(h, 2, 1, NULL), -EINVAL);
+	CHECK_EQ(objhash_fetch(h, 2, 1, NULL), -OBJHASH_EINVAL);
 	/* a reserved objref can be inserted later */
 	CHECK_EQ(objhash_insert(h, 0x30, 2, 1), 0);
 	CHECK_EQ(objhash_next_objref(h), 6);
@@ -562,27 +606,27 @@ static void test_objref_exhaustion(void)
 	CHECK_EQ(objhash_reserve(h), INT32_MAX - 1);
 	CHECK_EQ(objhash_lookup_add(h, 0x20, 1, &first), INT32_MAX);
 	CHECK_EQ(first, 1);
-	CHECK_EQ(objhash_next_objref(h), -E2BIG);
-	CHECK_EQ(objhash_lookup_add(h, 0x30, 1, &first), -E2BIG);
+	CHECK_EQ(objhash_next_objref(h), -OBJHASH_E2BIG);
+	CHECK_EQ(objhash_lookup_add(h, 0x30, 1, &first), -OBJHASH_E2BIG);
 	CHECK_EQ(first, 0);
-	CHECK_EQ(objhash_add(h, 0, 1), -E2BIG);
-	CHECK_EQ(objhash_add(h, 0x30, 1), -E2BIG);
-	CHECK_EQ(objhash_reserve(h), -E2BIG);
+	CHECK_EQ(objhash_add(h, 0, 1), -OBJHASH_E2BIG);
+	CHECK_EQ(objhash_add(h, 0x30, 1), -OBJHASH_E2BIG);
+	CHECK_EQ(objhash_reserve(h), -OBJHASH_E2BIG);
 	/* what is there still works */
 	CHECK_EQ(objhash_lookup_add(h, 0x20, 1, &first), INT32_MAX);
 	CHECK_EQ(first, 0);
 	CHECK_EQ(objhash_fetch(h, INT32_MAX, 1, NULL), 1);
 	CHECK_EQ(objhash_insert(h, 0x40, 7, 1), 0);
-	CHECK_EQ(objhash_next_objref(h), -E2BIG);
+	CHECK_EQ(objhash_next_objref(h), -OBJHASH_E2BIG);
 	CHECK_EQ(objhash_count(h), 3);
 	objhash_free(h);
 
 	/* inserting INT32_MAX directly exhausts too */
 	REQUIRE_EQ(objhash_alloc(&h, NULL), 0);
 	CHECK_EQ(objhash_insert(h, 0, INT32_MAX, 1), 0);
-	CHECK_EQ(objhash_next_objref(h), -E2BIG);
-	CHECK_EQ(objhash_insert(h, 0, INT32_MAX, 1), -EINVAL);
-	CHECK_EQ(objhash_lookup_add(h, 0x30, 1, NULL), -E2BIG);
+	CHECK_EQ(objhash_next_objref(h), -OBJHASH_E2BIG);
+	CHECK_EQ(objhash_insert(h, 0, INT32_MAX, 1), -OBJHASH_EINVAL);
+	CHECK_EQ(objhash_lookup_add(h, 0x30, 1, NULL), -OBJHASH_E2BIG);
 	CHECK_EQ(objhash_fetch(h, INT32_MAX, 1, NULL), 0);
 	objhash_free(h);
 }
@@ -614,9 +658,9 @@ static void test_grab_before_visible(void)
 	shadow_push(&s, 0, 2, 2);
 	CHECK_EQ(objhash_insert(h, 0x20, 9, 3), 0);
 	shadow_push(&s, 0x20, 9, 3);
-	CHECK_EQ(objhash_insert(h, 0x20, 10, 3), -EEXIST);
-	CHECK_EQ(objhash_insert(h, 0x30, 9, 3), -EINVAL);
-	CHECK_EQ(objhash_lookup_add(h, 0x10, 2, NULL), -EINVAL);
+	CHECK_EQ(objhash_insert(h, 0x20, 10, 3), -OBJHASH_EEXIST);
+	CHECK_EQ(objhash_insert(h, 0x30, 9, 3), -OBJHASH_EINVAL);
+	CHECK_EQ(objhash_lookup_add(h, 0x10, 2, NULL), -OBJHASH_EINVAL);
 	CHECK_EQ(r.grabs, 3);
 	check_same_shadow(&r.grabbed, &s);
 	CHECK_EQ(r.bad, 0);
@@ -643,20 +687,20 @@ static void test_grab_failure(void)
 	r.fail_key = 0x20;
 
 	CHECK_EQ(objhash_lookup_add(h, 0x10, 1, NULL), 1);
-	CHECK_EQ(objhash_lookup_add(h, 0x20, 1, &first), -EPERM);
+	CHECK_EQ(objhash_lookup_add(h, 0x20, 1, &first), GRAB_REFUSED);
 	CHECK_EQ(first, 0);
 	CHECK_EQ(objhash_count(h), 1);
 	CHECK_EQ(objhash_next_objref(h), 2);
 	CHECK_EQ(objhash_lookup(h, 0x20, 1), 0);
-	CHECK_EQ(objhash_fetch(h, 2, 1, NULL), -EINVAL);
-	CHECK_EQ(objhash_add(h, 0x20, 1), -EPERM);
-	CHECK_EQ(objhash_insert(h, 0x20, 50, 1), -EPERM);
+	CHECK_EQ(objhash_fetch(h, 2, 1, NULL), -OBJHASH_EINVAL);
+	CHECK_EQ(objhash_add(h, 0x20, 1), GRAB_REFUSED);
+	CHECK_EQ(objhash_insert(h, 0x20, 50, 1), GRAB_REFUSED);
 	CHECK_EQ(objhash_next_objref(h), 2);
 	CHECK_EQ(objhash_lookup_add(h, 0x30, 1, NULL), 2);
 	r.fail_objref = 3;
-	CHECK_EQ(objhash_add(h, 0, 1), -EPERM);
-	CHECK_EQ(objhash_insert(h, 0x40, 3, 1), -EPERM);
-	CHECK_EQ(objhash_fetch(h, 3, 1, NULL), -EINVAL);
+	CHECK_EQ(objhash_add(h, 0, 1), GRAB_REFUSED);
+	CHECK_EQ(objhash_insert(h, 0x40, 3, 1), GRAB_REFUSED);
+	CHECK_EQ(objhash_fetch(h, 3, 1, NULL), -OBJHASH_EINVAL);
 	r.fail_objref = 0;
 	r.fail_key = 0;
 	CHECK_EQ(objhash_lookup_add(h, 0x20, 1, NULL), 3);
@@ -1029,14 +1073,14 @@ static void test_lookup_add_many(void)
 	CHECK_EQ(objhash_lookup_add_many(h, NULL, 0, 1, NULL, NULL, &done), 0);
 	CHECK_EQ(done, 0);
 	CHECK_EQ(objhash_lookup_add_many(h, NULL, 3, 1, refs, NULL, &done),
-		 -EINVAL);
+		 -OBJHASH_EINVAL);
 	CHECK_EQ(objhash_lookup_add_many(h, keys, 3, 1, NULL, NULL, NULL),
-		 -EINVAL);
+		 -OBJHASH_EINVAL);
 
 	/* key 0 at [4] */
 	memset(refs, 0, sizeof(refs));
 	CHECK_EQ(objhash_lookup_add_many(h, keys, 6, 1, refs, first, &done),
-		 -EINVAL);
+		 -OBJHASH_EINVAL);
 	CHECK_EQ(done, 4);
 	CHECK(refs[0] == 1 && refs[1] == 2 && refs[2] == 1 && refs[3] == 3);
 	CHECK(first[0] == 1 && first[1] == 1 && first[2] == 0 &&
@@ -1054,7 +1098,7 @@ static void test_lookup_add_many(void)
 	keys[1] = 0x70;
 	keys[2] = 0x10;
 	CHECK_EQ(objhash_lookup_add_many(h, keys, 3, 2, refs, first, &done),
-		 -EINVAL);
+		 -OBJHASH_EINVAL);
 	CHECK_EQ(done, 2);
 	CHECK(refs[0] == 6 && refs[1] == 7);
 
@@ -1064,7 +1108,7 @@ static void test_lookup_add_many(void)
 	keys[2] = 0xa0;
 	r.fail_key = 0x90;
 	CHECK_EQ(objhash_lookup_add_many(h, keys, 3, 2, refs, first, &done),
-		 -EPERM);
+		 GRAB_REFUSED);
 	CHECK_EQ(done, 1);
 	CHECK_EQ(refs[0], 8);
 	CHECK_EQ(objhash_next_objref(h), 9);
@@ -1090,10 +1134,10 @@ static void test_insert_many(void)
 	REQUIRE_EQ(objhash_alloc(&h, NULL), 0);
 	CHECK_EQ(objhash_insert_many(h, NULL, NULL, 0, 1, &done), 0);
 	CHECK_EQ(done, 0);
-	CHECK_EQ(objhash_insert_many(h, keys, NULL, 2, 1, &done), -EINVAL);
+	CHECK_EQ(objhash_insert_many(h, keys, NULL, 2, 1, &done), -OBJHASH_EINVAL);
 
 	/* duplicate objref at [3] */
-	CHECK_EQ(objhash_insert_many(h, keys, refs, 5, 1, &done), -EINVAL);
+	CHECK_EQ(objhash_insert_many(h, keys, refs, 5, 1, &done), -OBJHASH_EINVAL);
 	CHECK_EQ(done, 3);
 	CHECK_EQ(objhash_count(h), 3);
 	CHECK_EQ(objhash_next_objref(h), 10);
@@ -1101,7 +1145,7 @@ static void test_insert_many(void)
 	/* duplicate key at [0] */
 	refs[3] = 4;
 	CHECK_EQ(objhash_insert_many(h, keys + 2, refs + 3, 2, 1, &done),
-		 -EEXIST);
+		 -OBJHASH_EEXIST);
 	CHECK_EQ(done, 0);
 
 	/* success returns n; keys NULL gives keyless entries */
@@ -1119,7 +1163,7 @@ static void test_insert_many(void)
 	/* objref <= 0 */
 	refs[0] = 30;
 	refs[1] = 0;
-	CHECK_EQ(objhash_insert_many(h, NULL, refs, 2, 4, &done), -EINVAL);
+	CHECK_EQ(objhash_insert_many(h, NULL, refs, 2, 4, &done), -OBJHASH_EINVAL);
 	CHECK_EQ(done, 1);
 	CHECK_EQ(objhash_count(h), 8);
 	objhash_free(h);
@@ -1142,7 +1186,7 @@ static void test_fetch_many(void)
 	CHECK_EQ(objhash_fetch_many(h, NULL, 0, 1, NULL, NULL, &done), 0);
 	CHECK_EQ(done, 0);
 	CHECK_EQ(objhash_fetch_many(h, NULL, 1, 1, NULL, NULL, &done),
-		 -EINVAL);
+		 -OBJHASH_EINVAL);
 	CHECK_EQ(objhash_fetch_many(h, refs, 3, 1, keys, index, &done), 0);
 	CHECK_EQ(done, 3);
 	CHECK(keys[0] == 0x30 && keys[1] == 0x10 && keys[2] == 0);
@@ -1150,15 +1194,15 @@ static void test_fetch_many(void)
 
 	/* wrong type at [3] */
 	CHECK_EQ(objhash_fetch_many(h, refs, 6, 1, keys, NULL, &done),
-		 -ENOMSG);
+		 -OBJHASH_ENOMSG);
 	CHECK_EQ(done, 3);
 	/* absent at [1] */
 	refs[1] = 8;
 	CHECK_EQ(objhash_fetch_many(h, refs, 6, 1, NULL, index, &done),
-		 -EINVAL);
+		 -OBJHASH_EINVAL);
 	CHECK_EQ(done, 1);
 	refs[1] = -1;
-	CHECK_EQ(objhash_fetch_many(h, refs, 6, 1, NULL, NULL, NULL), -EINVAL);
+	CHECK_EQ(objhash_fetch_many(h, refs, 6, 1, NULL, NULL, NULL), -OBJHASH_EINVAL);
 	objhash_free(h);
 }
 
@@ -1261,7 +1305,7 @@ static void test_alloc_failure(void)
 		ca.fail_at = k;
 		ret = objhash_alloc(&h, &cfg);
 		if (ret) {
-			CHECK_EQ(ret, -ENOMEM);
+			CHECK_EQ(ret, -OBJHASH_ENOMEM);
 			CHECK(h == NULL);
 			CHECK_EQ(ca.live, 0);
 			enomem_alloc++;
@@ -1269,7 +1313,7 @@ static void test_alloc_failure(void)
 		}
 		ret = workload(h, &s, n, keys, refs, first);
 		if (ret) {
-			CHECK_EQ(ret, -ENOMEM);
+			CHECK_EQ(ret, -OBJHASH_ENOMEM);
 			enomem_add++;
 		} else if (ca.failed) {
 			absorbed++;
@@ -1308,6 +1352,7 @@ static void test_alloc_failure(void)
 }
 
 const struct test_case objhash_tests[] = {
+	TEST_CASE(test_codes),
 	TEST_CASE(test_hash_long_vectors),
 	TEST_CASE(test_hash_long_page_aligned),
 	TEST_CASE(test_alloc_config),
