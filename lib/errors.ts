@@ -35,3 +35,12 @@ export function errnoName(ret: number): ErrnoName {
 export function fail(ret: number, message: string, offset?: number): never {
   throw new ObjHashError(errnoName(ret), message, offset);
 }
+
+/**
+ * Whether `e` is V8's "Maximum call stack size exceeded".  No RegExp:
+ * compiling one this close to the stack limit throws a SyntaxError
+ * ("Invalid regular expression ... stack overflow") instead.
+ */
+export function isStackOverflow(e: unknown): boolean {
+  return e instanceof RangeError && e.message.includes('call stack');
+}

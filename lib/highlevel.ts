@@ -4,7 +4,9 @@
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
-import { CheckpointContext, RestartContext, type CheckpointOptions, type ContextOptions } from './context/context.js';
+import { CheckpointContext } from './context/checkpoint.js';
+import { RestartContext } from './context/restart.js';
+import type { CheckpointOptions, ContextOptions } from './context/options.js';
 import { ObjHashError } from './errors.js';
 import { FileSource } from './image/source.js';
 import type { ObjType } from './types.js';

@@ -7,13 +7,15 @@ export { defineObjType, type ObjType, type ObjTypeOps, type ObjOf, type NumericK
 export { ObjHashError, type ObjHashErrorCode } from './errors.js';
 export { impl, nativeAvailable, nativeLoadError, type ImplName } from './backend/loader.js';
 export type { KeyArray } from './backend/contract.js';
+export { CheckpointContext } from './context/checkpoint.js';
+export { RestartContext } from './context/restart.js';
 export {
-  CheckpointContext,
-  RestartContext,
   DEFAULT_MAX_DEPTH,
+  DEFAULT_MAX_OBJECTS,
+  DEFAULT_MAX_OBJREF_GAP,
   type CheckpointOptions,
   type ContextOptions,
-} from './context/context.js';
+} from './context/options.js';
 export { checkpoint, restart, checkpointToFile, restartFromFile, type FileCheckpointResult } from './highlevel.js';
 export { inspectImage, type ImageInfo, type RecordStats, type InspectOptions } from './image/inspect.js';
 export { REC, FORMAT_VERSION, DEFAULT_MAX_RECORD, recordTypeName, type TypeEntry } from './image/format.js';

@@ -3,7 +3,8 @@
  * shared object, with callbacks typed by the object they handle.
  */
 import { MAX_TYPE_ID } from './backend/codes.js';
-import type { CheckpointContext, RestartContext } from './context/context.js';
+import type { CheckpointContext } from './context/checkpoint.js';
+import type { RestartContext } from './context/restart.js';
 import { ObjHashError } from './errors.js';
 
 /** A numeric key: an integer 1..MAX_SAFE_INTEGER or a bigint 1..2^64-1. */

@@ -13,6 +13,7 @@
  * are injected by native/fuzz/faults.c at every allocation of the same
  * checkpoint and restart, replayed from traces recorded here.
  */
+import diagnostics from 'node:diagnostics_channel';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,10 +21,11 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ObjHash, ObjHashError, checkpoint, defineObjType, restart, type ObjType } from '../lib/index.js';
 import type { Backend } from '../lib/backend/contract.js';
-import { jsBackend } from '../lib/js/core.js';
 import { getBackend } from '../lib/backend/loader.js';
 import { REC_FILE, REC_FILES, REC_MM, REC_TASK, buildTree, type File, type FilesStruct, type Mm, type Task } from '../examples/proctree.js';
 import { IMPLS, expectCode } from './helpers.js';
+
+const jsBackend = getBackend('js');
 
 type Kind = 'grab' | 'drop' | 'checkpoint' | 'restore' | 'key';
 const KINDS: Kind[] = ['grab', 'drop', 'checkpoint', 'restore', 'key'];
@@ -165,26 +167,16 @@ const TaskT: ObjType<Task> = defineObjType<Task>({
 });
 const TYPES = [TaskT, FilesT, FileT, MmT];
 
-// Every ObjHash that a checkpoint or restart used, seen through the
-// methods the contexts call on it.
+// Every ObjHash that a checkpoint or restart created, as the library
+// publishes them on its diagnostics channel.
 const hashes = new Set<ObjHash>();
-const HASH_METHODS = ['_lookupAdd', '_insertRestored', '_has', 'fetch', 'lookup', 'lookupAdd', 'free'] as const;
-const originals = new Map<string, unknown>();
+const onHash = (h: unknown) => void hashes.add(h as ObjHash);
 beforeEach(() => {
   hashes.clear();
-  const proto = ObjHash.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
-  for (const m of HASH_METHODS) {
-    const orig = proto[m]!;
-    originals.set(m, orig);
-    proto[m] = function (this: ObjHash, ...a: unknown[]) {
-      hashes.add(this);
-      return orig.apply(this, a);
-    };
-  }
+  diagnostics.subscribe('objhash:hash-created', onHash);
 });
 afterEach(() => {
-  const proto = ObjHash.prototype as unknown as Record<string, unknown>;
-  for (const [m, f] of originals) proto[m] = f;
+  diagnostics.unsubscribe('objhash:hash-created', onHash);
 });
 
 /** After a run: every hash freed, every grab dropped exactly once. */

@@ -20,7 +20,7 @@ import {
   restartFromFile,
   type ObjType,
 } from '../lib/index.js';
-import { DEFAULT_MAX_OBJECTS } from '../lib/context/context.js';
+import { DEFAULT_MAX_OBJECTS } from '../lib/context/options.js';
 import { crc32c } from '../lib/js/crc32c.js';
 import { IMPLS, expectCode } from './helpers.js';
 
@@ -94,8 +94,8 @@ const MILLION = 1_000_000;
 const deepImage = chainImage(MILLION);
 
 describe('limits: the defaults', () => {
-  it('maxDepth 2000, maxRecord 64 MiB, maxObjects 2^31 - 2', () => {
-    expect(DEFAULT_MAX_DEPTH).toBe(2000);
+  it('maxDepth 1000, maxRecord 64 MiB, maxObjects 2^31 - 2', () => {
+    expect(DEFAULT_MAX_DEPTH).toBe(1000);
     expect(DEFAULT_MAX_RECORD).toBe(64 * 1024 * 1024);
     expect(DEFAULT_MAX_OBJECTS).toBe(0x7ffffffe);
   });
@@ -106,12 +106,12 @@ describe.each(IMPLS)('limits (%s)', (impl) => {
   const opts = (o: object = {}) => ({ impl, types: [LinkT], ...o });
 
   describe('maxDepth (ELOOP)', () => {
-    it('default: a chain of 2000 nested objects passes, 2001 is ELOOP, on both sides', () => {
-      expect(restart(checkpoint(chain(2000), LinkT, opts()), LinkT, opts()).id).toBe(1);
-      expectCode(() => checkpoint(chain(2001), LinkT, opts()), 'ELOOP', /deeper than 2000 \(options\.maxDepth\)/);
-      const img = chainImage(2001);
-      expectCode(() => restart(img, LinkT, opts()), 'ELOOP', /deeper than 2000 \(options\.maxDepth\)/);
-      expect(restart(img, LinkT, opts({ maxDepth: 2001 })).id).toBe(1);
+    it('default: a chain of 1000 nested objects passes, 1001 is ELOOP, on both sides', () => {
+      expect(restart(checkpoint(chain(1000), LinkT, opts()), LinkT, opts()).id).toBe(1);
+      expectCode(() => checkpoint(chain(1001), LinkT, opts()), 'ELOOP', /deeper than 1000 \(options\.maxDepth\)/);
+      const img = chainImage(1001);
+      expectCode(() => restart(img, LinkT, opts()), 'ELOOP', /deeper than 1000 \(options\.maxDepth\)/);
+      expect(restart(img, LinkT, opts({ maxDepth: 1001 })).id).toBe(1);
     });
 
     it('configured: maxDepth 10 allows 10 and refuses 11; the error names the offset', () => {
@@ -195,7 +195,7 @@ describe.each(IMPLS)('limits (%s)', (impl) => {
       for (const keyed of [false, true]) {
         const counts = { grabs: 0, drops: 0 };
         const T = linkType('link', counts, keyed);
-        expectCode(() => checkpoint(deep, T, { impl, types: [T] }), 'ELOOP', /deeper than 2000/);
+        expectCode(() => checkpoint(deep, T, { impl, types: [T] }), 'ELOOP', /deeper than 1000 \(options\.maxDepth\)/);
         expect(counts.drops).toBe(counts.grabs);
         // no depth limit to speak of: the JS stack runs out first, wherever it lands
         for (const pad of [0, 1, 2, 3, 5, 8, 13, 21, 34, 200]) {
@@ -212,7 +212,7 @@ describe.each(IMPLS)('limits (%s)', (impl) => {
       for (const keyed of [false, true]) {
         const counts = { grabs: 0, drops: 0 };
         const T = linkType('link', counts, keyed);
-        expectCode(() => restart(deepImage, T, { impl, types: [T] }), 'ELOOP', /deeper than 2000/);
+        expectCode(() => restart(deepImage, T, { impl, types: [T] }), 'ELOOP', /deeper than 1000 \(options\.maxDepth\)/);
         for (const pad of [0, 1, 2, 3, 5, 8, 13, 21, 34, 200]) {
           counts.grabs = counts.drops = 0;
           const e = withPad(pad, () => expectCode(() => restart(deepImage, T, { impl, types: [T], maxDepth: 10 * MILLION }), 'ELOOP'));

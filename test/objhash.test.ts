@@ -493,7 +493,8 @@ describe.each(IMPLS)('ObjHash (%s)', (impl) => {
 
 describe('ObjHash facade: the core refusing queued adds', () => {
   it('takes the refused objects back out, drops them once, and reports ENOMEM', async () => {
-    const { jsBackend } = await import('../lib/js/core.js');
+    const { getBackend } = await import('../lib/backend/loader.js');
+    const jsBackend = getBackend('js');
     const grabs: number[] = [];
     const drops: number[] = [];
     const O = defineObjType<{ n: number }>({ name: 'o', grab: (o) => grabs.push(o.n), drop: (o) => drops.push(o.n) });

@@ -4,6 +4,7 @@
  * (and fails loudly when it cannot load), `OBJHASH_IMPL=js` forces the twin.
  */
 import type { Backend } from './contract.js';
+import type { Crc32c } from '../image/format.js';
 import { ObjHashError } from '../errors.js';
 import { jsBackend } from '../js/core.js';
 
@@ -67,6 +68,23 @@ function pick(): Backend {
 
 /** The default backend, chosen once at load. */
 export const defaultBackend: Backend = pick();
+
+/**
+ * The backend for an `impl` option: the default one when undefined.  The
+ * one place (with pick()) where a backend is chosen.
+ */
+export function backendFor(impl: ImplName | undefined): Backend {
+  return impl === undefined ? defaultBackend : getBackend(impl);
+}
+
+const crcs = new Map<Backend, Crc32c>();
+
+/** The backend's CRC-32C as the image codec takes it (one function per backend). */
+export function crc32cFor(b: Backend): Crc32c {
+  let f = crcs.get(b);
+  if (f === undefined) crcs.set(b, (f = (bytes, crc) => b.crc32c(bytes, crc)));
+  return f;
+}
 
 /** Which implementation the default backend is: 'native' or 'js'. */
 export const impl: ImplName = defaultBackend.name;

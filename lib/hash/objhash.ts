@@ -10,8 +10,9 @@
  */
 import { ERRNO, FLAG_FIXED, FLAG_MULT_2009, MAX_OBJREF, TYPE_DROP, TYPE_GRAB } from '../backend/codes.js';
 import type { Backend, CoreHandle, Key, KeyArray } from '../backend/contract.js';
+import diagnostics from 'node:diagnostics_channel';
 import { ObjHashError, errnoName } from '../errors.js';
-import { defaultBackend, getBackend, type ImplName } from '../backend/loader.js';
+import { backendFor, type ImplName } from '../backend/loader.js';
 import { checkType, type NumericKey, type ObjType } from '../types.js';
 import { asNumericKey, checkInt32Array, checkKeyArray, checkObjref, describe, isObjectKey } from '../backend/args.js';
 
@@ -37,6 +38,32 @@ export interface LookupAddResult {
 const NONE: unique symbol = Symbol('none');
 const REF_CACHE = 1 << 22; // objrefs cached on the JS side
 const QUEUE = 1024; // JS-keyed adds queued before one addMany into the core
+
+/**
+ * What the contexts use of an ObjHash and nobody else may: module-private
+ * (set by the class's static block, marked @internal so that it does not
+ * reach the published .d.ts).
+ */
+export interface HashSeam {
+  /** The objref of key (a JS object or numeric key), added and grabbed if absent. */
+  find(h: ObjHash, key: unknown, type: ObjType<any>, where: string): number;
+  /** Whether the last find() on h added its key. */
+  added(h: ObjHash): boolean;
+  /** Adds a restored object under objref (no key): the kernel's restore_obj. */
+  insertRestored(h: ObjHash, obj: unknown, objref: number, type: ObjType<any>, where: string): void;
+  /** Whether h has an entry with this objref. */
+  has(h: ObjHash, objref: number): boolean;
+}
+
+/** @internal */
+export let seam: HashSeam;
+
+/**
+ * Every new ObjHash is published here (node:diagnostics_channel; free when
+ * nobody subscribes): tests and tools can follow the hashes a checkpoint
+ * or restart creates, e.g. to check that each one was freed.
+ */
+export const hashCreated = diagnostics.channel('objhash:hash-created');
 
 export class ObjHash implements Disposable {
   /** The backend this hash runs on. */
@@ -79,6 +106,8 @@ export class ObjHash implements Disposable {
   /** the object being added, for the grab callback. */
   #pending: unknown = NONE;
   #mult2009: boolean;
+  /** whether the last #find added its key */
+  #added = false;
 
   constructor(opts: ObjHashOptions = {}) {
     if (typeof opts !== 'object' || opts === null)
@@ -90,7 +119,7 @@ export class ObjHash implements Disposable {
       throw new ObjHashError('EINVAL', `ObjHash: options.maxLoad must be an integer 1..1024 (got ${describe(maxLoad)})`);
     if (multiplier !== 'current' && multiplier !== '2009')
       throw new ObjHashError('EINVAL', `ObjHash: options.multiplier must be 'current' or '2009'`);
-    this.#b = impl === undefined ? defaultBackend : getBackend(impl);
+    this.#b = backendFor(impl);
     this.impl = this.#b.name;
     this.#mult2009 = multiplier === '2009';
     const flags = (fixed ? FLAG_FIXED : 0) | (multiplier === '2009' ? FLAG_MULT_2009 : 0);
@@ -103,6 +132,7 @@ export class ObjHash implements Disposable {
     );
     if (typeof h === 'number') throw new ObjHashError(errnoName(h), `ObjHash: cannot create the table (${errnoName(h)})`);
     this.#h = h;
+    if (hashCreated.hasSubscribers) hashCreated.publish(this);
   }
 
   #grab(tid: number, key: Key): void {
@@ -264,10 +294,11 @@ export class ObjHash implements Disposable {
   }
 
   /**
-   * @internal lookupAdd as objref * 2 + (first ? 1 : 0): the checkpoint
-   * context's hot path, with no result object.
+   * lookupAdd as the backends return it, objref * 2 + (first ? 1 : 0):
+   * the checkpoint context's hot path, with no result object.  Decoded
+   * only by #find (the seam) and lookupAdd.
    */
-  _lookupAdd(key: unknown, type: ObjType<any>, where: string): number {
+  #lookupAddPacked(key: unknown, type: ObjType<any>, where: string): number {
     const h = this.#h;
     if (h === null) throw new ObjHashError('EBADF', `${where}: the hash was freed`);
     const tid = this.#types[type.id] === type ? type.id : this.#use(type, where);
@@ -356,8 +387,8 @@ export class ObjHash implements Disposable {
    */
   lookupAdd(key: object | NumericKey, type: ObjType<any>): LookupAddResult {
     checkType(type, 'lookupAdd');
-    const r = this._lookupAdd(key, type, 'lookupAdd');
-    return { objref: Math.floor(r / 2), first: r % 2 === 1 };
+    const objref = this.#find(key, type, 'lookupAdd');
+    return { objref, first: this.#added };
   }
 
   /**
@@ -371,15 +402,15 @@ export class ObjHash implements Disposable {
     const k = this.#numeric(key, type, 'insert');
     if (k === undefined && this.#ids.has(key as object))
       throw new ObjHashError('EEXIST', 'insert: the object is already in the hash');
-    this._insert(h, k ?? 0, isObjectKey(key) ? key : undefined, objref, tid, 'insert');
+    this.#insert(h, k ?? 0, isObjectKey(key) ? key : undefined, objref, tid, 'insert');
     if (k === undefined) {
       this.#ids.set(key as object, objref);
       if (objref >= REF_CACHE) this.#bigTid.set(objref, tid);
     }
   }
 
-  /** @internal insert with the key resolved; obj is stored for fetch/drop. */
-  _insert(h: CoreHandle, k: Key, obj: unknown, objref: number, tid: number, where: string): void {
+  /** insert with the key resolved; obj is stored for fetch/drop. */
+  #insert(h: CoreHandle, k: Key, obj: unknown, objref: number, tid: number, where: string): void {
     this.#pending = obj === undefined ? NONE : obj;
     let r: number;
     try {
@@ -401,17 +432,28 @@ export class ObjHash implements Disposable {
   }
 
   /**
-   * @internal restart's insert: by objref only (the kernel's restore_obj),
-   * the object kept for objFetch and drop.
+   * The objref of `key`, adding it (and grabbing it) if absent; #added
+   * says which.  The one place the packed result is decoded.
    */
-  _insertRestored(obj: unknown, objref: number, type: ObjType<any>, where: string): void {
-    const h = this.#mutating(where);
-    const tid = this.#types[type.id] === type ? type.id : this.#use(type, where);
-    this._insert(h, 0, obj, objref, tid, where);
+  #find(key: unknown, type: ObjType<any>, where: string): number {
+    const r = this.#lookupAddPacked(key, type, where);
+    const added = (r & 1) === 1;
+    this.#added = added;
+    return added ? (r - 1) / 2 : r / 2;
   }
 
-  /** @internal whether any entry has this objref (type 0 is never used). */
-  _has(objref: number): boolean {
+  /**
+   * restart's insert: by objref only (the kernel's restore_obj), the
+   * object kept for objFetch and drop.
+   */
+  #insertRestored(obj: unknown, objref: number, type: ObjType<any>, where: string): void {
+    const h = this.#mutating(where);
+    const tid = this.#types[type.id] === type ? type.id : this.#use(type, where);
+    this.#insert(h, 0, obj, objref, tid, where);
+  }
+
+  /** Whether any entry has this objref (type 0 is never used). */
+  #has(objref: number): boolean {
     if (objref < this.#refObj.length && this.#refObj[objref] !== undefined) return true;
     if (this.#uncached === 0 && objref > 0 && objref < REF_CACHE) return false;
     return this.#b.fetch(this.#handle('restart'), objref, 0) !== -ERRNO.EINVAL;
@@ -612,5 +654,14 @@ export class ObjHash implements Disposable {
 
   [Symbol.dispose](): void {
     this.free();
+  }
+
+  static {
+    seam = {
+      find: (h, key, type, where) => h.#find(key, type, where),
+      added: (h) => h.#added,
+      insertRestored: (h, obj, objref, type, where) => h.#insertRestored(obj, objref, type, where),
+      has: (h, objref) => h.#has(objref),
+    };
   }
 }

@@ -23,7 +23,7 @@
  * buf[0].  A payload reader checks `pos + n > payEnd` once; with no
  * current record payEnd === pos, so the same check rejects it.
  */
-import { ObjHashError } from '../errors.js';
+import { ObjHashError, isStackOverflow } from '../errors.js';
 import {
   REC,
   HEADER_MAGIC,
@@ -633,6 +633,16 @@ export class ImageReader {
     }
   }
 
+  /**
+   * The whole payload of the current record as UTF-8 text, exactly (a
+   * leading U+FEFF is kept); invalid UTF-8 is EINVAL.  Consumes it.
+   */
+  payloadText(): string {
+    if (this.recStart < 0) this.overrun(0);
+    const s = this.recStart + 8;
+    return this.text(s, this.payEnd - s);
+  }
+
   /** The whole payload of the current record (from its start, whatever was read); consumes it. */
   payload(): Uint8Array {
     if (this.recStart < 0) this.overrun(0);
@@ -703,6 +713,9 @@ export class ImageReader {
       } catch (e) {
         if (e instanceof ObjHashError) throw e;
         const at = this.base + this.lim;
+        // a stack overflow is ELOOP wherever it happens; a real read error is EIO
+        if (isStackOverflow(e))
+          throw new ObjHashError('ELOOP', `stack overflow while reading the image at offset ${at}; lower options.maxDepth`, at, { cause: e });
         throw new ObjHashError('EIO', `read error at offset ${at}: ${(e as Error)?.message ?? String(e)}`, at, { cause: e });
       }
       if (!(got > 0)) break;

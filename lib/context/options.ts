@@ -1,0 +1,60 @@
+/**
+ * Options and limits shared by the checkpoint and restart contexts.
+ */
+import { ObjHashError } from '../errors.js';
+import type { ImplName } from '../backend/loader.js';
+import type { ObjHashOptions } from '../hash/objhash.js';
+import { positiveInt, type ValidateOptions } from '../image/validate.js';
+import { checkType, type ObjType } from '../types.js';
+
+export { DEFAULT_MAX_OBJECTS, DEFAULT_MAX_OBJREF_GAP } from '../image/validate.js';
+
+/**
+ * Default limit on nested checkpointObj/restoreObj calls of hand-written
+ * ops (ELOOP past it).  Chosen so that the limit, not a stack overflow,
+ * stops a deep chain on both backends with half of the default stack to
+ * spare (test/limits.test.ts measures it); docs/DESIGN.md.
+ */
+export const DEFAULT_MAX_DEPTH = 1000;
+
+export interface ContextOptions extends ValidateOptions {
+  /** Every object type the image may hold (the header's type table). */
+  types: readonly ObjType<any>[];
+  /** Backend (default: the loader's choice). */
+  impl?: ImplName;
+  /** Options of the objhash (nbits, fixed, maxLoad, multiplier). */
+  hash?: Omit<ObjHashOptions, 'impl'>;
+  /** Nesting limit for objects inside objects (ELOOP past it). */
+  maxDepth?: number;
+  /** Largest record, in bytes (E2BIG past it); default 64 MiB. */
+  maxRecord?: number;
+}
+
+export interface CheckpointOptions extends ContextOptions {
+  /** Stream the image: complete chunks go here instead of into memory. */
+  sink?: (chunk: Uint8Array) => void;
+  /** Bytes buffered before a chunk goes to the sink (default 1 MiB). */
+  highWaterMark?: number;
+  /** Header flags (a u32 of yours). */
+  flags?: number;
+}
+
+export { positiveInt };
+
+/** options.types: a non-empty array of distinct ObjTypes. */
+export function checkTypes(types: unknown, where: string): readonly ObjType<any>[] {
+  if (!Array.isArray(types) || types.length === 0)
+    throw new ObjHashError('EINVAL', `${where}: options.types must be a non-empty array of ObjTypes`);
+  const names = new Set<string>();
+  for (const t of types) {
+    checkType(t, where, 'options.types[]');
+    if (names.has(t.name)) throw new ObjHashError('EINVAL', `${where}: two types are named '${t.name}'`);
+    names.add(t.name);
+  }
+  return types;
+}
+
+/** options: an object. */
+export function checkOptions(opts: unknown, where: string): void {
+  if (typeof opts !== 'object' || opts === null) throw new ObjHashError('EINVAL', `${where}: options must be an object`);
+}

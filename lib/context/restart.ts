@@ -1,0 +1,372 @@
+/**
+ * RestartContext - the kernel's restart-side struct ckpt_ctx: reads an
+ * image back.  readRecord() consumes OBJREF records transparently,
+ * restoring each object right where it was saved (the seed's `goto
+ * again`), and objFetch() resolves later references (ckpt_obj_fetch).
+ *
+ * Every OBJREF goes through the same ObjrefValidator that `verify` runs
+ * (lib/image/validate.ts), so the two refuse the same images for every
+ * fault visible in the bytes; what only restart can see (a restore that
+ * leaves bytes unread, an objref that does not resolve) is reported with
+ * the record's offset and the restoring type's name.
+ */
+import { describe } from '../backend/args.js';
+import { ObjHashError, isStackOverflow } from '../errors.js';
+import { REC, recordTypeName } from '../image/format.js';
+import { ImageReader } from '../image/reader.js';
+import type { ByteSource } from '../image/source.js';
+import { ObjrefValidator } from '../image/validate.js';
+import { backendFor, crc32cFor } from '../backend/loader.js';
+import { ObjHash, seam } from '../hash/objhash.js';
+import type { ObjType } from '../types.js';
+import { DEFAULT_MAX_DEPTH, checkOptions, checkTypes, positiveInt, type ContextOptions } from './options.js';
+
+interface Frame {
+  objref: number;
+  type: ObjType<any>;
+  obj: unknown;
+  referenced: boolean;
+}
+
+export class RestartContext implements Disposable {
+  readonly version: number;
+  readonly flags: number;
+  readonly #hash: ObjHash;
+  readonly #reader: ImageReader;
+  readonly #objects: ObjrefValidator;
+  /** image objtype -> type (index objtype). */
+  #byObjtype: (ObjType<any> | undefined)[] = [];
+  /** restores under way, by depth (reused objects) */
+  #frames: Frame[] = [];
+  #depth = 0;
+  #maxDepth: number;
+  #count = 0;
+  /** depth of the restore that read the current record (0: the caller), -1 when none is open */
+  #recDepth = -1;
+  #done = false;
+
+  constructor(image: Uint8Array | ByteSource, opts: ContextOptions) {
+    checkOptions(opts, 'RestartContext');
+    const types = checkTypes(opts.types, 'RestartContext');
+    if (!(image instanceof Uint8Array) && (typeof image !== 'object' || image === null))
+      throw new ObjHashError('EINVAL', 'RestartContext: image must be a Uint8Array or a ByteSource');
+    this.#maxDepth = positiveInt(opts.maxDepth, 'maxDepth', DEFAULT_MAX_DEPTH);
+    const b = backendFor(opts.impl);
+    this.#reader = new ImageReader(image, { crc32c: crc32cFor(b), maxRecord: opts.maxRecord });
+    const hdr = this.#reader.readHeader();
+    this.version = hdr.version;
+    this.flags = hdr.flags;
+    this.#objects = new ObjrefValidator(hdr.types, opts);
+    const byName = new Map(types.map((t) => [t.name, t]));
+    for (const e of hdr.types) {
+      const t = byName.get(e.name);
+      if (t === undefined)
+        throw new ObjHashError('EINVAL', `restart: the image has type '${e.name}' (objtype ${e.objtype}), which is not in options.types`, 0);
+      this.#byObjtype[e.objtype] = t;
+    }
+    this.#hash = new ObjHash({ ...opts.hash, impl: b.name });
+  }
+
+  /** Objects restored so far. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Offset of the record last read. */
+  get recordOffset(): number {
+    return this.#reader.recOffset;
+  }
+
+  /** len of the record last read (header included, padding not). */
+  get recordLen(): number {
+    return this.#reader.len;
+  }
+
+  /** The next record, after checking that the current one was read to its end. */
+  #next() {
+    if (this.#recDepth >= 0 && this.#reader.remaining() !== 0) this.#leftover(this.#recDepth);
+    this.#recDepth = -1;
+    return this.#reader.next();
+  }
+
+  /**
+   * readRecord - the next record that is not an OBJREF, restoring every
+   * object whose OBJREF comes first.  With `type`, any other record type
+   * is EINVAL.  Then read its payload with u32(), str(), ... to its last
+   * byte (bytes left unread are EINVAL).  Returns the record's type;
+   * recordOffset and recordLen tell where it is.
+   */
+  readRecord(type?: number): number {
+    for (;;) {
+      const rec = this.#next();
+      if (rec.type === REC.OBJREF) {
+        this.#restoreCurrent(rec.offset, undefined);
+        continue;
+      }
+      if (rec.type === REC.ERROR) this.#errorRecord(rec.offset);
+      if (type !== undefined && rec.type !== type)
+        throw new ObjHashError(
+          'EINVAL',
+          `restart: expected a ${recordTypeName(type)} record at offset ${rec.offset}, found ${recordTypeName(rec.type)}${this.#inRestore()}`,
+          rec.offset,
+        );
+      if (rec.type === REC.TAIL)
+        throw new ObjHashError('EINVAL', `restart: the image ends (TAIL at offset ${rec.offset})${this.#inRestore()}`, rec.offset);
+      this.#recDepth = this.#depth;
+      return rec.type;
+    }
+  }
+
+  /** The kernel-named alias of readRecord. */
+  readObj(type?: number): number {
+    return this.readRecord(type);
+  }
+
+  #errorRecord(offset: number): never {
+    throw new ObjHashError('EIO', `checkpoint failed: ${this.#reader.errorMessage()}`, offset);
+  }
+
+  /** ", while restoring <type> objref N" when a restore is under way. */
+  #inRestore(): string {
+    const f = this.#depth > 0 ? this.#frames[this.#depth - 1]! : undefined;
+    return f === undefined ? '' : `, while restoring ${f.type.name} objref ${f.objref}`;
+  }
+
+  #leftover(depth: number): never {
+    const r = this.#reader;
+    const f = depth > 0 ? this.#frames[depth - 1]! : undefined;
+    const who = f === undefined ? 'the caller' : `${f.type.name}.restore (objref ${f.objref})`;
+    throw new ObjHashError(
+      'EINVAL',
+      `restart: ${r.remaining()} unread byte(s) at the end of record ${recordTypeName(r.type)} at offset ${r.recOffset}, left by ${who}`,
+      r.recOffset,
+    );
+  }
+
+  /**
+   * restoreObj - read the next OBJREF record and restore its object
+   * (restore_obj); returns the object.  With `type`, the object must be
+   * of that type (ENOMSG otherwise).
+   */
+  restoreObj<T>(type?: ObjType<T>): T {
+    const rec = this.#next();
+    if (rec.type === REC.ERROR) this.#errorRecord(rec.offset);
+    if (rec.type !== REC.OBJREF) {
+      if (rec.type === REC.TAIL) this.#objects.end(rec.offset);
+      throw new ObjHashError(
+        'EINVAL',
+        `restart: expected an OBJREF record at offset ${rec.offset}, found ${recordTypeName(rec.type)}${this.#inRestore()}`,
+        rec.offset,
+      );
+    }
+    return this.#restoreCurrent(rec.offset, type) as T;
+  }
+
+  #restoreCurrent(at: number, want: ObjType<any> | undefined): unknown {
+    const { objtype, objref } = this.#reader.objref();
+    this.#objects.define(objtype, objref, at);
+    const type = this.#byObjtype[objtype]!;
+    if (want !== undefined && type !== want)
+      throw new ObjHashError('ENOMSG', `restart: OBJREF at offset ${at} is a ${type.name}, expected a ${want.name}`, at);
+    const restore = type.restore;
+    if (restore === undefined) throw new ObjHashError('EINVAL', `restart: type '${type.name}' has no restore (OBJREF at offset ${at})`, at);
+    const depth = this.#depth;
+    if (depth >= this.#maxDepth)
+      throw new ObjHashError('ELOOP', `restart: objects nested deeper than ${this.#maxDepth} (options.maxDepth), at offset ${at}`, at);
+    // frames are reused by depth: no allocation per object
+    let frame = this.#frames[depth];
+    if (frame === undefined) this.#frames[depth] = frame = { objref, type, obj: undefined, referenced: false };
+    else {
+      frame.objref = objref;
+      frame.type = type;
+      frame.obj = undefined;
+      frame.referenced = false;
+    }
+    this.#depth = depth + 1;
+    let obj: unknown;
+    try {
+      obj = restore(this);
+      if (this.#recDepth === depth + 1 && this.#reader.remaining() !== 0) this.#leftover(depth + 1);
+    } catch (e) {
+      if (isStackOverflow(e))
+        throw new ObjHashError('ELOOP', `restart: stack overflow at depth ${depth + 1} (offset ${at}); lower options.maxDepth`, at);
+      throw e;
+    } finally {
+      this.#depth = depth;
+    }
+    if (obj === undefined)
+      throw new ObjHashError('EINVAL', `restart: ${type.name}.restore returned undefined (objref ${objref}, offset ${at})`, at);
+    if (frame.referenced) {
+      if (frame.obj !== obj)
+        throw new ObjHashError('EINVAL', `restart: ${type.name}.restore returned another object than it passed to reference() (objref ${objref}, offset ${at})`, at);
+    } else {
+      seam.insertRestored(this.#hash, obj, objref, type, 'restart');
+    }
+    this.#count++;
+    return obj;
+  }
+
+  /** Offset of the record being read (else of the next one), for errors. */
+  #at(): number {
+    const r = this.#reader;
+    return r.recOffset >= 0 ? r.recOffset : r.offset;
+  }
+
+  /**
+   * reference - inside restore: make the object being restored visible to
+   * objFetch now, before its children are read, so cycles restore.
+   */
+  reference<T>(obj: T): T {
+    const frame = this.#depth > 0 ? this.#frames[this.#depth - 1] : undefined;
+    if (frame === undefined) throw new ObjHashError('EINVAL', 'reference: only inside a restore callback', this.#at());
+    if (frame.referenced) {
+      if (frame.obj !== obj)
+        throw new ObjHashError('EINVAL', `reference: called twice with different objects${this.#inRestore()}`, this.#at());
+      return obj;
+    }
+    if (obj === undefined) throw new ObjHashError('EINVAL', `reference: obj must not be undefined${this.#inRestore()}`, this.#at());
+    seam.insertRestored(this.#hash, obj, frame.objref, frame.type, 'reference');
+    frame.obj = obj;
+    frame.referenced = true;
+    return obj;
+  }
+
+  /** objFetch - the restored object with that objref (ckpt_obj_fetch). */
+  objFetch<T>(objref: number, type: ObjType<T>): T {
+    try {
+      return this.#hash.fetch(objref, type);
+    } catch (e) {
+      throw this.#fetchError(e, objref, type);
+    }
+  }
+
+  /** Why objFetch failed, said with the record, the restoring type and what to do. */
+  #fetchError(e: unknown, objref: unknown, type: ObjType<any>): unknown {
+    if (!(e instanceof ObjHashError) || e.code === 'EBADF') return e;
+    const r = this.#reader;
+    const where =
+      `restart: objFetch(${describe(objref)}, ${type?.name ?? describe(type)}) in ` +
+      (r.recOffset >= 0 ? `record ${recordTypeName(r.type)} at offset ${r.recOffset}` : `the image at offset ${r.offset}`) +
+      this.#inRestore();
+    let why: string;
+    if (typeof objref !== 'number' || !Number.isInteger(objref) || objref <= 0) why = 'not an objref (an integer 1..2^31-1)';
+    else if (e.code === 'ENOMSG') why = e.message.replace(/^fetch: /, '');
+    else {
+      const running = this.#frames.slice(0, this.#depth).find((f) => f.objref === objref && !f.referenced);
+      if (running !== undefined)
+        why =
+          `objref ${objref} is the ${running.type.name} whose restore is still running: ` +
+          `call ctx.reference(obj) in ${running.type.name}.restore before reading the records that refer to it`;
+      else if (!this.#objects.has(objref)) why = `no object with objref ${objref} has been restored before this point (a forward reference, or no such object)`;
+      else why = e.message.replace(/^fetch: /, '');
+    }
+    return new ObjHashError(e.code, `${where}: ${why}`, this.#at(), { cause: e });
+  }
+
+  /** objFetch of an objref read from the current record (0 gives null). */
+  ref<T>(type: ObjType<T>): T | null {
+    const r = this.#reader.i32();
+    return r === 0 ? null : this.objFetch(r, type);
+  }
+  /** As ref(), for an objref written by vref(). */
+  vref<T>(type: ObjType<T>): T | null {
+    const r = this.#reader.uv();
+    return r === 0 ? null : this.objFetch(r, type);
+  }
+
+  u8(): number {
+    return this.#reader.u8();
+  }
+  u16(): number {
+    return this.#reader.u16();
+  }
+  u32(): number {
+    return this.#reader.u32();
+  }
+  i32(): number {
+    return this.#reader.i32();
+  }
+  u64(): bigint {
+    return this.#reader.u64();
+  }
+  /** A u64 that must fit a number (EINVAL otherwise). */
+  u64n(): number {
+    return this.#reader.u64n();
+  }
+  i64(): bigint {
+    return this.#reader.i64();
+  }
+  f64(): number {
+    return this.#reader.f64();
+  }
+  bool(): boolean {
+    return this.#reader.bool();
+  }
+  str(): string {
+    return this.#reader.str();
+  }
+  uv(): number {
+    return this.#reader.uv();
+  }
+  sv(): number {
+    return this.#reader.sv();
+  }
+  vstr(): string {
+    return this.#reader.vstr();
+  }
+  blob(): Uint8Array {
+    return this.#reader.blob();
+  }
+  /** Skips zero padding until the payload position is a multiple of n (1, 2, 4 or 8). */
+  align(n: number): this {
+    this.#reader.align(n);
+    return this;
+  }
+  /** Unread payload bytes of the current record. */
+  remaining(): number {
+    return this.#reader.remaining();
+  }
+
+  /** Reads a BUFFER record (objects before it restored); its bytes. */
+  readBuffer(): Uint8Array {
+    this.readRecord(REC.BUFFER);
+    return this.#reader.payload();
+  }
+
+  /** Reads a STRING record; its text (exactly, a leading U+FEFF included; invalid UTF-8 is EINVAL). */
+  readString(): string {
+    this.readRecord(REC.STRING);
+    return this.#reader.payloadText();
+  }
+
+  /**
+   * finish - the next record must be TAIL (objects defined before it are
+   * restored first, as readRecord does), with the right object count and
+   * CRC, and nothing may follow it; then free the hash.
+   */
+  finish(): void {
+    if (this.#done) throw new ObjHashError('EBADF', 'finish: the restart is already finished');
+    try {
+      let rec = this.#next();
+      while (rec.type === REC.OBJREF) {
+        this.#restoreCurrent(rec.offset, undefined);
+        rec = this.#next();
+      }
+      this.#done = true;
+      if (rec.type === REC.ERROR) this.#errorRecord(rec.offset);
+      if (rec.type !== REC.TAIL)
+        throw new ObjHashError('EINVAL', `restart: expected TAIL at offset ${rec.offset}, found ${recordTypeName(rec.type)}`, rec.offset);
+      this.#objects.end(rec.offset);
+      this.#reader.tail(this.#count);
+    } finally {
+      this.#done = true;
+      this.#hash.free();
+    }
+  }
+
+  /** Frees the hash if the restart was not finished. */
+  [Symbol.dispose](): void {
+    this.#done = true;
+    this.#hash.free();
+  }
+}
