@@ -560,13 +560,22 @@ export class ImageWriter {
 
   // ---------------------------------------------------------- payload writers
 
+  // Each writer checks its value before writing anything (EINVAL naming the
+  // writer and the value): one typeof and one compare on the fast path, the
+  // message built in badValue().  typeof first: `&`, `|` and `>>>` throw a
+  // TypeError on a bigint and would call valueOf() on an object.
+
+  /** An integer 0..255. */
   u8(v: number): void {
+    if (typeof v !== 'number' || (v & 0xff) !== v) this.badValue('u8', v, 'an integer 0..255');
     const p = this.pos;
     if (p + 1 > this.limit) this.grow(1);
     this.buf[this.pos++] = v;
   }
 
+  /** An integer 0..65535. */
   u16(v: number): void {
+    if (typeof v !== 'number' || (v & 0xffff) !== v) this.badValue('u16', v, 'an integer 0..65535');
     let p = this.pos;
     if (p + 2 > this.limit) {
       this.grow(2);
@@ -576,7 +585,9 @@ export class ImageWriter {
     this.pos = p + 2;
   }
 
+  /** An integer 0..4294967295. */
   u32(v: number): void {
+    if (typeof v !== 'number' || v >>> 0 !== v) this.badValue('u32', v, 'an integer 0..4294967295');
     let p = this.pos;
     if (p + 4 > this.limit) {
       this.grow(4);
@@ -586,7 +597,9 @@ export class ImageWriter {
     this.pos = p + 4;
   }
 
+  /** An integer -2147483648..2147483647. */
   i32(v: number): void {
+    if (typeof v !== 'number' || (v | 0) !== v) this.badValue('i32', v, 'an integer -2147483648..2147483647');
     let p = this.pos;
     if (p + 4 > this.limit) {
       this.grow(4);
@@ -609,7 +622,8 @@ export class ImageWriter {
       this.dv.setUint32(p, lo, true);
       this.dv.setUint32(p + 4, (v - lo) / TWO32, true);
     } else {
-      if (typeof v !== 'bigint' || v < 0n || v > U64_MAX) this.badInt('u64', v);
+      if (typeof v !== 'bigint') this.badValue('u64', v, 'a bigint 0..2^64-1 or a safe integer number');
+      if (v < 0n || v > U64_MAX) this.badInt('u64', v);
       this.dv.setBigUint64(p, v, true);
     }
     this.pos = p + 8;
@@ -628,13 +642,16 @@ export class ImageWriter {
       this.dv.setUint32(p, v - hi * TWO32, true);
       this.dv.setInt32(p + 4, hi, true);
     } else {
-      if (typeof v !== 'bigint' || v < I64_MIN || v > I64_MAX) this.badInt('i64', v);
+      if (typeof v !== 'bigint') this.badValue('i64', v, 'a bigint -2^63..2^63-1 or a safe integer number');
+      if (v < I64_MIN || v > I64_MAX) this.badInt('i64', v);
       this.dv.setBigInt64(p, v, true);
     }
     this.pos = p + 8;
   }
 
+  /** Any number (NaN and the infinities included). */
   f64(v: number): void {
+    if (typeof v !== 'number') this.badValue('f64', v, 'a number');
     let p = this.pos;
     if (p + 8 > this.limit) {
       this.grow(8);
@@ -646,6 +663,7 @@ export class ImageWriter {
 
   /** One byte: 1 for true, 0 for false. */
   bool(v: boolean): void {
+    if (typeof v !== 'boolean') this.badValue('bool', v, 'a boolean');
     const p = this.pos;
     if (p + 1 > this.limit) this.grow(1);
     this.buf[this.pos++] = v ? 1 : 0;
@@ -653,6 +671,7 @@ export class ImageWriter {
 
   /** Raw bytes, no length. */
   bytes(b: Uint8Array): void {
+    if (!(b instanceof Uint8Array)) this.badValue('bytes', b, 'a Uint8Array');
     const n = b.length;
     let p = this.pos;
     if (p + n > this.limit) {
@@ -670,12 +689,14 @@ export class ImageWriter {
 
   /** u32 byte length, then the bytes. */
   blob(b: Uint8Array): void {
+    if (!(b instanceof Uint8Array)) this.badValue('blob', b, 'a Uint8Array');
     this.u32(b.length);
     this.bytes(b);
   }
 
   /** u32 byte length, then the UTF-8 of `s` (lone surrogates become U+FFFD, as TextEncoder does). */
   str(s: string): void {
+    if (typeof s !== 'string') this.badValue('str', s, 'a string');
     const n = s.length;
     const p = this.pos;
     const q = p + 4;
@@ -713,7 +734,7 @@ export class ImageWriter {
    * below 16384, ... at most 8.  The compact choice for ids, counts, objrefs.
    */
   uv(v: number): void {
-    if (!(v >= 0 && v <= Number.MAX_SAFE_INTEGER && Math.floor(v) === v)) this.badInt('uv', v);
+    if (typeof v !== 'number' || !(v >= 0 && v <= Number.MAX_SAFE_INTEGER && Math.floor(v) === v)) this.badValue('uv', v, 'an integer 0..2^53-1');
     let p = this.pos;
     if (p + 8 > this.limit) {
       this.grow(8);
@@ -730,12 +751,13 @@ export class ImageWriter {
 
   /** Signed (zigzag) LEB128 varint of an integer -2^52..2^52-1. */
   sv(v: number): void {
-    if (!Number.isInteger(v) || v < -(2 ** 52) || v >= 2 ** 52) this.badInt('sv', v);
+    if (!Number.isInteger(v) || v < -(2 ** 52) || v >= 2 ** 52) this.badValue('sv', v, 'an integer -2^52..2^52-1');
     this.uv(v >= 0 ? v * 2 : -v * 2 - 1);
   }
 
   /** uv byte length, then the UTF-8 of `s`: str() with a 1-byte length for short strings. */
   vstr(s: string): void {
+    if (typeof s !== 'string') this.badValue('vstr', s, 'a string');
     const n = s.length;
     if (n < 128) {
       let p = this.pos;
@@ -888,6 +910,22 @@ export class ImageWriter {
     throw new ObjHashError('EINVAL', `${what}: writer already finished`, this.offset);
   }
 
+  /**
+   * A payload writer's refusal (cold: the message is built only here):
+   * "u8: 300 is out of range (an integer 0..255)" for a number,
+   * "bool: expected a boolean, got 1" for a value of the wrong type.
+   */
+  private badValue(what: string, v: unknown, want: string): never {
+    const shown = showValue(v);
+    throw new ObjHashError(
+      'EINVAL',
+      typeof v === 'number' && want.startsWith('an integer')
+        ? `${what}: ${shown} is out of range (${want})`
+        : `${what}: expected ${want}, got ${shown}`,
+      this.offset,
+    );
+  }
+
   private badInt(what: string, v: unknown): never {
     throw new ObjHashError(
       'EINVAL',
@@ -895,5 +933,29 @@ export class ImageWriter {
         (typeof v === 'number' ? ' (numbers must be safe integers; pass a bigint)' : ''),
       this.offset,
     );
+  }
+}
+
+/** A rejected value in an error message: 300, -0, NaN, 5n, "text" (cut), true, null, an array... */
+function showValue(v: unknown): string {
+  switch (typeof v) {
+    case 'number':
+      return Object.is(v, -0) ? '-0' : String(v);
+    case 'bigint':
+      return `${v}n`;
+    case 'string':
+      return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v);
+    case 'boolean':
+    case 'undefined':
+      return String(v);
+    case 'symbol':
+      return 'a symbol';
+    case 'function':
+      return 'a function';
+    default:
+      if (v === null) return 'null';
+      if (Array.isArray(v)) return 'an array';
+      const tag = Object.prototype.toString.call(v).slice(8, -1);
+      return tag === 'Object' ? 'an object' : `a ${tag}`;
   }
 }
