@@ -114,6 +114,30 @@ describe.each(IMPLS)('limits (%s)', (impl) => {
       expect(restart(img, LinkT, opts({ maxDepth: 1001 })).id).toBe(1);
     });
 
+    it('the default is safe by construction: the real stack runs out at least 1.6x deeper, cold or warm', () => {
+      // Measured inside vitest, which itself starts deep in the stack, with a
+      // fresh type each time (unoptimised frames are the largest).
+      for (let round = 0; round < 3; round++) {
+        const T = linkType(`headroom-${round}`);
+        const o = { impl, types: [T], maxDepth: 10 * MILLION };
+        const depthOf = (e: ObjHashError) => Number(/stack overflow at depth (\d+)/.exec(e.message)![1]);
+        const c = depthOf(expectCode(() => checkpoint(chain(MILLION), T, o), 'ELOOP'));
+        const r = depthOf(expectCode(() => restart(chainImage(MILLION, `headroom-${round}`), T, o), 'ELOOP'));
+        expect(c, 'checkpoint').toBeGreaterThanOrEqual(1.6 * DEFAULT_MAX_DEPTH);
+        expect(r, 'restart').toBeGreaterThanOrEqual(1.6 * DEFAULT_MAX_DEPTH);
+      }
+    });
+
+    it('at the default both backends stop at the same depth with the same error', () => {
+      const other = impl === 'native' ? 'js' : 'native';
+      if (!IMPLS.includes(other)) return;
+      const msg = (i: typeof impl) => expectCode(() => checkpoint(chain(5000), LinkT, { impl: i, types: [LinkT] }), 'ELOOP').message;
+      expect(msg(impl)).toBe(msg(other));
+      const rmsg = (i: typeof impl) => expectCode(() => restart(chainImage(5000), LinkT, { impl: i, types: [LinkT] }), 'ELOOP');
+      expect(rmsg(impl).message).toBe(rmsg(other).message);
+      expect(rmsg(impl).offset).toBe(rmsg(other).offset);
+    });
+
     it('configured: maxDepth 10 allows 10 and refuses 11; the error names the offset', () => {
       expect(checkpoint(chain(10), LinkT, opts({ maxDepth: 10 })).length).toBeGreaterThan(0);
       expectCode(() => checkpoint(chain(11), LinkT, opts({ maxDepth: 10 })), 'ELOOP', /deeper than 10/);
