@@ -23,6 +23,7 @@ import {
 import { DEFAULT_MAX_OBJECTS } from '../lib/context/options.js';
 import { crc32c } from '../lib/js/crc32c.js';
 import { IMPLS, expectCode } from './helpers.js';
+import type { ObjHashError } from '../lib/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'objhash-limits-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

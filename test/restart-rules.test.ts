@@ -243,18 +243,15 @@ describe.each(IMPLS)('restart rules (%s)', (impl) => {
         w.end();
         w.tail(2);
       });
-      const types = [
-        NodeT,
-        defineObjType<{ to: Node | null }>({
+      const PtrOrNullT = defineObjType<{ to: Node | null }>({
           name: 'ptr',
           restore(ctx) {
             ctx.readRecord(REC_PTR);
             const r = ctx.i32();
             return { to: r === 0 ? null : ctx.objFetch(r, NodeT) };
           },
-        }),
-      ];
-      const e = expectCode(() => restartFrom(src, wrong, types[1]!, { types }), 'ENOMSG', /objref 1 is not a node/);
+        });
+      const e = expectCode(() => restartFrom(src, wrong, PtrOrNullT, { types: [NodeT, PtrOrNullT] }), 'ENOMSG', /objref 1 is not a node/);
       expect(e.offset).toBe(H + 16 + 16 + 16);
     });
   });
