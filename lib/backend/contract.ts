@@ -38,9 +38,8 @@ export type GrabFn = (type: number, key: Key, index: number) => void;
 export type DropFn = (type: number, key: Key, index: number) => void;
 export type KeyArray = BigUint64Array | Float64Array;
 
-export interface CoreHandle {
-  readonly __brand?: 'CoreHandle';
-}
+/** An opaque handle from create(): only the backend that made it looks inside. */
+export type CoreHandle = object;
 
 export interface Backend {
   readonly name: 'native' | 'js';

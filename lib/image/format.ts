@@ -27,18 +27,19 @@ export const FORMAT_VERSION = 1;
 /** Default limit on a record's `len` (header + payload, without padding). */
 export const DEFAULT_MAX_RECORD = 64 * 1024 * 1024;
 /** Largest `maxRecord` accepted (len is a u32 and the padded length must fit too). */
-export const MAX_RECORD_LIMIT = 0xfffffff8;
+const MAX_RECORD_LIMIT = 0xfffffff8;
 /** Smallest `maxRecord` accepted (an empty HEADER record is 28 bytes). */
-export const MIN_RECORD_LIMIT = 32;
+const MIN_RECORD_LIMIT = 32;
 
-/** Size of the record header `{ u32 type; u32 len; }`. */
-export const RECORD_HEADER_SIZE = 8;
-/** Records start at multiples of this. */
-export const RECORD_ALIGN = 8;
-/** `len` of an OBJREF record. */
+/** `len` of an OBJREF record, and its fields' offsets from the record's start. */
 export const OBJREF_LEN = 16;
-/** `len` of a TAIL record. */
+export const OBJREF_OBJTYPE_AT = 8;
+export const OBJREF_OBJREF_AT = 12;
+/** `len` of a TAIL record, and its fields' offsets from the record's start. */
 export const TAIL_LEN = 24;
+export const TAIL_MAGIC_AT = 8;
+export const TAIL_COUNT_AT = 16;
+export const TAIL_CRC_AT = 20;
 /** `len` of a HEADER record with an empty type table. */
 export const HEADER_MIN_LEN = 28;
 
@@ -71,22 +72,9 @@ export function recordTypeName(type: number): string {
   }
 }
 
-/** True for the record types this format defines (1, 3, 4, 5, 101-8999, 9001, 9999). */
-export function isKnownRecordType(type: number): boolean {
-  return (
-    (type >= REC.USER_MIN && type <= REC.USER_MAX) ||
-    type === REC.HEADER ||
-    type === REC.BUFFER ||
-    type === REC.STRING ||
-    type === REC.OBJREF ||
-    type === REC.TAIL ||
-    type === REC.ERROR
-  );
-}
-
-/** `len` rounded up to the next multiple of 8 (works for any u32 len). */
-export function padded(len: number): number {
-  return len + ((8 - (len & 7)) & 7);
+/** Zero bytes after a record of `len` up to the next multiple of 8 (works for any u32 len). */
+export function padding(len: number): number {
+  return (8 - (len & 7)) & 7;
 }
 
 /** Validates a maxRecord option (undefined → DEFAULT_MAX_RECORD); EINVAL if out of range. */

@@ -4,7 +4,7 @@
  * the image is valid (structure, objrefs, TAIL count and CRC).
  */
 import { ObjHashError } from '../errors.js';
-import { REC, recordTypeName, type TypeEntry } from './format.js';
+import { REC, padding, recordTypeName, type TypeEntry } from './format.js';
 import { ImageReader } from './reader.js';
 import { FileSource } from './source.js';
 import { ObjrefValidator, type ValidateOptions } from './validate.js';
@@ -67,7 +67,7 @@ export function inspectImage(image: string | Uint8Array, opts: InspectOptions = 
     let s = byType.get(type);
     if (!s) byType.set(type, (s = { type, name: recordTypeName(type), count: 0, bytes: 0 }));
     s.count++;
-    s.bytes += (len + 7) & ~7;
+    s.bytes += len + padding(len);
   };
   let objects: ObjrefValidator | undefined;
   const reader = new ImageReader(src, { crc32c, maxRecord: opts.maxRecord });

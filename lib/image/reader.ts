@@ -31,7 +31,13 @@ import {
   FORMAT_VERSION,
   HEADER_MIN_LEN,
   OBJREF_LEN,
+  OBJREF_OBJREF_AT,
+  OBJREF_OBJTYPE_AT,
+  TAIL_COUNT_AT,
+  TAIL_CRC_AT,
   TAIL_LEN,
+  TAIL_MAGIC_AT,
+  padding,
   checkMaxRecord,
   recordTypeName,
   type Crc32c,
@@ -333,7 +339,7 @@ export class ImageReader {
         this.base + p,
       );
     }
-    let end = p + len + ((8 - (len & 7)) & 7);
+    let end = p + len + padding(len);
     if (end > this.lim) {
       if (!this.fill(p, end)) this.truncatedRecord(this.nextIdx, type, len);
       const shift = p - this.nextIdx;
@@ -369,7 +375,7 @@ export class ImageReader {
     if (this.len !== OBJREF_LEN) this.wrongLen(this.recStart, REC.OBJREF, this.len, OBJREF_LEN);
     const p = this.recStart;
     this.pos = this.payEnd;
-    return { objtype: this.dv.getUint32(p + 8, true), objref: this.dv.getInt32(p + 12, true) };
+    return { objtype: this.dv.getUint32(p + OBJREF_OBJTYPE_AT, true), objref: this.dv.getInt32(p + OBJREF_OBJREF_AT, true) };
   }
 
   /**
@@ -382,11 +388,11 @@ export class ImageReader {
     const p = this.recStart;
     const off = this.base + p;
     const dv = this.dv;
-    if (dv.getBigUint64(p + 8, true) !== TAIL_MAGIC) {
-      throw new ObjHashError('EBADMSG', `bad TAIL magic at offset ${off + 8} (TAIL at offset ${off})`, off);
+    if (dv.getBigUint64(p + TAIL_MAGIC_AT, true) !== TAIL_MAGIC) {
+      throw new ObjHashError('EBADMSG', `bad TAIL magic at offset ${off + TAIL_MAGIC_AT} (TAIL at offset ${off})`, off);
     }
-    const count = dv.getUint32(p + 16, true);
-    const stored = dv.getUint32(p + 20, true);
+    const count = dv.getUint32(p + TAIL_COUNT_AT, true);
+    const stored = dv.getUint32(p + TAIL_CRC_AT, true);
     if (p > this.crcIdx) {
       this.crc = this.crc32c(this.buf.subarray(this.crcIdx, p), this.crc) >>> 0;
       this.crcIdx = p;
@@ -747,7 +753,7 @@ export class ImageReader {
 
   private truncatedRecord(p: number, type: number, len: number): never {
     const off = this.base + p;
-    const pad = (8 - (len & 7)) & 7;
+    const pad = padding(len);
     throw new ObjHashError(
       'EPIPE',
       `truncated: record ${recordTypeName(type)} at offset ${off} has len ${len}` +
