@@ -93,6 +93,7 @@ describe.each(IMPLS)('payload writers refuse what they cannot write (%s)', (impl
   describe.each(CASES.map((c) => [c.w, c] as const))('%s', (w, c) => {
     it.each(c.bad.map((v) => [label(v), v]))(`CheckpointContext.${w}(%s): EINVAL naming ${w} and the value, nothing written`, (_, v) => {
       const ctx = new CheckpointContext({ types: [ANY], impl });
+      ctx.checkpointObj({}, ANY); // (an image holds at least one object)
       ctx.begin(USER);
       const call = ctx[w] as (x: unknown) => unknown;
       const e = expectCode(() => call.call(ctx, v), 'EINVAL');
@@ -149,6 +150,7 @@ describe.each(IMPLS)('payload writers refuse what they cannot write (%s)', (impl
     ['blob', ['ab', [1, 2], null, undefined, 5, {}, new ArrayBuffer(2), new Uint16Array(2)]],
   ] as const)('CheckpointContext.%s of the wrong type: EINVAL naming the writer and the value, nothing written', (w, bad) => {
     const ctx = new CheckpointContext({ types: [ANY], impl });
+    ctx.checkpointObj({}, ANY);
     ctx.begin(USER);
     for (const v of bad) {
       const e = expectCode(() => (ctx[w] as (x: unknown) => unknown).call(ctx, v), 'EINVAL');
