@@ -6,18 +6,17 @@
     {
       "target_name": "objhash",
       "sources": [
-        "native/binding.cc",
+        "native/binding/module.cc",
+        "native/binding/hash.cc",
+        "native/binding/batch.cc",
         "native/objhash.c",
         "native/crc32c.c"
       ],
       "include_dirs": [
-        "<!(node -p \"require('node-addon-api').include_dir\")",
         "native"
       ],
       "defines": [
-        "NAPI_VERSION=8",
-        "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS",
-        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"
+        "NAPI_VERSION=8"
       ],
       "cflags": ["-O3", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags_c": ["-std=c99"],

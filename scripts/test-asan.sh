@@ -30,7 +30,7 @@ node scripts/ensure-built.js
 stale=1
 if [ -f "$ADDON" ]; then
   stale=0
-  for f in binding.gyp native/binding.cc native/objhash.c native/objhash.h native/crc32c.c native/crc32c.h native/list.h; do
+  for f in binding.gyp native/binding/*.cc native/binding/*.h native/*.c native/*.h; do
     [ "$f" -nt "$ADDON" ] && stale=1
   done
 fi
