@@ -1,7 +1,7 @@
 /**
  * ObjHash - the typed facade over a backend's one-way object hash.
  *
- * Keys are of two kinds (DESIGN §3):
+ * Keys are of two kinds (docs/DESIGN.md §3):
  *  - JS objects, by identity.  Node-API has no identity hash, so identity is
  *    resolved here with a Map in both backends; the core still hands out the
  *    objref, indexes the entry by objref and calls grab/drop.
