@@ -103,8 +103,9 @@ export function hexBytes(b: Uint8Array, total: number, max: number): string {
   return s;
 }
 
-/** "deadbeef" (for short byte strings; Buffer's hex is faster for long ones). */
+/** "deadbeef" (a loop for short byte strings, Buffer's hex for long ones). */
 export function hexString(b: Uint8Array): string {
+  if (b.length > 64) return Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
   let s = '';
   for (let i = 0; i < b.length; i++) s += HEX_BYTE[b[i]!];
   return s;

@@ -3,11 +3,11 @@
  * payloads decoded.  Built on inspectImage's walk (so dump, inspect and
  * verify agree on what is valid), printing from its onRecord hook: the
  * image is read through the FileSource window and the output is written as
- * it goes (FdSink), so memory stays bounded by the largest record.
+ * it goes (FdSink), so memory stays bounded by the largest record.  The
+ * payloads are decoded by lib/image/records.ts; this file only formats.
  */
-import { REC, recordTypeName, type TypeEntry } from '../image/format.js';
-import type { ImageReader } from '../image/reader.js';
 import { inspectImage, type ImageInfo } from '../image/inspect.js';
+import { RecordDecoder, type BytesRecord, type HeaderRecord, type ObjrefRecord, type RecordDescription, type StringRecord, type TailRecord } from '../image/records.js';
 import { EXIT_FAIL, EXIT_OK, hex32, hexBytes, hexString, imageArg, invalidLine, parseArgs, type Io } from './common.js';
 import { Progress } from './io.js';
 
@@ -18,25 +18,13 @@ export const TEXT_STRING_CHARS = 80;
 /** --json writes a payload's hex in pieces of this many bytes. */
 const HEX_PIECE = 32 * 1024;
 
-const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-const lenient = new TextDecoder('utf-8', { ignoreBOM: true });
-
-/** Strict UTF-8, else lenient (U+FFFD) with ok = false.  `partial`: bytes may end mid-character. */
-function utf8(b: Uint8Array, partial = false): { text: string; ok: boolean } {
-  try {
-    return { text: partial ? new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(b, { stream: true }) : strict.decode(b), ok: true };
-  } catch {
-    return { text: lenient.decode(b), ok: false };
-  }
-}
-
-function head(offset: number, name: string, len: number): string {
-  return `${String(offset).padStart(10)}  ${name.padEnd(10)}  len ${len}`;
+function head(d: RecordDescription): string {
+  return `${String(d.offset).padStart(10)}  ${d.name.padEnd(10)}  len ${d.len}`;
 }
 
 /** JSON of a record's common fields, without the closing brace. */
-function jsonHead(offset: number, type: number, name: string, len: number): string {
-  return `{"offset":${offset},"type":${type},"name":"${name}","len":${len}`;
+function jsonHead(d: RecordDescription): string {
+  return `{"offset":${d.offset},"type":${d.type},"name":"${d.name}","len":${d.len}`;
 }
 
 export function dump(args: string[], io: Io): number {
@@ -46,105 +34,84 @@ export function dump(args: string[], io: Io): number {
   const out = io.out;
   // (on a terminal the listing itself shows how far it got: no progress line across it)
   const progress = new Progress(io.err, 'objhash dump', size, out.isTTY ? Infinity : undefined);
-  let names = new Map<number, string>();
-  let tail: { offset: number; len: number; count: number; crc: number } | undefined;
+  const records = new RecordDecoder();
+  const opts = json ? {} : { maxChars: TEXT_STRING_CHARS };
+  let tail: TailRecord | undefined;
 
-  const header = (len: number, version: number, flags: number, types: TypeEntry[]) => {
-    names = new Map(types.map((t) => [t.objtype, t.name]));
-    if (json) out.write(`${jsonHead(0, REC.HEADER, 'HEADER', len)},"version":${version},"flags":${flags},"types":${JSON.stringify(types)}}\n`);
+  const header = (d: HeaderRecord) => {
+    if (json) out.write(`${jsonHead(d)},"version":${d.version},"flags":${d.flags},"types":${JSON.stringify(d.types)}}\n`);
     else
       out.write(
-        `${head(0, 'HEADER', len)}  version ${version}, flags ${hex32(flags)}, types ` +
-          (types.length ? types.map((t) => `${t.objtype}=${t.name}`).join(' ') : '(none)') +
+        `${head(d)}  version ${d.version}, flags ${hex32(d.flags)}, types ` +
+          (d.types.length ? d.types.map((t) => `${t.objtype}=${t.name}`).join(' ') : '(none)') +
           '\n',
       );
   };
 
-  const objref = (offset: number, len: number, reader: ImageReader) => {
-    const { objtype, objref } = reader.objref();
-    const tn = names.get(objtype);
-    if (json) out.write(`${jsonHead(offset, REC.OBJREF, 'OBJREF', len)},"objtype":${objtype},"typeName":${JSON.stringify(tn ?? null)},"objref":${objref}}\n`);
-    else out.write(`${head(offset, 'OBJREF', len)}  objref ${objref}, objtype ${objtype} (${tn ?? 'not in the type table'})\n`);
+  const objref = (d: ObjrefRecord) => {
+    if (json) out.write(`${jsonHead(d)},"objtype":${d.objtype},"typeName":${JSON.stringify(d.typeName ?? null)},"objref":${d.objref}}\n`);
+    else out.write(`${head(d)}  objref ${d.objref}, objtype ${d.objtype} (${d.typeName ?? 'not in the type table'})\n`);
   };
 
-  const string = (offset: number, len: number, reader: ImageReader) => {
-    const n = len - 8;
+  const string = (d: StringRecord) => {
     if (json) {
-      const b = reader.payload();
-      const { text, ok } = utf8(b);
-      out.write(`${jsonHead(offset, REC.STRING, 'STRING', len)},"text":${JSON.stringify(text)}`);
-      if (!ok) writeHex(b);
+      out.write(`${jsonHead(d)},"text":${JSON.stringify(d.text)}`);
+      if (!d.utf8Valid) {
+        out.write(',"hex":"');
+        for (let i = 0; i < d.bytes.length; i += HEX_PIECE) out.write(hexString(d.bytes.subarray(i, i + HEX_PIECE)));
+        out.write('"');
+      }
       out.write('}\n');
       return;
     }
-    // at most 4 bytes per character: read no more than needed
-    const take = Math.min(n, TEXT_STRING_CHARS * 4);
-    const { text, ok } = utf8(reader.bytes(take), take < n);
-    const cps = Array.from(text);
-    const shown = cps.length > TEXT_STRING_CHARS ? cps.slice(0, TEXT_STRING_CHARS).join('') : text;
-    const rest = n - Buffer.byteLength(shown, 'utf8');
-    out.write(`${head(offset, 'STRING', len)}  ${JSON.stringify(shown)}${rest > 0 && ok ? `…(+${rest} bytes)` : ''}${ok ? '' : ' (not valid UTF-8)'}\n`);
+    const more = d.more ?? 0;
+    out.write(`${head(d)}  ${JSON.stringify(d.text)}${more > 0 ? `…(+${more} bytes)` : ''}${d.utf8Valid ? '' : ' (not valid UTF-8)'}\n`);
   };
 
-  /** `,"hex":"…"`, written in pieces. */
-  const writeHex = (b: Uint8Array) => {
-    if (b.length <= 64) {
-      out.write(`,"hex":"${hexString(b)}"`);
-      return;
-    }
-    out.write(',"hex":"');
-    for (let i = 0; i < b.length; i += HEX_PIECE) {
-      const e = Math.min(b.length, i + HEX_PIECE);
-      out.write(Buffer.from(b.buffer, b.byteOffset + i, e - i).toString('hex'));
-    }
-    out.write('"');
-  };
-
-  const typeNames = new Map<number, string>();
-  const bytes = (offset: number, type: number, len: number, reader: ImageReader) => {
-    let name = typeNames.get(type);
-    if (name === undefined) typeNames.set(type, (name = recordTypeName(type)));
+  const bytes = (d: BytesRecord) => {
     if (json) {
-      out.write(jsonHead(offset, type, name, len));
-      writeHex(reader.payload());
-      out.write('}\n');
+      // the payload in pieces: never a second copy of a large record
+      out.write(jsonHead(d) + ',"hex":"');
+      for (let b = d.read(HEX_PIECE); b.length > 0; b = d.read(HEX_PIECE)) out.write(hexString(b));
+      out.write('"}\n');
     } else {
-      const n = len - 8;
-      out.write(`${head(offset, name, len)}  ${n === 0 ? '(empty)' : hexBytes(reader.bytes(Math.min(n, TEXT_HEX_BYTES)), n, TEXT_HEX_BYTES)}\n`);
+      out.write(`${head(d)}  ${d.size === 0 ? '(empty)' : hexBytes(d.read(TEXT_HEX_BYTES), d.size, TEXT_HEX_BYTES)}\n`);
     }
-  };
-
-  const error = (offset: number, len: number, reader: ImageReader) => {
-    const m = reader.errorMessage();
-    if (json) out.write(`${jsonHead(offset, REC.ERROR, 'ERROR', len)},"message":${JSON.stringify(m)}}\n`);
-    else out.write(`${head(offset, 'ERROR', len)}  the checkpoint failed: ${m}\n`);
   };
 
   let info: ImageInfo;
   try {
     info = inspectImage(path, {
       onRecord: (rec, reader, sofar) => {
-        const { type, len, offset } = rec;
-        progress.update(offset);
-        if (type === REC.OBJREF) objref(offset, len, reader);
-        else if (type === REC.STRING) string(offset, len, reader);
-        else if (type === REC.HEADER) header(len, sofar.version, sofar.flags, sofar.types);
-        else if (type === REC.TAIL) {
-          // printed once checked (below): the walk checks the CRC after this hook
-          const p = reader.payload();
-          const dv = new DataView(p.buffer, p.byteOffset, p.byteLength);
-          tail = { offset, len, count: dv.getUint32(8, true), crc: dv.getUint32(12, true) };
-        } else if (type === REC.ERROR) error(offset, len, reader);
-        else bytes(offset, type, len, reader);
+        progress.update(rec.offset);
+        const d = records.describe(rec, reader, sofar, opts);
+        switch (d.kind) {
+          case 'header':
+            return header(d);
+          case 'objref':
+            return objref(d);
+          case 'string':
+            return string(d);
+          case 'tail':
+            // printed once checked (below): the walk checks the CRC after this hook
+            tail = d;
+            return;
+          case 'error':
+            if (json) out.write(`${jsonHead(d)},"message":${JSON.stringify(d.message)}}\n`);
+            else out.write(`${head(d)}  the checkpoint failed: ${d.message}\n`);
+            return;
+          default:
+            return bytes(d);
+        }
       },
     });
   } finally {
     progress.done();
   }
   if (tail) {
-    const { offset, len, count, crc } = tail;
-    if (json) out.write(`${jsonHead(offset, REC.TAIL, 'TAIL', len)},"count":${count},"crc":${crc},"ok":${info.valid}}\n`);
-    else out.write(`${head(offset, 'TAIL', len)}  object count ${count}, crc32c ${hex32(crc)}${info.valid ? ' ok' : ''}\n`);
+    const d = tail;
+    if (json) out.write(`${jsonHead(d)},"count":${d.count},"crc":${d.crc},"ok":${info.valid}}\n`);
+    else out.write(`${head(d)}  object count ${d.count}, crc32c ${hex32(d.crc)}${info.valid ? ' ok' : ''}\n`);
   }
   if (info.error) {
     const e = info.error;

@@ -1,33 +1,21 @@
 /** objhash inspect IMAGE / objhash verify IMAGE. */
 import { REC } from '../image/format.js';
 import { inspectImage, type ImageInfo } from '../image/inspect.js';
+import { RecordDecoder, type ErrorRecord, type TailRecord } from '../image/records.js';
 import { EXIT_FAIL, EXIT_OK, hex32, imageArg, invalidLine, parseArgs, table, type Io } from './common.js';
 import { Progress } from './io.js';
 
-/** The TAIL or ERROR record as met in the walk (before it was checked). */
-interface End {
-  type: number;
-  offset: number;
-  count?: number;
-  crc?: number;
-  message?: string;
-}
-
 /** Walks the image with a progress line; also notes the TAIL/ERROR record, checked or not. */
-function walk(cmd: string, path: string, size: number, io: Io): { info: ImageInfo; end: End | undefined } {
+function walk(cmd: string, path: string, size: number, io: Io): { info: ImageInfo; end: TailRecord | ErrorRecord | undefined } {
   const progress = new Progress(io.err, `objhash ${cmd}`, size);
-  let end: End | undefined;
+  /** The TAIL or ERROR record as met in the walk (before it was checked). */
+  let end: TailRecord | ErrorRecord | undefined;
+  const records = new RecordDecoder();
   try {
     const info = inspectImage(path, {
-      onRecord: (rec, reader) => {
+      onRecord: (rec, reader, sofar) => {
         progress.update(rec.offset);
-        if (rec.type === REC.TAIL) {
-          const p = reader.payload();
-          const dv = new DataView(p.buffer, p.byteOffset, p.byteLength);
-          end = { type: rec.type, offset: rec.offset, count: dv.getUint32(8, true), crc: dv.getUint32(12, true) };
-        } else if (rec.type === REC.ERROR) {
-          end = { type: rec.type, offset: rec.offset, message: reader.errorMessage() };
-        }
+        if (rec.type === REC.TAIL || rec.type === REC.ERROR) end = records.describe(rec, reader, sofar) as TailRecord | ErrorRecord;
       },
     });
     return { info, end };
@@ -95,11 +83,11 @@ export function inspect(args: string[], io: Io): number {
   out('  references per object: not recorded in the image (see objhash inspect --help)');
   out();
 
-  if (end?.type === REC.ERROR) {
+  if (end?.kind === 'error') {
     out(`tail: none: ERROR record at offset ${end.offset}, the checkpoint failed: ${end.message}`);
-  } else if (end?.type === REC.TAIL) {
+  } else if (end?.kind === 'tail') {
     const ok = info.valid && info.tail !== undefined;
-    out(`tail: TAIL at offset ${end.offset}: object count ${end.count}, crc32c ${hex32(end.crc!)}: ${ok ? 'ok' : 'BAD (see the error)'}`);
+    out(`tail: TAIL at offset ${end.offset}: object count ${end.count}, crc32c ${hex32(end.crc)}: ${ok ? 'ok' : 'BAD (see the error)'}`);
   } else {
     out('tail: missing');
   }
