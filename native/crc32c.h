@@ -14,6 +14,12 @@
 extern "C" {
 #endif
 
+/*
+ * The reflected Castagnoli polynomial (0x1EDC6F41 bit-reversed): the one
+ * definition; scripts/gen-crc32c-tables.js makes crc32c_tables.h from it.
+ */
+#define OBJHASH_CRC32C_POLY	0x82F63B78u
+
 /**
  * objhash_crc32c - extend a CRC-32C over @len bytes at @buf
  * @crc: the CRC of the bytes before (0 to start)

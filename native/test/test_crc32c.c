@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../crc32c.h"
+#include "../crc32c_tables.h"
 #include "harness.h"
 
 /* the table path, exported by crc32c.c for tests only */
@@ -23,6 +24,35 @@ static uint32_t crc32c_ref(uint32_t crc, const void *buf, size_t len)
 			crc = (crc >> 1) ^ ((crc & 1) ? 0x82F63B78u : 0);
 	}
 	return ~crc;
+}
+
+/* the register @crc advanced over @n zero bytes, a bit at a time */
+static uint32_t zeros_ref(uint32_t crc, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < 8 * n; i++)
+		crc = (crc >> 1) ^ ((crc & 1) ? OBJHASH_CRC32C_POLY : 0);
+	return crc;
+}
+
+/* every entry of the generated crc32c_tables.h, from the definition */
+static void test_crc32c_tables(void)
+{
+	uint32_t b, k;
+
+	CHECK_EQ(OBJHASH_CRC32C_POLY, 0x82F63B78u);
+	CHECK_EQ(CRC32C_TABLES_POLY, OBJHASH_CRC32C_POLY);
+	for (k = 0; k < 8; k++)
+		for (b = 0; b < 256; b++)
+			CHECK_EQ(crc32c_table[k][b], zeros_ref(b, k + 1));
+	for (k = 0; k < 4; k++)
+		for (b = 0; b < 256; b++) {
+			CHECK_EQ(crc32c_long[k][b],
+				 zeros_ref(b << (8 * k), CRC32C_TABLES_LONG));
+			CHECK_EQ(crc32c_short[k][b],
+				 zeros_ref(b << (8 * k), CRC32C_TABLES_SHORT));
+		}
 }
 
 typedef uint32_t (*crc_fn)(uint32_t, const void *, size_t);
@@ -145,6 +175,7 @@ static void test_crc32c_chaining(void)
 }
 
 const struct test_case crc32c_tests[] = {
+	TEST_CASE(test_crc32c_tables),
 	TEST_CASE(test_crc32c_vectors),
 	TEST_CASE(test_crc32c_hw_flag),
 	TEST_CASE(test_crc32c_paths_agree),
