@@ -4,13 +4,14 @@
  * image-reading commands run once per backend (OBJHASH_IMPL).
  */
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageWriter, REC, checkpoint, checkpointToFile, defineObjType, inspectImage } from '../lib/index.js';
 import { getBackend } from '../lib/backend/loader.js';
 import { Progress, type Sink } from '../lib/cli/io.js';
+import { RecordDecoder } from '../lib/image/records.js';
 import { TYPES, TaskType, buildTree } from '../examples/proctree.js';
 import { IMPLS } from './helpers.js';
 
@@ -138,6 +139,40 @@ function written(name: string, body: (w: ImageWriter) => void, count: number): s
   w.tail(count);
   return save(name, w.finish());
 }
+
+/**
+ * Text that must not reach a terminal raw: newline, ESC [ 2 J (clear the
+ * screen), U+009B (CSI), CR, BEL, RLO and LRI (bidi), U+2028/2029, DEL,
+ * TAB, ALM; and how the command shows it in text and in JSON.
+ */
+const NASTY = 'a\nb\x1b[2J\u009b31m\rc\x07d\u202ee\u2066f\u2028g\u2029h\x7fi\tj\u061ck';
+const NASTY_TEXT = String.raw`a\nb\x1b[2J\u009b31m\rc\x07d\u202ee\u2066f\u2028g\u2029h\x7fi\tj\u061ck`;
+const NASTY_JSON = String.raw`a\nb\u001b[2J\u009b31m\rc\u0007d\u202ee\u2066f\u2028g\u2029h\u007fi\tj\u061ck`;
+/** Any character the command must not print raw (a newline only ends a line). */
+const RAW_CONTROL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+/** A type named NASTY whose state is a STRING of NASTY; it fails with the message NASTY when asked to. */
+const Nasty = defineObjType<{ fail: boolean }>({
+  name: NASTY,
+  checkpoint: (ctx, o) => {
+    ctx.writeString(NASTY);
+    if (o.fail) throw new Error(NASTY);
+  },
+});
+/** Saved under a file name that is NASTY too. */
+const nastyDir = join(dir, 'nasty');
+mkdirSync(nastyDir);
+const nastyGood = join(nastyDir, `${NASTY}.img`);
+writeFileSync(nastyGood, checkpoint({ fail: false }, Nasty, { types: [Nasty] }));
+const nastyFailed = join(nastyDir, `${NASTY}-failed.img`);
+try {
+  checkpoint({ fail: true }, Nasty, { types: [Nasty] });
+} catch (e) {
+  writeFileSync(nastyFailed, (e as { image: Uint8Array }).image);
+}
+const reEscape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** nastyDir/NASTY..., as the command shows it. */
+const shownPath = (p: string) => join(nastyDir, NASTY_TEXT) + p.slice(nastyDir.length + 1 + NASTY.length);
 
 function corrupt(name: string, f: (b: Uint8Array) => Uint8Array): string {
   return save(name, f(image.slice()));
@@ -391,6 +426,79 @@ describe.each(IMPLS)('objhash command, OBJHASH_IMPL=%s', (impl) => {
     expect(bufs.every((o) => o.hex!.length === 2 << 20 && /^(07)+$/.test(o.hex!))).toBe(true);
   });
 
+  it('text from the image or the command line is printed escaped: no raw control, bidi or line-separator character', () => {
+    const clean = (r: Run, lines: { out?: number; err?: number }) => {
+      expect(r.out, 'stdout').not.toMatch(RAW_CONTROL);
+      expect(r.err, 'stderr').not.toMatch(RAW_CONTROL);
+      if (lines.out !== undefined) expect(r.out.split('\n').filter((l) => l !== ''), r.out).toHaveLength(lines.out);
+      if (lines.err !== undefined) expect(r.err.split('\n').filter((l) => l !== ''), r.err).toHaveLength(lines.err);
+    };
+
+    const v = cli(impl, 'verify', nastyGood);
+    expect(v.code).toBe(0);
+    clean(v, { out: 1, err: 0 });
+    expect(v.out.startsWith(`${shownPath(nastyGood)}: valid: `)).toBe(true);
+
+    const vf = cli(impl, 'verify', nastyFailed);
+    expect(vf.code).toBe(1);
+    clean(vf, { out: 0, err: 1 });
+    expect(vf.err.startsWith(`${shownPath(nastyFailed)}: invalid: EIO at offset `), vf.err).toBe(true);
+    expect(vf.err.endsWith(`: checkpoint failed: ${NASTY_TEXT}\n`), vf.err).toBe(true);
+
+    const i = cli(impl, 'inspect', nastyFailed);
+    expect(i.code).toBe(1);
+    clean(i, { err: 1 });
+    expect(i.out.startsWith(`${shownPath(nastyFailed)}: `)).toBe(true);
+    expect(i.out).toMatch(new RegExp(`\\n +1  ${reEscape(NASTY_TEXT)}\\n`)); // the type table
+    expect(i.out).toMatch(new RegExp(`\\n +1  ${reEscape(NASTY_TEXT)} +1\\n`)); // objects by objtype
+    expect(i.out).toContain(`the checkpoint failed: ${NASTY_TEXT}\n`);
+
+    // dump: one line a record
+    const d = cli(impl, 'dump', nastyFailed);
+    expect(d.code).toBe(1);
+    clean(d, { out: 4, err: 1 }); // HEADER, OBJREF, STRING, ERROR
+    const [hdr, ref, str, err] = d.out.split('\n');
+    expect(hdr!.endsWith(`types 1=${NASTY_TEXT}`)).toBe(true);
+    expect(ref!.endsWith(`objref 1, objtype 1 (${NASTY_TEXT})`)).toBe(true);
+    expect(str!.endsWith(`"${NASTY_JSON}"`)).toBe(true); // STRING text: JSON-quoted
+    expect(err!.endsWith(`the checkpoint failed: ${NASTY_TEXT}`)).toBe(true);
+    expect(d.err).toContain(`checkpoint failed: ${NASTY_TEXT}\n`);
+
+    // dump --json: escaped as \uXXXX, and JSON gives the text back exactly
+    const j = cli(impl, 'dump', '--json', nastyFailed);
+    expect(j.code).toBe(1);
+    clean(j, { out: 5, err: 1 });
+    expect(j.out).toContain(`"types":[{"objtype":1,"name":"${NASTY_JSON}"}]`);
+    expect(j.out).toContain(`"typeName":"${NASTY_JSON}"`);
+    expect(j.out).toContain(`"text":"${NASTY_JSON}"`);
+    expect(j.out).toContain(`"message":"${NASTY_JSON}"`);
+    const objs = j.out.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(objs[0]!.types).toEqual([{ objtype: 1, name: NASTY }]);
+    expect(objs[1]).toMatchObject({ name: 'OBJREF', typeName: NASTY });
+    expect(objs[2]).toMatchObject({ name: 'STRING', text: NASTY });
+    expect(objs[3]).toMatchObject({ name: 'ERROR', message: NASTY });
+    expect(objs[4]).toMatchObject({ error: 'EIO' });
+    expect(objs[4]!.message).toMatch(new RegExp(`checkpoint failed: ${reEscape(NASTY)}$`));
+
+    const jg = cli(impl, 'dump', '--json', nastyGood);
+    expect(jg.code).toBe(0);
+    clean(jg, { out: 4, err: 0 }); // HEADER, OBJREF, STRING, TAIL
+
+    // arguments quoted in error lines
+    const missing = cli(impl, 'inspect', join(nastyDir, NASTY));
+    expect(missing.code).toBe(1);
+    clean(missing, { out: 0, err: 1 });
+    expect(missing.err).toBe(`objhash inspect: ${join(nastyDir, NASTY_TEXT)}: no such file\n`);
+    const opt = cli(impl, 'dump', `--${NASTY}`, nastyGood);
+    expect(opt.code).toBe(2);
+    clean(opt, { out: 0, err: 1 });
+    expect(opt.err).toContain(`unknown option '--${NASTY_TEXT}'`);
+    const cmd = cli(impl, NASTY);
+    expect(cmd.code).toBe(2);
+    clean(cmd, { out: 0, err: 1 });
+    expect(cmd.err).toContain(`unknown command '${NASTY_TEXT}'`);
+  });
+
   it('objhash demo runs the demo (npm start)', () => {
     const r = cli(impl, 'demo');
     expect(r.code).toBe(0);
@@ -593,5 +701,51 @@ describe('inspectImage objref bookkeeping (what verify relies on)', () => {
     expect(info.error?.code).toBe('EINVAL');
     expect(info.error?.message).toMatch(new RegExp(`objref ${refs.at(-1)} defined twice`));
     expect(info.error?.offset).toBe(dupAt(refs));
+  });
+});
+
+describe('RecordDecoder (lib/image/records.ts): what dump and inspect print, decoded by the library', () => {
+  it('describes every kind of record; BUFFER and user payloads are read in pieces, a STRING up to maxChars', () => {
+    const seen: unknown[] = [];
+    const pieces: number[][] = [];
+    const records = new RecordDecoder();
+    const failed = readFileSync(errPath);
+    for (const img of [wBytes, failed]) {
+      inspectImage(img, {
+        onRecord: (rec, reader, info) => {
+          const d = records.describe(rec, reader, info, { maxChars: 5 });
+          if (d.kind === 'buffer' || d.kind === 'user') {
+            const sizes: number[] = [];
+            const all: number[] = [];
+            for (let b = d.read(40); b.length > 0; b = d.read(40)) {
+              sizes.push(b.length);
+              all.push(...b);
+            }
+            expect(all).toHaveLength(d.size);
+            pieces.push(sizes);
+            seen.push({ kind: d.kind, name: d.name, size: d.size, first: all[0] });
+          } else if (d.kind === 'string') {
+            seen.push({ kind: d.kind, text: d.text, utf8Valid: d.utf8Valid, more: d.more, read: d.bytes.length });
+          } else {
+            seen.push(d);
+          }
+        },
+      });
+    }
+    expect(seen).toEqual([
+      { kind: 'header', type: REC.HEADER, name: 'HEADER', offset: 0, len: 40, size: 32, version: 1, flags: 0, types: [{ objtype: 1, name: 'w' }] },
+      { kind: 'objref', type: REC.OBJREF, name: 'OBJREF', offset: 40, len: 16, size: 8, objtype: 1, objref: 1, typeName: 'w' },
+      { kind: 'string', text: 'héllo', utf8Valid: true, more: 15 - 6, read: 15 }, // 'héllo' is 6 bytes of 15
+      { kind: 'string', text: 'xxxxx', utf8Valid: true, more: 195, read: 20 }, // at most 4 bytes a character read
+      { kind: 'buffer', name: 'BUFFER', size: 4, first: 0xde },
+      { kind: 'buffer', name: 'BUFFER', size: 100, first: 7 },
+      { kind: 'user', name: 'USER(300)', size: 4, first: 7 },
+      expect.objectContaining({ kind: 'tail', name: 'TAIL', offset: 432, len: 24, size: 16, count: 1, crc: new DataView(wBytes.buffer, wBytes.byteOffset).getUint32(452, true) }),
+      expect.objectContaining({ kind: 'header', types: [{ objtype: 1, name: 'bad' }] }),
+      expect.objectContaining({ kind: 'objref', objref: 1, typeName: 'bad' }),
+      { kind: 'string', text: 'half ', utf8Valid: true, more: 7, read: 12 },
+      expect.objectContaining({ kind: 'error', name: 'ERROR', message: 'no space left on device' }),
+    ]);
+    expect(pieces).toEqual([[4], [40, 40, 20], [4]]);
   });
 });

@@ -4,6 +4,7 @@
  */
 import { statSync } from 'node:fs';
 import type { ObjHashError } from '../errors.js';
+import { escapeText } from './escape.js';
 import type { Sink } from './io.js';
 
 /** A usage error: one line on stderr, exit 2. */
@@ -72,9 +73,9 @@ export function describeError(e: ObjHashError): string {
   return `${e.code} at offset ${e.offset ?? '?'}: ${e.message}`;
 }
 
-/** The one line a command prints on stderr for an invalid image. */
+/** The one line a command prints on stderr for an invalid image (the path and the message escaped). */
 export function invalidLine(path: string, e: ObjHashError): string {
-  return `${path}: invalid: ${describeError(e)}\n`;
+  return `${escapeText(path)}: invalid: ${escapeText(describeError(e))}\n`;
 }
 
 /** Rows as an indented table: numbers (and "12.5%") right-aligned, text left-aligned. */

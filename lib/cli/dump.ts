@@ -4,11 +4,13 @@
  * verify agree on what is valid), printing from its onRecord hook: the
  * image is read through the FileSource window and the output is written as
  * it goes (FdSink), so memory stays bounded by the largest record.  The
- * payloads are decoded by lib/image/records.ts; this file only formats.
+ * payloads are decoded by lib/image/records.ts; this file only formats,
+ * with every text from the image escaped (escape.ts).
  */
 import { inspectImage, type ImageInfo } from '../image/inspect.js';
 import { RecordDecoder, type BytesRecord, type HeaderRecord, type ObjrefRecord, type RecordDescription, type StringRecord, type TailRecord } from '../image/records.js';
 import { EXIT_FAIL, EXIT_OK, hex32, hexBytes, hexString, imageArg, invalidLine, parseArgs, type Io } from './common.js';
+import { escapeText, jsonText } from './escape.js';
 import { Progress } from './io.js';
 
 /** Text mode shows this many payload bytes of BUFFER and user records... */
@@ -39,23 +41,23 @@ export function dump(args: string[], io: Io): number {
   let tail: TailRecord | undefined;
 
   const header = (d: HeaderRecord) => {
-    if (json) out.write(`${jsonHead(d)},"version":${d.version},"flags":${d.flags},"types":${JSON.stringify(d.types)}}\n`);
+    if (json) out.write(`${jsonHead(d)},"version":${d.version},"flags":${d.flags},"types":${jsonText(d.types)}}\n`);
     else
       out.write(
         `${head(d)}  version ${d.version}, flags ${hex32(d.flags)}, types ` +
-          (d.types.length ? d.types.map((t) => `${t.objtype}=${t.name}`).join(' ') : '(none)') +
+          (d.types.length ? d.types.map((t) => `${t.objtype}=${escapeText(t.name)}`).join(' ') : '(none)') +
           '\n',
       );
   };
 
   const objref = (d: ObjrefRecord) => {
-    if (json) out.write(`${jsonHead(d)},"objtype":${d.objtype},"typeName":${JSON.stringify(d.typeName ?? null)},"objref":${d.objref}}\n`);
-    else out.write(`${head(d)}  objref ${d.objref}, objtype ${d.objtype} (${d.typeName ?? 'not in the type table'})\n`);
+    if (json) out.write(`${jsonHead(d)},"objtype":${d.objtype},"typeName":${jsonText(d.typeName ?? null)},"objref":${d.objref}}\n`);
+    else out.write(`${head(d)}  objref ${d.objref}, objtype ${d.objtype} (${d.typeName === undefined ? 'not in the type table' : escapeText(d.typeName)})\n`);
   };
 
   const string = (d: StringRecord) => {
     if (json) {
-      out.write(`${jsonHead(d)},"text":${JSON.stringify(d.text)}`);
+      out.write(`${jsonHead(d)},"text":${jsonText(d.text)}`);
       if (!d.utf8Valid) {
         out.write(',"hex":"');
         for (let i = 0; i < d.bytes.length; i += HEX_PIECE) out.write(hexString(d.bytes.subarray(i, i + HEX_PIECE)));
@@ -65,7 +67,7 @@ export function dump(args: string[], io: Io): number {
       return;
     }
     const more = d.more ?? 0;
-    out.write(`${head(d)}  ${JSON.stringify(d.text)}${more > 0 ? `…(+${more} bytes)` : ''}${d.utf8Valid ? '' : ' (not valid UTF-8)'}\n`);
+    out.write(`${head(d)}  ${jsonText(d.text)}${more > 0 ? `…(+${more} bytes)` : ''}${d.utf8Valid ? '' : ' (not valid UTF-8)'}\n`);
   };
 
   const bytes = (d: BytesRecord) => {
@@ -97,8 +99,8 @@ export function dump(args: string[], io: Io): number {
             tail = d;
             return;
           case 'error':
-            if (json) out.write(`${jsonHead(d)},"message":${JSON.stringify(d.message)}}\n`);
-            else out.write(`${head(d)}  the checkpoint failed: ${d.message}\n`);
+            if (json) out.write(`${jsonHead(d)},"message":${jsonText(d.message)}}\n`);
+            else out.write(`${head(d)}  the checkpoint failed: ${escapeText(d.message)}\n`);
             return;
           default:
             return bytes(d);
@@ -115,7 +117,7 @@ export function dump(args: string[], io: Io): number {
   }
   if (info.error) {
     const e = info.error;
-    if (json) out.write(JSON.stringify({ error: e.code, offset: e.offset ?? null, message: e.message }) + '\n');
+    if (json) out.write(jsonText({ error: e.code, offset: e.offset ?? null, message: e.message }) + '\n');
     out.flush();
     io.err.write(invalidLine(path, e));
     return EXIT_FAIL;

@@ -22,6 +22,9 @@ exit status: 0 ok, 1 invalid image or failed command, 2 usage error.
 environment: OBJHASH_IMPL=native|js picks the backend (default: native if it
 loads); the image format and the output are the same with both.
 On a terminal, images over 64 MiB show a progress line on stderr.
+Text from an image or the command line (type names, messages, strings,
+file names) is printed with control, bidi and line-separator characters
+escaped: \\n, \\x1b, \\u009b, \\u202e (in --json as \\uXXXX).
 Format: docs/FORMAT.md.`;
 
 export const HELP: Record<string, string> = {

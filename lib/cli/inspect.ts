@@ -3,6 +3,7 @@ import { REC } from '../image/format.js';
 import { inspectImage, type ImageInfo } from '../image/inspect.js';
 import { RecordDecoder, type ErrorRecord, type TailRecord } from '../image/records.js';
 import { EXIT_FAIL, EXIT_OK, hex32, imageArg, invalidLine, parseArgs, table, type Io } from './common.js';
+import { escapeText } from './escape.js';
 import { Progress } from './io.js';
 
 /** Walks the image with a progress line; also notes the TAIL/ERROR record, checked or not. */
@@ -39,13 +40,13 @@ export function inspect(args: string[], io: Io): number {
   const out = (s = '') => io.out.write(s + '\n');
   const headerOk = info.error === undefined || info.version !== 0;
 
-  out(`${path}: ${size >= 0 ? size : info.bytes} bytes, ${info.valid ? 'valid' : 'INVALID'}`);
+  out(`${escapeText(path)}: ${size >= 0 ? size : info.bytes} bytes, ${info.valid ? 'valid' : 'INVALID'}`);
   out();
   if (!headerOk) {
     out('header: unreadable');
   } else {
     out(`header: format version ${info.version}, flags ${hex32(info.flags)}, ${info.types.length} object type(s)`);
-    if (info.types.length > 0) out(table([['objtype', 'name'], ...info.types.map((t) => [t.objtype, t.name])]));
+    if (info.types.length > 0) out(table([['objtype', 'name'], ...info.types.map((t) => [t.objtype, escapeText(t.name)])]));
   }
   out();
 
@@ -62,9 +63,9 @@ export function inspect(args: string[], io: Io): number {
   out();
 
   const defined = new Map(info.objects.map((o) => [o.objtype, o.count]));
-  const rows: (string | number)[][] = info.types.map((t) => [t.objtype, t.name, defined.get(t.objtype) ?? 0]);
+  const rows: (string | number)[][] = info.types.map((t) => [t.objtype, escapeText(t.name), defined.get(t.objtype) ?? 0]);
   // (an OBJREF of a type not in the table makes the image invalid; list it anyway)
-  for (const o of info.objects) if (!info.types.some((t) => t.objtype === o.objtype)) rows.push([o.objtype, o.name, o.count]);
+  for (const o of info.objects) if (!info.types.some((t) => t.objtype === o.objtype)) rows.push([o.objtype, escapeText(o.name), o.count]);
   const objects = info.objects.reduce((a, o) => a + o.count, 0);
   out('objects (OBJREF records) by objtype:');
   out(table([['objtype', 'name', 'objects'], ...rows, ['total', '', objects]]));
@@ -84,7 +85,7 @@ export function inspect(args: string[], io: Io): number {
   out();
 
   if (end?.kind === 'error') {
-    out(`tail: none: ERROR record at offset ${end.offset}, the checkpoint failed: ${end.message}`);
+    out(`tail: none: ERROR record at offset ${end.offset}, the checkpoint failed: ${escapeText(end.message)}`);
   } else if (end?.kind === 'tail') {
     const ok = info.valid && info.tail !== undefined;
     out(`tail: TAIL at offset ${end.offset}: object count ${end.count}, crc32c ${hex32(end.crc)}: ${ok ? 'ok' : 'BAD (see the error)'}`);
@@ -105,10 +106,10 @@ export function verify(args: string[], io: Io): number {
   if (info.valid && info.tail && !info.error) {
     const objects = info.objects.reduce((a, o) => a + o.count, 0);
     const records = info.records.reduce((a, r) => a + r.count, 0);
-    io.out.write(`${path}: valid: ${info.bytes} bytes, ${records} records, ${objects} objects, crc32c ${hex32(info.tail.crc)}\n`);
+    io.out.write(`${escapeText(path)}: valid: ${info.bytes} bytes, ${records} records, ${objects} objects, crc32c ${hex32(info.tail.crc)}\n`);
     return EXIT_OK;
   }
   // (inspectImage only returns valid with a TAIL; an error is always set otherwise)
-  io.err.write(info.error ? invalidLine(path, info.error) : `${path}: invalid: no TAIL\n`);
+  io.err.write(info.error ? invalidLine(path, info.error) : `${escapeText(path)}: invalid: no TAIL\n`);
   return EXIT_FAIL;
 }

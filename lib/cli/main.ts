@@ -13,6 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ObjHashError } from '../errors.js';
 import { CommandError, EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError, type Io } from './common.js';
+import { escapeText } from './escape.js';
 import { HELP, USAGE } from './help.js';
 import { FdSink, OutputClosed } from './io.js';
 
@@ -86,11 +87,13 @@ function run(argv: string[], io: Io): number {
 
 /**
  * Runs the command line `argv` (without node and the script); returns the
- * exit code.  Errors are one line on io.err.
+ * exit code.  Errors are one line on io.err, escaped (they may quote a
+ * path, an argument or an image's text).
  */
 export function main(argv: string[], io: Io = { out: new FdSink(1), err: new FdSink(2) }): number {
   let code: number;
   let line: string | undefined;
+  let stack: string | undefined;
   try {
     code = run(argv, io);
   } catch (e) {
@@ -108,8 +111,11 @@ export function main(argv: string[], io: Io = { out: new FdSink(1), err: new FdS
       code = EXIT_FAIL;
       const err = e as Error;
       line = `objhash: internal error: ${String(err?.message ?? e).replace(/\s*\n\s*/g, ' ')}`;
-      if (process.env.OBJHASH_DEBUG) line += '\n' + String(err?.stack);
+      if (process.env.OBJHASH_DEBUG) stack = String(err?.stack);
     }
+    line = escapeText(line);
+    // (the stack, with OBJHASH_DEBUG, spans lines: each escaped)
+    if (stack !== undefined) line += '\n' + stack.split('\n').map(escapeText).join('\n');
   }
   try {
     io.out.flush();
