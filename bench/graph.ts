@@ -18,6 +18,7 @@ import {
   type ObjType,
   type RestartContext,
 } from '../lib/index.js';
+import { rng } from './prng.js';
 
 export interface Mm {
   start: number;
@@ -58,16 +59,8 @@ export interface GraphSpec {
   firstRef: Int32Array;
 }
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// the shared seeded PRNG (mulberry32); re-exported for the workloads
+export { rng };
 
 export const taskName = (i: number): string => `task-${i}`;
 export const filePath = (f: number): string => `/var/lib/app/data-${f}.db`;

@@ -36,16 +36,21 @@
 
 const ERROR_CODES = new Set(['EINVAL', 'ENOMSG', 'EPIPE', 'EIO', 'EBADMSG', 'E2BIG', 'ELOOP', 'EBADF', 'ENOMEM', 'EEXIST', 'EBUSY']);
 
-/** mulberry32: a small seeded PRNG (as test/helpers.ts). */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** The seeded PRNG (mulberry32) of the tests and the benchmark: bench/prng.ts, compiled into dist/. */
+const { rng } = requireBuilt('bench/prng.js');
+
+/** A module compiled into dist/ (npm run build), or an error that says so. */
+function requireBuilt(file) {
+  const path = require('node:path');
+  const p = path.join(__dirname, '..', 'dist', file);
+  try {
+    return require(p);
+  } catch (e) {
+    if (e && e.code === 'MODULE_NOT_FOUND' && String(e.message).includes(p)) {
+      throw new Error(`scripts/fuzz.js: ${path.relative(process.cwd(), p) || p} is missing: run \`npm run build\``);
+    }
+    throw e;
+  }
 }
 
 class FuzzFailure extends Error {

@@ -35,14 +35,5 @@ export function gc(): void {
   gcFn();
 }
 
-/** A small seeded PRNG (mulberry32), so random tests are reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG (mulberry32) shared with the benchmark and the fuzzer, so random tests are reproducible. */
+export { rng } from '../bench/prng.js';
