@@ -89,30 +89,38 @@ function lenAt(image: Uint8Array, offset: number): number {
 const ANY = defineObjType<object>({ name: 'any' });
 const USER = 200;
 
+/** target[w](v) throws EINVAL, its message naming the writer and showing the value. */
+function expectRefused(target: object, w: string, v: unknown, prefix = `${w}: `): void {
+  const f = (target as Record<string, (x: unknown) => unknown>)[w]!;
+  const e = expectCode(() => f.call(target, v), 'EINVAL');
+  expect(e.message.startsWith(prefix), e.message).toBe(true);
+  expect(e.message).toMatch(new RegExp(escape(shown(v))));
+}
+
+/** An ImageWriter with the backend's CRC, its HEADER written, a user record open. */
+function openWriter(impl: (typeof IMPLS)[number]): ImageWriter {
+  const b = getBackend(impl);
+  const wr = new ImageWriter({ crc32c: (x, crc) => b.crc32c(x, crc) });
+  wr.writeHeader([{ objtype: 1, name: 'any' }]);
+  wr.begin(USER);
+  return wr;
+}
+
 describe.each(IMPLS)('payload writers refuse what they cannot write (%s)', (impl) => {
   describe.each(CASES.map((c) => [c.w, c] as const))('%s', (w, c) => {
     it.each(c.bad.map((v) => [label(v), v]))(`CheckpointContext.${w}(%s): EINVAL naming ${w} and the value, nothing written`, (_, v) => {
       const ctx = new CheckpointContext({ types: [ANY], impl });
       ctx.checkpointObj({}, ANY); // (an image holds at least one object)
       ctx.begin(USER);
-      const call = ctx[w] as (x: unknown) => unknown;
-      const e = expectCode(() => call.call(ctx, v), 'EINVAL');
-      expect(e.message.startsWith(`${w}: `), e.message).toBe(true);
-      expect(e.message).toMatch(new RegExp(escape(shown(v))));
+      expectRefused(ctx, w, v);
       const at = ctx.end();
       const image = ctx.finish();
       expect(lenAt(image, at)).toBe(8); // the record is still empty
     });
 
     it.each(c.bad.map((v) => [label(v), v]))(`ImageWriter.${w}(%s): EINVAL, nothing written`, (_, v) => {
-      const b = getBackend(impl);
-      const wr = new ImageWriter({ crc32c: (x, crc) => b.crc32c(x, crc) });
-      wr.writeHeader([{ objtype: 1, name: 'any' }]);
-      wr.begin(USER);
-      const call = wr[w] as (x: unknown) => unknown;
-      const e = expectCode(() => call.call(wr, v), 'EINVAL');
-      expect(e.message.startsWith(`${w}: `), e.message).toBe(true);
-      expect(e.message).toMatch(new RegExp(escape(shown(v))));
+      const wr = openWriter(impl);
+      expectRefused(wr, w, v);
       const at = wr.end();
       wr.tail(0);
       expect(lenAt(wr.finish(), at)).toBe(8);
@@ -152,21 +160,14 @@ describe.each(IMPLS)('payload writers refuse what they cannot write (%s)', (impl
     const ctx = new CheckpointContext({ types: [ANY], impl });
     ctx.checkpointObj({}, ANY);
     ctx.begin(USER);
-    for (const v of bad) {
-      const e = expectCode(() => (ctx[w] as (x: unknown) => unknown).call(ctx, v), 'EINVAL');
-      expect(e.message.startsWith(`${w}: expected `), e.message).toBe(true);
-      expect(e.message).toMatch(new RegExp(escape(shown(v))));
-    }
+    for (const v of bad) expectRefused(ctx, w, v, `${w}: expected `);
     const at = ctx.end();
     expect(lenAt(ctx.finish(), at)).toBe(8);
   });
 
   it('ImageWriter.bytes of the wrong type: EINVAL, nothing written', () => {
-    const b = getBackend(impl);
-    const wr = new ImageWriter({ crc32c: (x, crc) => b.crc32c(x, crc) });
-    wr.writeHeader([]);
-    wr.begin(USER);
-    for (const v of ['ab', [1, 2], null, 5, new ArrayBuffer(2)]) expectCode(() => wr.bytes(v as never), 'EINVAL', /^bytes: expected a Uint8Array, got /);
+    const wr = openWriter(impl);
+    for (const v of ['ab', [1, 2], null, 5, new ArrayBuffer(2)]) expectRefused(wr, 'bytes', v, 'bytes: expected a Uint8Array, got ');
     const at = wr.end();
     wr.tail(0);
     expect(lenAt(wr.finish(), at)).toBe(8);
