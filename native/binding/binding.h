@@ -255,6 +255,16 @@ inline Hash* OpenHash(napi_env env, napi_callback_info info,
 
 // ---- the exported functions (napi_callback) ----
 
+// f(handle): the number @Call returns for the hash (size, nextObjref,
+// reserve, buckets, memory), or -OBJHASH_EBADF / -OBJHASH_EBUSY.
+template <auto Call, Access kAccess = Access::kReads>
+napi_value HashNumber(napi_env env, napi_callback_info info) {
+  napi_value argv[1], early;
+  Hash* s = OpenHash(env, info, argv, 1, kAccess, &early);
+  if (s == nullptr) return early;
+  return Number(env, static_cast<double>(Call(s->core)));
+}
+
 // hash.cc
 napi_value Create(napi_env env, napi_callback_info info);
 napi_value Free(napi_env env, napi_callback_info info);
@@ -264,12 +274,7 @@ napi_value LookupAdd(napi_env env, napi_callback_info info);
 napi_value Add(napi_env env, napi_callback_info info);
 napi_value Insert(napi_env env, napi_callback_info info);
 napi_value Fetch(napi_env env, napi_callback_info info);
-napi_value Reserve(napi_env env, napi_callback_info info);
 napi_value EntryKey(napi_env env, napi_callback_info info);
-napi_value Size(napi_env env, napi_callback_info info);
-napi_value NextObjref(napi_env env, napi_callback_info info);
-napi_value Buckets(napi_env env, napi_callback_info info);
-napi_value Memory(napi_env env, napi_callback_info info);
 
 // batch.cc
 napi_value LookupAddMany(napi_env env, napi_callback_info info);

@@ -13,7 +13,7 @@ namespace objhash_binding {
 namespace {
 
 // Calls @fn(type, key, index); returns whether it returned normally.
-bool CallBack(Hash* s, napi_ref fn, uint64_t key, uint32_t type,
+bool CallJs(Hash* s, napi_ref fn, uint64_t key, uint32_t type,
               uint32_t index) {
   napi_env env = s->env;
   napi_handle_scope scope;
@@ -40,7 +40,7 @@ int GrabTrampoline(void* priv, uint64_t key, uint32_t type, int32_t objref,
   if (!(TypeFlags(s, type) & OBJHASH_TYPE_GRAB) || !s->grab ||
       s->finalizing || s->skip_grab)
     return 0;
-  return CallBack(s, s->grab, key, type, index) ? 0 : kJsThrew;
+  return CallJs(s, s->grab, key, type, index) ? 0 : kJsThrew;
 }
 
 // Every object is dropped even when some drops throw; the first exception
@@ -56,7 +56,7 @@ void DropTrampoline(void* priv, uint64_t key, uint32_t type, int32_t objref,
   if (!(TypeFlags(s, type) & OBJHASH_TYPE_DROP) || !s->drop ||
       s->finalizing)
     return;
-  if (CallBack(s, s->drop, key, type, index)) return;
+  if (CallJs(s, s->drop, key, type, index)) return;
   napi_is_exception_pending(s->env, &pending);
   if (!pending || napi_get_and_clear_last_exception(s->env, &e) != napi_ok)
     return;
@@ -271,13 +271,6 @@ napi_value Fetch(napi_env env, napi_callback_info info) {
                          objhash_fetch(s->core, objref, type, nullptr)));
 }
 
-napi_value Reserve(napi_env env, napi_callback_info info) {
-  napi_value argv[1], early;
-  Hash* s = OpenHash(env, info, argv, 1, Access::kAdds, &early);
-  if (s == nullptr) return early;
-  return Number(env, objhash_reserve(s->core));
-}
-
 // the key of entry @index (0 for none), or a negative code
 napi_value EntryKey(napi_env env, napi_callback_info info) {
   napi_value argv[2], early;
@@ -290,34 +283,6 @@ napi_value EntryKey(napi_env env, napi_callback_info info) {
     return nullptr;
   int ret = objhash_entry(s->core, index, &key, nullptr, nullptr);
   return ret < 0 ? Number(env, ret) : KeyValue(env, key);
-}
-
-napi_value Size(napi_env env, napi_callback_info info) {
-  napi_value argv[1], early;
-  Hash* s = OpenHash(env, info, argv, 1, Access::kReads, &early);
-  if (s == nullptr) return early;
-  return Number(env, objhash_count(s->core));
-}
-
-napi_value NextObjref(napi_env env, napi_callback_info info) {
-  napi_value argv[1], early;
-  Hash* s = OpenHash(env, info, argv, 1, Access::kReads, &early);
-  if (s == nullptr) return early;
-  return Number(env, objhash_next_objref(s->core));
-}
-
-napi_value Buckets(napi_env env, napi_callback_info info) {
-  napi_value argv[1], early;
-  Hash* s = OpenHash(env, info, argv, 1, Access::kReads, &early);
-  if (s == nullptr) return early;
-  return Number(env, objhash_nbuckets(s->core));
-}
-
-napi_value Memory(napi_env env, napi_callback_info info) {
-  napi_value argv[1], early;
-  Hash* s = OpenHash(env, info, argv, 1, Access::kReads, &early);
-  if (s == nullptr) return early;
-  return Number(env, static_cast<double>(objhash_memory(s->core)));
 }
 
 }  // namespace objhash_binding
