@@ -133,7 +133,7 @@ function makeTypes(o, track) {
     checkpoint(ctx, f) {
       const owner = ctx.checkpointObj(f.owner, ProcT);
       ctx.begin(REC_FILE).vstr(f.path).sv(f.pos);
-      ctx.writer.align(8);
+      ctx.align(8);
       ctx.u64(f.ino).i32(owner).blob(f.data).end();
     },
     restore(ctx) {
@@ -141,7 +141,7 @@ function makeTypes(o, track) {
       ctx.readRecord(REC_FILE);
       f.path = ctx.vstr();
       f.pos = ctx.sv();
-      ctx.reader.align(8);
+      ctx.align(8);
       f.ino = ctx.u64n();
       f.owner = ctx.objFetch(ctx.i32(), ProcT);
       f.data = ctx.blob().slice();

@@ -36,6 +36,7 @@ export class CheckpointContext implements Disposable {
       sink: opts.sink,
       highWaterMark: opts.highWaterMark,
       maxRecord: opts.maxRecord,
+      version: opts.version,
     });
     const table: TypeEntry[] = this.#types.map((t, i) => {
       this.#objtype[t.id] = i + 1;

@@ -37,6 +37,8 @@ export interface CheckpointOptions extends ContextOptions {
   highWaterMark?: number;
   /** Header flags (a u32 of yours). */
   flags?: number;
+  /** Image format version to write: 2 (default, compact) or 1 (readers of version 1 only). */
+  version?: number;
 }
 
 export { positiveInt };

@@ -15,7 +15,7 @@ import { ObjHashError, isStackOverflow } from '../errors.js';
 import { REC, recordTypeName } from '../image/format.js';
 import { ImageReader } from '../image/reader.js';
 import type { ByteSource } from '../image/source.js';
-import { ObjrefValidator } from '../image/validate.js';
+import type { ObjrefValidator } from '../image/validate.js';
 import { backendFor, crc32cFor } from '../backend/loader.js';
 import { ObjHash, seam } from '../hash/objhash.js';
 import type { ObjType } from '../types.js';
@@ -52,11 +52,16 @@ export class RestartContext implements Disposable {
       throw new ObjHashError('EINVAL', 'RestartContext: image must be a Uint8Array or a ByteSource');
     this.#maxDepth = positiveInt(opts.maxDepth, 'maxDepth', DEFAULT_MAX_DEPTH);
     const b = backendFor(opts.impl);
-    this.#reader = new ImageReader(image, { crc32c: crc32cFor(b), maxRecord: opts.maxRecord });
+    this.#reader = new ImageReader(image, {
+      crc32c: crc32cFor(b),
+      maxRecord: opts.maxRecord,
+      maxObjrefGap: opts.maxObjrefGap,
+      maxObjects: opts.maxObjects,
+    });
     const hdr = this.#reader.readHeader();
     this.version = hdr.version;
     this.flags = hdr.flags;
-    this.#objects = new ObjrefValidator(hdr.types, opts);
+    this.#objects = this.#reader.objects;
     const byName = new Map(types.map((t) => [t.name, t]));
     for (const e of hdr.types) {
       const t = byName.get(e.name);
@@ -163,8 +168,8 @@ export class RestartContext implements Disposable {
   }
 
   #restoreCurrent(at: number, want: ObjType<any> | undefined): unknown {
+    // the reader has checked it against the rules verify shares (validate.ts)
     const { objtype, objref } = this.#reader.objref();
-    this.#objects.define(objtype, objref, at);
     const type = this.#byObjtype[objtype]!;
     if (want !== undefined && type !== want)
       throw new ObjHashError('ENOMSG', `restart: OBJREF at offset ${at} is a ${type.name}, expected a ${want.name}`, at);

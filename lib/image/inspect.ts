@@ -7,7 +7,7 @@ import { ObjHashError } from '../errors.js';
 import { REC, padding, recordTypeName, type TypeEntry } from './format.js';
 import { ImageReader } from './reader.js';
 import { FileSource } from './source.js';
-import { ObjrefValidator, type ValidateOptions } from './validate.js';
+import type { ObjrefValidator, ValidateOptions } from './validate.js';
 import { backendFor, crc32cFor, type ImplName } from '../backend/loader.js';
 
 export interface RecordStats {
@@ -70,13 +70,18 @@ export function inspectImage(image: string | Uint8Array, opts: InspectOptions = 
     s.bytes += len + padding(len);
   };
   let objects: ObjrefValidator | undefined;
-  const reader = new ImageReader(src, { crc32c, maxRecord: opts.maxRecord });
+  const reader = new ImageReader(src, {
+    crc32c,
+    maxRecord: opts.maxRecord,
+    maxObjrefGap: opts.maxObjrefGap,
+    maxObjects: opts.maxObjects,
+  });
   try {
     const hdr = reader.readHeader();
     info.version = hdr.version;
     info.flags = hdr.flags;
     info.types = hdr.types;
-    objects = new ObjrefValidator(hdr.types, opts);
+    objects = reader.objects;
     count(REC.HEADER, reader.len);
     if (opts.onRecord) opts.onRecord({ type: REC.HEADER, len: reader.len, offset: 0 }, reader, info);
     for (;;) {
@@ -84,15 +89,13 @@ export function inspectImage(image: string | Uint8Array, opts: InspectOptions = 
       const { type, len, offset } = rec;
       count(type, len);
       if (opts.onRecord) opts.onRecord({ type, len, offset }, reader, info);
-      if (type === REC.OBJREF) {
-        const { objtype, objref } = reader.objref();
-        objects.define(objtype, objref, offset);
-      } else if (type === REC.ERROR) {
+      // (an OBJREF was checked by the reader, against the rules restart shares)
+      if (type === REC.ERROR) {
         info.errorRecord = reader.errorMessage();
         throw new ObjHashError('EIO', `ERROR record at offset ${offset}: checkpoint failed: ${info.errorRecord}`, offset);
       } else if (type === REC.TAIL) {
         objects.end(offset);
-        info.tail = reader.tail(objects.count);
+        info.tail = reader.tail();
         break;
       }
     }

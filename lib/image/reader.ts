@@ -28,8 +28,8 @@ import {
   REC,
   HEADER_MAGIC,
   TAIL_MAGIC,
-  FORMAT_VERSION,
   HEADER_MIN_LEN,
+  FORMAT_VERSIONS,
   OBJREF_LEN,
   OBJREF_OBJREF_AT,
   OBJREF_OBJTYPE_AT,
@@ -37,15 +37,20 @@ import {
   TAIL_CRC_AT,
   TAIL_LEN,
   TAIL_MAGIC_AT,
+  TAIL_PAYLOAD,
+  V1_HEADER,
+  V2_VARINT_MAX,
   padding,
   checkMaxRecord,
   recordTypeName,
   type Crc32c,
   type TypeEntry,
 } from './format.js';
+import { PayloadReader } from './payload-reader.js';
 import type { ByteSource } from './source.js';
+import { ObjrefValidator, type ValidateOptions } from './validate.js';
 
-export interface ImageReaderOptions {
+export interface ImageReaderOptions extends ValidateOptions {
   /** CRC-32C extender from the backend. */
   crc32c: Crc32c;
   /** Largest record `len` accepted (default DEFAULT_MAX_RECORD); larger → E2BIG. */
@@ -76,7 +81,8 @@ const STATE_TAIL_PENDING = 2;
 const STATE_ENDED_ERROR = 3;
 const STATE_DONE = 4;
 
-const TWO32 = 4294967296;
+/** Largest objtype of a version 2 image (its implicit OBJREF heads are 2 x objtype). */
+const MAX_V2_OBJTYPE = 0xffff;
 /** The first 16 bytes of every image, except len (bytes 4-7): HEADER type, then the magic. */
 const HEADER_PREFIX = new Uint8Array(16);
 {
@@ -86,42 +92,30 @@ const HEADER_PREFIX = new Uint8Array(16);
 }
 const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const lenient = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
-/** Strings up to this many bytes are decoded in JS when pure ASCII (faster than TextDecoder). */
-const SHORT_STRING = 64;
 
-export class ImageReader {
-  /** Type of the current record (set by next(); read-only). */
-  type = 0;
-  /** len of the current record (set by next(); read-only). */
-  len = 0;
-  /** Image offset of the current record (set by next(); -1 before the first; read-only). */
-  recOffset = -1;
-
-  private buf: Uint8Array;
-  private dv: DataView;
-  /** Image offset of buf[0]. */
-  private base = 0;
+export class ImageReader extends PayloadReader {
+  /** Format version of the image (after readHeader). */
+  version = 0;
   /** Valid bytes in buf. */
   private lim: number;
-  /** Payload cursor. */
-  private pos = 0;
-  /** End of the current payload (=== pos when there is no current record). */
-  private payEnd = 0;
-  /** Index of the current record's header, -1 when none. */
-  private recStart = -1;
   /** Index of the next record. */
   private nextIdx = 0;
   /** CRC-32C of image bytes [0, base + crcIdx). */
   private crc = 0;
   private crcIdx = 0;
   private state = STATE_NEED_HEADER;
+  private v2 = false;
   private readonly rec: RecordInfo = { type: 0, len: 0, offset: 0 };
+  /** The current OBJREF's fields (checked by the validator when it was read). */
+  private curObjtype = 0;
+  private curObjref = 0;
+  /** The OBJREF rules shared by restart and verify; set by readHeader. */
+  private validator: ObjrefValidator | null = null;
+  private readonly validateOpts: ValidateOptions;
 
   private readonly src: ByteSource | null;
   /** Total image bytes when known, else -1. */
   private readonly size: number;
-  /** bytes()/blob()/payload() copy out of the window (sources) instead of returning views. */
-  private readonly copyOut: boolean;
   private readonly crc32c: Crc32c;
   private readonly maxRecord: number;
 
@@ -129,31 +123,36 @@ export class ImageReader {
     if (!opts || typeof opts.crc32c !== 'function') {
       throw new ObjHashError('EINVAL', 'ImageReader: opts.crc32c must be a function');
     }
-    this.crc32c = opts.crc32c;
-    this.maxRecord = checkMaxRecord(opts.maxRecord);
+    const maxRecord = checkMaxRecord(opts.maxRecord);
     if (src instanceof Uint8Array) {
+      super(src, false);
       this.src = null;
-      this.buf = src;
-      this.dv = new DataView(src.buffer, src.byteOffset, src.byteLength);
       this.lim = src.length;
       this.size = src.length;
-      this.copyOut = false;
     } else if (src !== null && typeof src === 'object' && typeof src.read === 'function') {
-      this.src = src;
       const sz = src.size;
-      this.size = typeof sz === 'number' && Number.isInteger(sz) && sz >= 0 ? sz : -1;
+      const size = typeof sz === 'number' && Number.isInteger(sz) && sz >= 0 ? sz : -1;
       let w = opts.windowSize ?? src.windowSize ?? 256 * 1024;
       if (!Number.isInteger(w) || w < 16) {
         throw new ObjHashError('EINVAL', `ImageReader: windowSize must be an integer >= 16, got ${String(w)}`);
       }
-      if (this.size >= 0 && w > this.size) w = Math.max(16, this.size);
-      this.buf = new Uint8Array(w);
-      this.dv = new DataView(this.buf.buffer);
+      if (size >= 0 && w > size) w = Math.max(16, size);
+      super(new Uint8Array(w), true);
+      this.src = src;
+      this.size = size;
       this.lim = 0;
-      this.copyOut = true;
     } else {
       throw new ObjHashError('EINVAL', 'ImageReader: expected a Uint8Array or a ByteSource');
     }
+    this.crc32c = opts.crc32c;
+    this.maxRecord = maxRecord;
+    this.validateOpts = { maxObjrefGap: opts.maxObjrefGap, maxObjects: opts.maxObjects };
+  }
+
+  /** The image's objects so far, under the rules restart and verify share (after readHeader). */
+  get objects(): ObjrefValidator {
+    if (this.validator === null) this.badState('objects');
+    return this.validator;
   }
 
   /** Image offset of the next unread record. */
@@ -199,19 +198,20 @@ export class ImageReader {
     if (len < HEADER_MIN_LEN) {
       throw new ObjHashError('EINVAL', `malformed HEADER at offset 0: len ${len} is less than ${HEADER_MIN_LEN}`, 0);
     }
-    this.openAt(0, REC.HEADER, len);
+    this.openAt(0, REC.HEADER, len, V1_HEADER, padding(len));
     this.pos = 16;
     const version = this.u32();
-    if (version !== FORMAT_VERSION) {
+    if (!FORMAT_VERSIONS.includes(version)) {
       throw new ObjHashError(
         'EINVAL',
-        `unsupported format version ${version} at offset 16 (this reader reads version ${FORMAT_VERSION})`,
+        `unsupported format version ${version} at offset 16 (this reader reads versions ${FORMAT_VERSIONS.join(' and ')})`,
         16,
       );
     }
+    const v2 = version === 2;
     const flags = this.u32();
     const count = this.u32();
-    if (count > (len - HEADER_MIN_LEN) / 8) {
+    if (count > (len - HEADER_MIN_LEN) / (v2 ? 12 : 8)) {
       throw new ObjHashError(
         'EINVAL',
         `malformed type table in HEADER at offset 0: ${count} entries cannot fit in len ${len}`,
@@ -245,12 +245,31 @@ export class ImageReader {
       if (seenName.has(name)) this.badTable(i, at, `duplicate type name '${name}'`);
       seenType.add(objtype);
       seenName.add(name);
-      types.push({ objtype, name });
+      if (!v2) {
+        types.push({ objtype, name });
+        continue;
+      }
+      if (objtype === 0 || objtype > MAX_V2_OBJTYPE) this.badTable(i, at, `objtype ${objtype} is not 1..${MAX_V2_OBJTYPE}`);
+      if (this.pos + 4 > this.payEnd) this.badTable(i, at, 'schema length runs past the end of the record');
+      const m = this.u32();
+      if (m > this.payEnd - this.pos) this.badTable(i, at, `schema length ${m} runs past the end of the record`);
+      const schema = this.buf.slice(this.pos, this.pos + m);
+      this.pos += m;
+      const q = (4 - (m & 3)) & 3;
+      if (this.pos + q > this.payEnd) this.badTable(i, at, 'schema padding runs past the end of the record');
+      for (let j = 0; j < q; j++) {
+        if (this.buf[this.pos + j] !== 0) this.badTable(i, at, 'non-zero padding after the schema');
+      }
+      this.pos += q;
+      types.push({ objtype, name, schema });
     }
     if (this.pos !== this.payEnd) {
       this.badTable(count, this.base + this.pos, `${this.payEnd - this.pos} unexpected byte(s) after the last entry`);
     }
     this.state = STATE_RECORDS;
+    this.version = version;
+    this.v2 = v2;
+    this.validator = new ObjrefValidator(types, this.validateOpts);
     return { version, flags, types };
   }
 
@@ -267,6 +286,7 @@ export class ImageReader {
    */
   next(): RecordInfo {
     if (this.state !== STATE_RECORDS) this.badState('next');
+    if (this.v2) return this.nextV2();
     let p = this.nextIdx;
     if (p + 8 > this.lim) {
       if (!this.fill(p, p + 8)) this.truncatedHeader(this.nextIdx);
@@ -277,12 +297,114 @@ export class ImageReader {
     const len = dv.getUint32(p + 4, true);
     if (type < REC.USER_MIN || type > REC.USER_MAX) this.checkSpecial(p, type, len);
     else if (len < 8) this.badLen(p, type, len);
-    this.openAt(p, type, len);
+    this.openAt(p, type, len, V1_HEADER, padding(len));
+    if (type === REC.OBJREF) {
+      const q = this.payStart;
+      this.define(this.dv.getUint32(q + OBJREF_OBJTYPE_AT, true), this.dv.getInt32(q + OBJREF_OBJREF_AT, true));
+    }
+    return this.current();
+  }
+
+  /** The reused RecordInfo, filled from the current record. */
+  private current(): RecordInfo {
     const rec = this.rec;
-    rec.type = type;
-    rec.len = len;
+    rec.type = this.type;
+    rec.len = this.len;
     rec.offset = this.recOffset;
     return rec;
+  }
+
+  /** Checks the current OBJREF's fields with the validator and keeps them for objref(). */
+  private define(objtype: number, objref: number): void {
+    this.validator!.define(objtype, objref, this.recOffset);
+    this.curObjtype = objtype;
+    this.curObjref = objref;
+    this.pos = this.payEnd;
+  }
+
+  /** Version 2: a varint head, then (odd heads) a varint length and the payload. */
+  private nextV2(): RecordInfo {
+    let p = this.nextIdx;
+    if (p + 2 * V2_VARINT_MAX > this.lim) {
+      this.fillSome(p, 2 * V2_VARINT_MAX);
+      p = this.nextIdx;
+    }
+    if (p >= this.lim) this.truncatedHeader(p);
+    const h = this.varintAt(p, 'record head');
+    let q = this.vend;
+    if (h % 2 === 0) {
+      if (h === 0) throw new ObjHashError('EINVAL', `bad record head 0 at offset ${this.base + p}`, this.base + p);
+      this.openAt(p, REC.OBJREF, q - p, q - p, 0);
+      this.define(h / 2, this.validator!.next);
+      return this.current();
+    }
+    const type = (h - 1) / 2;
+    const n = this.varintAt(q, 'record length');
+    const hdr = this.vend - p;
+    const len = hdr + n;
+    if (type < REC.USER_MIN || type > REC.USER_MAX) this.checkSpecialV2(p, type, n);
+    this.openAt(p, type, len, hdr, 0);
+    if (type === REC.OBJREF) {
+      const objtype = this.uv();
+      const objref = this.uv();
+      if (this.pos !== this.payEnd || objtype === 0 || objtype > MAX_V2_OBJTYPE) {
+        throw new ObjHashError('EINVAL', `malformed OBJREF record at offset ${this.recOffset}`, this.recOffset);
+      }
+      this.define(objtype, objref);
+    }
+    return this.current();
+  }
+
+  /** End index of the varint varintAt() read last. */
+  private vend = 0;
+
+  /** The varint at buf[p] (present bytes only; EPIPE if it runs past them); vend is set after it. */
+  private varintAt(p: number, what: string): number {
+    const b = this.buf;
+    let v = 0;
+    let mul = 1;
+    for (let i = 0; i < V2_VARINT_MAX; i++) {
+      if (p + i >= this.lim) {
+        const off = this.base + this.nextIdx;
+        throw new ObjHashError('EPIPE', `truncated: ${what} of the record at offset ${off} runs past the end of the image`, off);
+      }
+      const c = b[p + i]!;
+      v += (c & 0x7f) * mul;
+      if (c < 0x80) {
+        this.vend = p + i + 1;
+        return v;
+      }
+      mul *= 128;
+    }
+    const off = this.base + this.nextIdx;
+    throw new ObjHashError('EINVAL', `${what} of the record at offset ${off} is longer than ${V2_VARINT_MAX} bytes`, off);
+  }
+
+  /** Makes up to n bytes from buf[p] present (fewer at the end of the image); p moves to nextIdx's place. */
+  private fillSome(p: number, n: number): void {
+    const left = this.size >= 0 ? this.size - (this.base + p) : n;
+    const want = Math.min(n, left);
+    if (want > 0 && p + want > this.lim) this.fill(p, p + want);
+  }
+
+  /** Checks a version 2 non-user record's payload length n. */
+  private checkSpecialV2(p: number, type: number, n: number): void {
+    switch (type) {
+      case REC.BUFFER:
+      case REC.STRING:
+      case REC.ERROR:
+      case REC.FIELDS:
+      case REC.VALUE:
+        return;
+      case REC.OBJREF:
+        if (n < 2 || n > 2 * V2_VARINT_MAX) this.wrongLen(p, type, n, 'a payload of 2..10 bytes');
+        return;
+      case REC.TAIL:
+        if (n !== TAIL_PAYLOAD) this.wrongLen(p, type, n, `a payload of ${TAIL_PAYLOAD} bytes`);
+        return;
+      default:
+        this.unknownType(p, type);
+    }
   }
 
   /** next(), then checks that the record is of `type` (EINVAL otherwise). */
@@ -302,11 +424,15 @@ export class ImageReader {
   peek(): number {
     if (this.state === STATE_TAIL_PENDING || this.state === STATE_ENDED_ERROR || this.state === STATE_DONE) return -1;
     let p = this.nextIdx;
-    if (p + 4 > this.lim) {
-      if (!this.fill(this.recStart >= 0 ? this.recStart : p, p + 4)) return -1;
+    const n = this.v2 ? 1 : 4;
+    if (p + n > this.lim) {
+      if (!this.fill(this.recStart >= 0 ? this.recStart : p, p + n)) return -1;
       p = this.nextIdx;
     }
-    return this.dv.getUint32(p, true);
+    if (!this.v2) return this.dv.getUint32(p, true);
+    this.fillSome(p, V2_VARINT_MAX);
+    const h = this.varintAt(this.nextIdx, 'record head');
+    return h % 2 === 0 ? REC.OBJREF : (h - 1) / 2;
   }
 
   /** Checks a non-user record header (kept out of next() to keep it small). */
@@ -318,20 +444,28 @@ export class ImageReader {
       case REC.ERROR:
         return;
       case REC.OBJREF:
-        if (len !== OBJREF_LEN) this.wrongLen(p, type, len, OBJREF_LEN);
+        if (len !== OBJREF_LEN) this.wrongLen(p, type, len, String(OBJREF_LEN));
         return;
       case REC.TAIL:
-        if (len !== TAIL_LEN) this.wrongLen(p, type, len, TAIL_LEN);
+        if (len !== TAIL_LEN) this.wrongLen(p, type, len, String(TAIL_LEN));
         return;
-      case REC.HEADER:
-        throw new ObjHashError('EINVAL', `unexpected HEADER record at offset ${this.base + p}: only the first record may be a HEADER`, this.base + p);
       default:
-        throw new ObjHashError('EINVAL', `unknown record type ${type} at offset ${this.base + p}`, this.base + p);
+        this.unknownType(p, type);
     }
   }
 
-  /** Makes the record at buf[p] (type, len already checked) current: maxRecord, presence, padding. */
-  private openAt(p: number, type: number, len: number): void {
+  private unknownType(p: number, type: number): never {
+    if (type === REC.HEADER)
+      throw new ObjHashError('EINVAL', `unexpected HEADER record at offset ${this.base + p}: only the first record may be a HEADER`, this.base + p);
+    throw new ObjHashError('EINVAL', `unknown record type ${type} at offset ${this.base + p}`, this.base + p);
+  }
+
+  /**
+   * Makes the record at buf[p] (type, len already checked) current:
+   * maxRecord, presence, padding.  hdr: bytes before the payload; pad:
+   * zero bytes after the record (version 1 pads to 8).
+   */
+  private openAt(p: number, type: number, len: number, hdr: number, pad: number): void {
     if (len > this.maxRecord) {
       throw new ObjHashError(
         'E2BIG',
@@ -339,9 +473,9 @@ export class ImageReader {
         this.base + p,
       );
     }
-    let end = p + len + padding(len);
+    let end = p + len + pad;
     if (end > this.lim) {
-      if (!this.fill(p, end)) this.truncatedRecord(this.nextIdx, type, len);
+      if (!this.fill(p, end)) this.truncatedRecord(this.nextIdx, type, len, pad);
       const shift = p - this.nextIdx;
       p -= shift;
       end -= shift;
@@ -357,7 +491,7 @@ export class ImageReader {
       }
     }
     this.recStart = p;
-    this.pos = p + 8;
+    this.payStart = this.pos = p + hdr;
     this.payEnd = p + len;
     this.nextIdx = end;
     this.type = type;
@@ -369,30 +503,28 @@ export class ImageReader {
 
   // ------------------------------------------------------- special records
 
-  /** The payload of the current OBJREF record. */
+  /** The fields of the current OBJREF record (checked by the validator when next() read it). */
   objref(): { objtype: number; objref: number } {
     if (this.recStart < 0 || this.type !== REC.OBJREF) this.notCurrent('objref', REC.OBJREF);
-    if (this.len !== OBJREF_LEN) this.wrongLen(this.recStart, REC.OBJREF, this.len, OBJREF_LEN);
-    const p = this.recStart;
     this.pos = this.payEnd;
-    return { objtype: this.dv.getUint32(p + OBJREF_OBJTYPE_AT, true), objref: this.dv.getInt32(p + OBJREF_OBJREF_AT, true) };
+    return { objtype: this.curObjtype, objref: this.curObjref };
   }
 
   /**
-   * Verifies the current TAIL record: magic, CRC-32C of every byte before
-   * it, the object count (if expectedCount is given), and that nothing
-   * follows it.
+   * Verifies the current TAIL record: magic, CRC-32C of every byte before it, the object count (the objects
+   * defined, or expectedCount when given), and that nothing follows it.
    */
   tail(expectedCount?: number): { count: number; crc: number } {
     if (this.state !== STATE_TAIL_PENDING || this.type !== REC.TAIL) this.notCurrent('tail', REC.TAIL);
     const p = this.recStart;
+    const q = this.payStart;
     const off = this.base + p;
     const dv = this.dv;
-    if (dv.getBigUint64(p + TAIL_MAGIC_AT, true) !== TAIL_MAGIC) {
-      throw new ObjHashError('EBADMSG', `bad TAIL magic at offset ${off + TAIL_MAGIC_AT} (TAIL at offset ${off})`, off);
+    if (dv.getBigUint64(q + TAIL_MAGIC_AT, true) !== TAIL_MAGIC) {
+      throw new ObjHashError('EBADMSG', `bad TAIL magic at offset ${this.base + q + TAIL_MAGIC_AT} (TAIL at offset ${off})`, off);
     }
-    const count = dv.getUint32(p + TAIL_COUNT_AT, true);
-    const stored = dv.getUint32(p + TAIL_CRC_AT, true);
+    const count = dv.getUint32(q + TAIL_COUNT_AT, true);
+    const stored = dv.getUint32(q + TAIL_CRC_AT, true);
     if (p > this.crcIdx) {
       this.crc = this.crc32c(this.buf.subarray(this.crcIdx, p), this.crc) >>> 0;
       this.crcIdx = p;
@@ -405,10 +537,11 @@ export class ImageReader {
         off,
       );
     }
-    if (expectedCount !== undefined && count !== expectedCount) {
+    const expected = expectedCount ?? this.validator!.count;
+    if (count !== expected) {
       throw new ObjHashError(
         'EBADMSG',
-        `object count mismatch: TAIL at offset ${off} says ${count} objects, ${expectedCount} were read`,
+        `object count mismatch: TAIL at offset ${off} says ${count} objects, ${expected} were read`,
         off,
       );
     }
@@ -422,259 +555,16 @@ export class ImageReader {
       throw new ObjHashError('EINVAL', `trailing bytes after TAIL at offset ${off}: the image must end at offset ${at}`, at);
     }
     this.state = STATE_DONE;
+    this.done = true;
     return { count, crc: stored };
   }
 
   /** The message of the current ERROR record (invalid UTF-8 is replaced by U+FFFD). */
   errorMessage(): string {
     if (this.recStart < 0 || this.type !== REC.ERROR) this.notCurrent('errorMessage', REC.ERROR);
-    const s = lenient.decode(this.buf.subarray(this.recStart + 8, this.payEnd));
+    const s = lenient.decode(this.buf.subarray(this.payStart, this.payEnd));
     this.pos = this.payEnd;
     return s;
-  }
-
-  // ----------------------------------------------------------- payload readers
-
-  /** Unread payload bytes of the current record. */
-  remaining(): number {
-    return this.payEnd - this.pos;
-  }
-
-  /** Throws EINVAL unless the current payload has been read completely. */
-  expectEnd(): void {
-    if (this.pos !== this.payEnd) {
-      throw new ObjHashError(
-        'EINVAL',
-        `${this.payEnd - this.pos} unread byte(s) at the end of record ${recordTypeName(this.type)} at offset ${this.recOffset}`,
-        this.recOffset,
-      );
-    }
-  }
-
-  u8(): number {
-    const p = this.pos;
-    if (p + 1 > this.payEnd) this.overrun(1);
-    this.pos = p + 1;
-    return this.buf[p]!;
-  }
-
-  u16(): number {
-    const p = this.pos;
-    if (p + 2 > this.payEnd) this.overrun(2);
-    this.pos = p + 2;
-    return this.dv.getUint16(p, true);
-  }
-
-  u32(): number {
-    const p = this.pos;
-    if (p + 4 > this.payEnd) this.overrun(4);
-    this.pos = p + 4;
-    return this.dv.getUint32(p, true);
-  }
-
-  i32(): number {
-    const p = this.pos;
-    if (p + 4 > this.payEnd) this.overrun(4);
-    this.pos = p + 4;
-    return this.dv.getInt32(p, true);
-  }
-
-  u64(): bigint {
-    const p = this.pos;
-    if (p + 8 > this.payEnd) this.overrun(8);
-    this.pos = p + 8;
-    return this.dv.getBigUint64(p, true);
-  }
-
-  /** A u64 as a number; EINVAL if above Number.MAX_SAFE_INTEGER. */
-  u64n(): number {
-    const p = this.pos;
-    if (p + 8 > this.payEnd) this.overrun(8);
-    const lo = this.dv.getUint32(p, true);
-    const hi = this.dv.getUint32(p + 4, true);
-    if (hi > 0x1fffff) this.unsafe(p, 'u64');
-    this.pos = p + 8;
-    return hi * TWO32 + lo;
-  }
-
-  i64(): bigint {
-    const p = this.pos;
-    if (p + 8 > this.payEnd) this.overrun(8);
-    this.pos = p + 8;
-    return this.dv.getBigInt64(p, true);
-  }
-
-  /** An i64 as a number; EINVAL outside the safe-integer range. */
-  i64n(): number {
-    const p = this.pos;
-    if (p + 8 > this.payEnd) this.overrun(8);
-    const lo = this.dv.getUint32(p, true);
-    const hi = this.dv.getInt32(p + 4, true);
-    const v = hi * TWO32 + lo;
-    if (hi > 0x1fffff || hi < -0x200000 || v < -Number.MAX_SAFE_INTEGER) this.unsafe(p, 'i64');
-    this.pos = p + 8;
-    return v;
-  }
-
-  f64(): number {
-    const p = this.pos;
-    if (p + 8 > this.payEnd) this.overrun(8);
-    this.pos = p + 8;
-    return this.dv.getFloat64(p, true);
-  }
-
-  /** One byte, 0 or 1 (anything else: EINVAL). */
-  bool(): boolean {
-    const p = this.pos;
-    if (p + 1 > this.payEnd) this.overrun(1);
-    const v = this.buf[p]!;
-    if (v > 1) {
-      throw new ObjHashError(
-        'EINVAL',
-        `bad bool ${v} at offset ${this.base + p} in record ${recordTypeName(this.type)} at offset ${this.recOffset}`,
-        this.base + p,
-      );
-    }
-    this.pos = p + 1;
-    return v === 1;
-  }
-
-  /** n raw bytes: a view of the input in memory (zero copy), a copy with a ByteSource. */
-  bytes(n: number): Uint8Array {
-    const p = this.pos;
-    if (n >>> 0 !== n) {
-      throw new ObjHashError('EINVAL', `bytes: n must be a u32, got ${String(n)}`, this.base + p);
-    }
-    if (p + n > this.payEnd) this.overrun(n);
-    this.pos = p + n;
-    return this.copyOut ? this.buf.slice(p, p + n) : this.buf.subarray(p, p + n);
-  }
-
-  /** u32 length, then that many bytes (as bytes()). */
-  blob(): Uint8Array {
-    const p = this.pos;
-    if (p + 4 > this.payEnd) this.overrun(4);
-    const n = this.dv.getUint32(p, true);
-    if (p + 4 + n > this.payEnd) this.overrunLen(p, n, 'blob');
-    this.pos = p + 4 + n;
-    return this.copyOut ? this.buf.slice(p + 4, p + 4 + n) : this.buf.subarray(p + 4, p + 4 + n);
-  }
-
-  /** Unsigned LEB128 varint (writer.uv): at most 8 bytes, value <= 2^53-1 (else EINVAL). */
-  uv(): number {
-    const b = this.buf;
-    const end = this.payEnd;
-    let p = this.pos;
-    let v = 0;
-    let mul = 1;
-    for (let i = 0; i < 8; i++) {
-      if (p >= end) this.overrun(1);
-      const c = b[p++]!;
-      v += (c & 0x7f) * mul;
-      if (c < 0x80) {
-        if (v > Number.MAX_SAFE_INTEGER) break;
-        this.pos = p;
-        return v;
-      }
-      mul *= 128;
-    }
-    throw new ObjHashError(
-      'EINVAL',
-      `varint at offset ${this.base + this.pos} in record ${recordTypeName(this.type)} at offset ${this.recOffset} is longer than 8 bytes or over 2^53-1`,
-      this.base + this.pos,
-    );
-  }
-
-  /** Signed (zigzag) LEB128 varint (writer.sv). */
-  sv(): number {
-    const u = this.uv();
-    return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
-  }
-
-  /** uv byte length, then UTF-8 (writer.vstr). */
-  vstr(): string {
-    const start = this.pos;
-    const n = this.uv();
-    const q = this.pos;
-    if (q + n > this.payEnd) {
-      this.pos = start;
-      this.overrunLen(start, n, 'string');
-    }
-    return this.text(q, n);
-  }
-
-  /** The UTF-8 text at buf[q, q + n); consumes it. */
-  private text(q: number, n: number): string {
-    if (n <= SHORT_STRING) {
-      const s = asciiRun(this.buf, q, n);
-      if (s !== undefined) {
-        this.pos = q + n;
-        return s;
-      }
-    }
-    const s = this.decode(q, n);
-    this.pos = q + n;
-    return s;
-  }
-
-  /** u32 byte length, then UTF-8 (invalid UTF-8: EINVAL). */
-  str(): string {
-    const p = this.pos;
-    if (p + 4 > this.payEnd) this.overrun(4);
-    const n = this.dv.getUint32(p, true);
-    const q = p + 4;
-    if (q + n > this.payEnd) this.overrunLen(p, n, 'string');
-    return this.text(q, n);
-  }
-
-  private decode(q: number, n: number): string {
-    try {
-      return strict.decode(this.buf.subarray(q, q + n));
-    } catch {
-      throw new ObjHashError(
-        'EINVAL',
-        `invalid UTF-8 in a string at offset ${this.base + q} in record ${recordTypeName(this.type)} at offset ${this.recOffset}`,
-        this.base + q,
-      );
-    }
-  }
-
-  /**
-   * The whole payload of the current record as UTF-8 text, exactly (a
-   * leading U+FEFF is kept); invalid UTF-8 is EINVAL.  Consumes it.
-   */
-  payloadText(): string {
-    if (this.recStart < 0) this.overrun(0);
-    const s = this.recStart + 8;
-    return this.text(s, this.payEnd - s);
-  }
-
-  /** The whole payload of the current record (from its start, whatever was read); consumes it. */
-  payload(): Uint8Array {
-    if (this.recStart < 0) this.overrun(0);
-    const s = this.recStart + 8;
-    this.pos = this.payEnd;
-    return this.copyOut ? this.buf.slice(s, this.payEnd) : this.buf.subarray(s, this.payEnd);
-  }
-
-  /** Skips zero bytes until the payload position (from the record start) is a multiple of n (1, 2, 4, 8). */
-  align(n: number): void {
-    if (n !== 1 && n !== 2 && n !== 4 && n !== 8) {
-      throw new ObjHashError('EINVAL', `align: n must be 1, 2, 4 or 8, got ${String(n)}`, this.base + this.pos);
-    }
-    const p = this.pos;
-    const k = (n - ((p - this.recStart) & (n - 1))) & (n - 1);
-    if (p + k > this.payEnd) this.overrun(k);
-    for (let i = 0; i < k; i++) {
-      if (this.buf[p + i] !== 0) {
-        throw new ObjHashError(
-          'EINVAL',
-          `non-zero alignment padding at offset ${this.base + p + i} in record ${recordTypeName(this.type)} at offset ${this.recOffset}`,
-          this.base + p + i,
-        );
-      }
-    }
-    this.pos = p + k;
   }
 
   // ------------------------------------------------------------------ window
@@ -751,9 +641,8 @@ export class ImageReader {
     throw new ObjHashError('EPIPE', `truncated: record header at offset ${off} needs 8 bytes, only ${k} present`, off);
   }
 
-  private truncatedRecord(p: number, type: number, len: number): never {
+  private truncatedRecord(p: number, type: number, len: number, pad: number): never {
     const off = this.base + p;
-    const pad = padding(len);
     throw new ObjHashError(
       'EPIPE',
       `truncated: record ${recordTypeName(type)} at offset ${off} has len ${len}` +
@@ -768,7 +657,7 @@ export class ImageReader {
     throw new ObjHashError('EINVAL', `record ${recordTypeName(type)} at offset ${off} has len ${len}, less than 8`, off);
   }
 
-  private wrongLen(p: number, type: number, len: number, want: number): never {
+  private wrongLen(p: number, type: number, len: number, want: string): never {
     const off = this.base + p;
     throw new ObjHashError('EINVAL', `record ${recordTypeName(type)} at offset ${off} has len ${len}, must be ${want}`, off);
   }
@@ -795,76 +684,6 @@ export class ImageReader {
     );
   }
 
-  private overrun(n: number): never {
-    if (this.recStart < 0 || this.state === STATE_DONE) {
-      const off = this.base + this.nextIdx;
-      throw new ObjHashError('EINVAL', `no current record at offset ${off}: call next() first`, off);
-    }
-    const at = this.base + this.pos;
-    throw new ObjHashError(
-      'EINVAL',
-      `read past the end of record ${recordTypeName(this.type)} at offset ${this.recOffset}: ` +
-        `wanted ${n} byte(s) at offset ${at}, ${this.payEnd - this.pos} left`,
-      at,
-    );
-  }
-
-  private overrunLen(p: number, n: number, what: string): never {
-    const at = this.base + p;
-    throw new ObjHashError(
-      'EINVAL',
-      `${what} length ${n} at offset ${at} runs past the end of record ${recordTypeName(this.type)} at offset ${this.recOffset} ` +
-        `(${this.payEnd - p - 4} byte(s) left)`,
-      at,
-    );
-  }
-
-  private unsafe(p: number, what: string): never {
-    const at = this.base + p;
-    throw new ObjHashError(
-      'EINVAL',
-      `${what} at offset ${at} in record ${recordTypeName(this.type)} at offset ${this.recOffset} is not a safe integer (use ${what}())`,
-      at,
-    );
-  }
-}
-
-/** String of n (0..16) ASCII bytes at b[q]: one fromCharCode call, no intermediate array. */
-/** buf[q, q + n) as a string if it is all ASCII, else undefined. */
-function asciiRun(b: Uint8Array, q: number, n: number): string | undefined {
-  let s = '';
-  for (let i = 0; i < n; ) {
-    const k = n - i < 16 ? n - i : 16;
-    let a = 0;
-    for (let j = 0; j < k; j++) a |= b[q + i + j]!;
-    if (a >= 0x80) return undefined;
-    s += ascii(b, q + i, k);
-    i += k;
-  }
-  return s;
-}
-
-function ascii(b: Uint8Array, q: number, n: number): string {
-  const f = String.fromCharCode;
-  switch (n) {
-    case 1: return f(b[q]!);
-    case 2: return f(b[q]!, b[q + 1]!);
-    case 3: return f(b[q]!, b[q + 1]!, b[q + 2]!);
-    case 4: return f(b[q]!, b[q + 1]!, b[q + 2]!, b[q + 3]!);
-    case 5: return f(b[q]!, b[q + 1]!, b[q + 2]!, b[q + 3]!, b[q + 4]!);
-    case 6: return f(b[q]!, b[q + 1]!, b[q + 2]!, b[q + 3]!, b[q + 4]!, b[q + 5]!);
-    case 7: return f(b[q]!, b[q + 1]!, b[q + 2]!, b[q + 3]!, b[q + 4]!, b[q + 5]!, b[q + 6]!);
-    case 8: return f(b[q]!, b[q + 1]!, b[q + 2]!, b[q + 3]!, b[q + 4]!, b[q + 5]!, b[q + 6]!, b[q + 7]!);
-    case 9: return f(b[q]!, b[q + 1]!, b[q + 2]!, b[q + 3]!, b[q + 4]!, b[q + 5]!, b[q + 6]!, b[q + 7]!, b[q + 8]!);
-    case 10: return f(b[q]!, b[q + 1]!, b[q + 2]!, b[q + 3]!, b[q + 4]!, b[q + 5]!, b[q + 6]!, b[q + 7]!, b[q + 8]!, b[q + 9]!);
-    case 11: return f(b[q]!, b[q + 1]!, b[q + 2]!, b[q + 3]!, b[q + 4]!, b[q + 5]!, b[q + 6]!, b[q + 7]!, b[q + 8]!, b[q + 9]!, b[q + 10]!);
-    case 12: return f(b[q]!, b[q + 1]!, b[q + 2]!, b[q + 3]!, b[q + 4]!, b[q + 5]!, b[q + 6]!, b[q + 7]!, b[q + 8]!, b[q + 9]!, b[q + 10]!, b[q + 11]!);
-    case 13: return f(b[q]!, b[q + 1]!, b[q + 2]!, b[q + 3]!, b[q + 4]!, b[q + 5]!, b[q + 6]!, b[q + 7]!, b[q + 8]!, b[q + 9]!, b[q + 10]!, b[q + 11]!, b[q + 12]!);
-    case 14: return f(b[q]!, b[q + 1]!, b[q + 2]!, b[q + 3]!, b[q + 4]!, b[q + 5]!, b[q + 6]!, b[q + 7]!, b[q + 8]!, b[q + 9]!, b[q + 10]!, b[q + 11]!, b[q + 12]!, b[q + 13]!);
-    case 15: return f(b[q]!, b[q + 1]!, b[q + 2]!, b[q + 3]!, b[q + 4]!, b[q + 5]!, b[q + 6]!, b[q + 7]!, b[q + 8]!, b[q + 9]!, b[q + 10]!, b[q + 11]!, b[q + 12]!, b[q + 13]!, b[q + 14]!);
-    case 16: return f(b[q]!, b[q + 1]!, b[q + 2]!, b[q + 3]!, b[q + 4]!, b[q + 5]!, b[q + 6]!, b[q + 7]!, b[q + 8]!, b[q + 9]!, b[q + 10]!, b[q + 11]!, b[q + 12]!, b[q + 13]!, b[q + 14]!, b[q + 15]!);
-    default: return '';
-  }
 }
 
 function hex32(v: number): string {

@@ -33,7 +33,7 @@ export interface RecordBase {
   offset: number;
   /** The record's len: 8-byte header + payload (padding not counted). */
   len: number;
-  /** Payload bytes: len - 8. */
+  /** Payload bytes (len less the record's head). */
   size: number;
 }
 
@@ -134,7 +134,7 @@ export class RecordDecoder {
    */
   describe(rec: { type: number; len: number; offset: number }, reader: ImageReader, header: HeaderFields, opts: DescribeOptions = {}): RecordDescription {
     const { type, len, offset } = rec;
-    const base = { type, name: this.typeName(type), offset, len, size: len - 8 };
+    const base = { type, name: this.typeName(type), offset, len, size: reader.payloadLength };
     switch (type) {
       case REC.HEADER:
         return { kind: 'header', ...base, version: header.version, flags: header.flags, types: header.types };

@@ -46,10 +46,12 @@ export function positiveInt(v: unknown, name: string, dflt: number): number {
  * objects costs a bit each instead of a Set entry; outliers far above the
  * count go to a Set, so an image cannot make the bitmap big.
  */
-class ObjrefSet {
+export class ObjrefSet {
   private bits = new Uint8Array(8192);
   private readonly sparse = new Set<number>();
   size = 0;
+  /** The lowest objref not in the set: a version 2 image's implicit objref. */
+  low = 1;
 
   has(objref: number): boolean {
     if (objref < this.bits.length * 8) return (this.bits[objref >>> 3]! & (1 << (objref & 7))) !== 0;
@@ -75,6 +77,7 @@ class ObjrefSet {
     if (objref < this.bits.length * 8) this.bits[objref >>> 3]! |= 1 << (objref & 7);
     else this.sparse.add(objref);
     this.size++;
+    if (objref === this.low) while (this.has(this.low)) this.low++;
   }
 }
 
@@ -96,6 +99,11 @@ export class ObjrefValidator {
   /** Objects defined so far. */
   get count(): number {
     return this.#defined.size;
+  }
+
+  /** The objref an implicit OBJREF (format version 2) defines next. */
+  get next(): number {
+    return this.#defined.low;
   }
 
   /** Whether an OBJREF has defined this objref. */

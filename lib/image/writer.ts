@@ -30,11 +30,23 @@ import {
   HEADER_MAGIC,
   TAIL_MAGIC,
   FORMAT_VERSION,
+  FORMAT_VERSIONS,
+  TAIL_COUNT_AT,
+  TAIL_CRC_AT,
+  TAIL_LEN,
+  TAIL_MAGIC_AT,
+  TAIL_PAYLOAD,
+  V1_HEADER,
   checkMaxRecord,
+  padding,
   recordTypeName,
+  uvLength,
+  v2Head,
   type Crc32c,
   type TypeEntry,
 } from './format.js';
+import { PayloadWriter } from './payload-writer.js';
+import { ObjrefSet } from './validate.js';
 
 export interface ImageWriterOptions {
   /** CRC-32C extender from the backend. */
@@ -47,6 +59,8 @@ export interface ImageWriterOptions {
   maxRecord?: number;
   /** Initial buffer size in bytes (default 64 KiB). */
   initialSize?: number;
+  /** Format version to write: 2 (default) or 1. */
+  version?: number;
 }
 
 /** Saved state of an open record that lives in a side buffer. */
@@ -54,6 +68,7 @@ class Frame {
   buf: Uint8Array;
   dv: DataView;
   start = 0;
+  pay = 0;
   pos = 0;
   constructor(size: number) {
     this.buf = new Uint8Array(size);
@@ -78,16 +93,7 @@ const SHORT_STRING = 48;
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 
-export class ImageWriter {
-  // ---- current write target (main, or the innermost record's side buffer)
-  private buf: Uint8Array;
-  private dv: DataView;
-  private pos = 0;
-  /** min(buf.length, start + maxRecord) while a record is open, 0 otherwise. */
-  private limit = 0;
-  /** Index in buf of the innermost open record's header. */
-  private start = 0;
-  private depth_ = 0;
+export class ImageWriter extends PayloadWriter {
   /** Whether the innermost open record lives in main (always true at depth 0). */
   private topInMain = true;
 
@@ -105,35 +111,48 @@ export class ImageWriter {
   private crcIdx = 0;
   private mode = MODE_NEED_HEADER;
   private endedBy = '';
+  /** The format version written. */
+  readonly version: number;
+  private readonly v2: boolean;
+  /** Version 2: the objrefs defined so far (an OBJREF of the lowest undefined one is implicit). */
+  private readonly defined = new ObjrefSet();
+  /** A complete record's bytes, before they are placed (OBJREF). */
+  private readonly scratch = new Uint8Array(32);
+  private readonly sdv = new DataView(this.scratch.buffer);
 
   private readonly crc32c: Crc32c;
   private readonly sink: ((chunk: Uint8Array) => void) | null;
   private readonly hwm: number;
-  private readonly maxRecord: number;
   private readonly initialSize: number;
 
   constructor(opts: ImageWriterOptions) {
     if (!opts || typeof opts.crc32c !== 'function') {
       throw new ObjHashError('EINVAL', 'ImageWriter: opts.crc32c must be a function');
     }
+    const hwm = opts.highWaterMark ?? 1024 * 1024;
+    if (!Number.isInteger(hwm) || hwm < 0) {
+      throw new ObjHashError('EINVAL', `ImageWriter: highWaterMark must be a non-negative integer, got ${String(hwm)}`);
+    }
+    const init = opts.initialSize ?? 64 * 1024;
+    if (!Number.isInteger(init) || init < 64) {
+      throw new ObjHashError('EINVAL', `ImageWriter: initialSize must be an integer >= 64, got ${String(init)}`);
+    }
+    const version = opts.version ?? FORMAT_VERSION;
+    if (!FORMAT_VERSIONS.includes(version)) {
+      throw new ObjHashError('EINVAL', `ImageWriter: version must be ${FORMAT_VERSIONS.join(' or ')}, got ${String(version)}`);
+    }
+    super(init, checkMaxRecord(opts.maxRecord));
     this.crc32c = opts.crc32c;
     this.sink = opts.sink ?? null;
     if (this.sink !== null && typeof this.sink !== 'function') {
       throw new ObjHashError('EINVAL', 'ImageWriter: opts.sink must be a function');
     }
-    const hwm = opts.highWaterMark ?? 1024 * 1024;
-    if (!Number.isInteger(hwm) || hwm < 0) {
-      throw new ObjHashError('EINVAL', `ImageWriter: highWaterMark must be a non-negative integer, got ${String(hwm)}`);
-    }
     this.hwm = hwm;
-    this.maxRecord = checkMaxRecord(opts.maxRecord);
-    const init = opts.initialSize ?? 64 * 1024;
-    if (!Number.isInteger(init) || init < 64) {
-      throw new ObjHashError('EINVAL', `ImageWriter: initialSize must be an integer >= 64, got ${String(init)}`);
-    }
     this.initialSize = init;
-    this.buf = this.mbuf = new Uint8Array(init);
-    this.dv = this.mdv = new DataView(this.buf.buffer);
+    this.version = version;
+    this.v2 = version === 2;
+    this.mbuf = this.buf;
+    this.mdv = this.dv;
   }
 
   /** Image offset at which the next completed record will land. */
@@ -178,13 +197,21 @@ export class ImageWriter {
       if (seenName.has(name)) {
         throw new ObjHashError('EINVAL', `writeHeader: duplicate type name '${name}' in the type table`, 0);
       }
+      if (t.schema !== undefined && !(t.schema instanceof Uint8Array)) {
+        throw new ObjHashError('EINVAL', `writeHeader: type table entry ${i} (${name}): schema must be a Uint8Array`, 0);
+      }
+      if (t.schema !== undefined && t.schema.length > 0 && !this.v2) {
+        throw new ObjHashError('EINVAL', `writeHeader: type '${name}' has a schema, which needs format version 2`, 0);
+      }
       seenType.add(objtype);
       seenName.add(name);
     }
     this.mode = MODE_RECORDS;
-    this.openRecord(REC.HEADER);
+    // The HEADER keeps version 1 framing in every version: a reader learns
+    // the version from it before it reads anything else.
+    this.openHeader();
     this.u64(HEADER_MAGIC);
-    this.u32(FORMAT_VERSION);
+    this.u32(this.version);
     this.u32(flags);
     this.u32(types.length);
     for (let i = 0; i < types.length; i++) {
@@ -192,8 +219,70 @@ export class ImageWriter {
       this.u32(t.objtype);
       this.str(t.name);
       this.align(4);
+      if (this.v2) {
+        this.blob(t.schema ?? EMPTY);
+        this.align(4);
+      }
     }
-    this.end();
+    this.closeV1(this.start, this.pos);
+    this.pos += padding(this.pos - this.start);
+    this.depth_ = 0;
+    this.limit = 0;
+  }
+
+  /** Opens the HEADER record at offset 0, in version 1 framing. */
+  private openHeader(): void {
+    this.dv.setUint32(0, REC.HEADER, true);
+    this.start = 0;
+    this.pay = this.pos = V1_HEADER;
+    this.curType = REC.HEADER;
+    this.depth_ = 1;
+    this.limit = Math.min(this.buf.length, this.maxRecord);
+  }
+
+  /** Version 1: sets the len of the record at buf[start] that ends at p, and zeroes its padding. */
+  private closeV1(start: number, p: number): void {
+    const len = p - start;
+    if (len > this.maxRecord) this.tooBig(len);
+    this.dv.setUint32(start + 4, len, true);
+    if (p + 8 > this.buf.length) this.growRaw(8);
+    const b = this.buf;
+    for (let i = padding(len); i > 0; i--) b[p + i - 1] = 0;
+  }
+
+  /**
+   * Version 2: writes the payload length of the record at buf[start] (its
+   * head written, one byte kept for the length at pay - 1) that ends at
+   * pos; a length of 128 or more moves the payload up.  Returns the end.
+   */
+  private closeV2(): number {
+    const pay = this.pay;
+    let p = this.pos;
+    const n = p - pay;
+    if (n < 0x80) {
+      this.buf[pay - 1] = n;
+    } else {
+      const k = uvLength(n);
+      if (p + k > this.buf.length) this.growRaw(k);
+      const b = this.buf;
+      b.copyWithin(pay + k - 1, pay, p);
+      putUv(b, pay - 1, n);
+      p += k - 1;
+    }
+    if (p - this.start > this.maxRecord) this.tooBig(p - this.start);
+    return p;
+  }
+
+  /** Writes the head of a `type` record at buf[p] (room checked); returns its payload's index. */
+  private head(p: number, type: number): number {
+    if (this.v2) {
+      const q = putUv(this.buf, p, v2Head(type));
+      this.buf[q] = 0;
+      return q + 1;
+    }
+    this.dv.setUint32(p, type, true);
+    this.dv.setUint32(p + 4, 0, true);
+    return p + V1_HEADER;
   }
 
   // ----------------------------------------------------------------- records
@@ -214,15 +303,13 @@ export class ImageWriter {
       return;
     }
     let p = this.pos;
-    if (p + 8 > this.buf.length) {
-      this.growRaw(8);
+    if (p + 16 > this.buf.length) {
+      this.growRaw(16);
       p = this.pos;
     }
-    const dv = this.dv;
-    dv.setUint32(p, type, true);
-    dv.setUint32(p + 4, 0, true);
     this.start = p;
-    this.pos = p + 8;
+    this.pay = this.pos = this.head(p, type);
+    this.curType = type;
     this.depth_ = 1;
     this.topInMain = true;
     this.limit = Math.min(this.buf.length, p + this.maxRecord);
@@ -230,43 +317,54 @@ export class ImageWriter {
 
   private openNested(type: number): void {
     const d = this.depth_;
-    if (this.topInMain) {
-      // Move the innermost open record out of main into its side buffer.
-      const f = this.frame(d - 1);
-      const n = this.pos - this.start;
-      if (f.buf.length < n) {
-        let size = f.buf.length * 2;
-        while (size < n) size *= 2;
-        f.buf = new Uint8Array(size);
-        f.dv = new DataView(f.buf.buffer);
-      }
-      f.buf.set(this.buf.subarray(this.start, this.pos), 0);
-      f.start = 0;
-      f.pos = n;
-      this.pos = this.start;
-    } else {
-      // The innermost record is in its side buffer: save it, target main.
-      const f = this.frames[d - 1]!;
-      f.buf = this.buf;
-      f.dv = this.dv;
-      f.pos = this.pos;
-      f.start = this.start;
-      this.buf = this.mbuf;
-      this.dv = this.mdv;
-      this.pos = this.mpos;
-    }
+    if (this.topInMain) this.toSide();
+    // The innermost record is in its side buffer: save it, target main.
+    const f = this.frames[d - 1]!;
+    f.buf = this.buf;
+    f.dv = this.dv;
+    f.pos = this.pos;
+    f.start = this.start;
+    f.pay = this.pay;
+    this.buf = this.mbuf;
+    this.dv = this.mdv;
+    this.pos = this.mpos;
     let p = this.pos;
-    if (p + 8 > this.buf.length) {
-      this.growRaw(8);
+    if (p + 16 > this.buf.length) {
+      this.growRaw(16);
       p = this.pos;
     }
-    this.dv.setUint32(p, type, true);
-    this.dv.setUint32(p + 4, 0, true);
     this.start = p;
-    this.pos = p + 8;
+    this.pay = this.pos = this.head(p, type);
+    this.curType = type;
     this.depth_ = d + 1;
     this.topInMain = true;
     this.limit = Math.min(this.buf.length, p + this.maxRecord);
+  }
+
+  /**
+   * Moves the innermost open record, which lives in main, into its side
+   * buffer, and makes that the target; main then holds only completed bytes.
+   */
+  private toSide(): void {
+    const f = this.frame(this.depth_ - 1);
+    const n = this.pos - this.start;
+    if (f.buf.length < n + 16) {
+      let size = f.buf.length * 2;
+      while (size < n + 16) size *= 2;
+      f.buf = new Uint8Array(size);
+      f.dv = new DataView(f.buf.buffer);
+    }
+    f.buf.set(this.buf.subarray(this.start, this.pos), 0);
+    this.mbuf = this.buf;
+    this.mdv = this.dv;
+    this.mpos = this.start;
+    this.buf = f.buf;
+    this.dv = f.dv;
+    this.pay -= this.start;
+    this.start = 0;
+    this.pos = n;
+    this.topInMain = false;
+    this.limit = Math.min(this.buf.length, this.maxRecord);
   }
 
   private frame(k: number): Frame {
@@ -283,15 +381,18 @@ export class ImageWriter {
     if (this.depth_ !== 1 || !this.topInMain) return this.endSlow();
     const start = this.start;
     let p = this.pos;
-    const len = p - start;
-    if (len > this.maxRecord) this.tooBig(len);
-    this.dv.setUint32(start + 4, len, true);
-    if ((len & 7) !== 0) {
-      if (p + 8 > this.buf.length) this.growRaw(8);
-      // Zero the padding (and maybe a few bytes beyond it, which are free space).
-      this.dv.setUint32(p, 0, true);
-      this.dv.setUint32(p + 4, 0, true);
-      p += (8 - (len & 7)) & 7;
+    if (this.v2) p = this.closeV2();
+    else {
+      const len = p - start;
+      if (len > this.maxRecord) this.tooBig(len);
+      this.dv.setUint32(start + 4, len, true);
+      if ((len & 7) !== 0) {
+        if (p + 8 > this.buf.length) this.growRaw(8);
+        // Zero the padding (and maybe a few bytes beyond it, which are free space).
+        this.dv.setUint32(p, 0, true);
+        this.dv.setUint32(p + 4, 0, true);
+        p += (8 - (len & 7)) & 7;
+      }
     }
     this.pos = p;
     this.depth_ = 0;
@@ -309,14 +410,11 @@ export class ImageWriter {
     // Finalize the innermost record in its buffer (main or side).
     const start = this.start;
     let p = this.pos;
-    const len = p - start;
-    if (len > this.maxRecord) this.tooBig(len);
-    this.dv.setUint32(start + 4, len, true);
-    const pad = (8 - (len & 7)) & 7;
-    if (p + 8 > this.buf.length) this.growRaw(8);
-    const b = this.buf;
-    for (let i = 0; i < pad; i++) b[p + i] = 0;
-    p += pad;
+    if (this.v2) p = this.closeV2();
+    else {
+      this.closeV1(start, p);
+      p += padding(p - start);
+    }
     let off: number;
     if (this.topInMain) {
       // Nested, in place in main (d >= 2): it lands right here.
@@ -354,6 +452,8 @@ export class ImageWriter {
       this.dv = g.dv;
       this.pos = g.pos;
       this.start = g.start;
+      this.pay = g.pay;
+      this.curType = this.recordType(g.buf, g.start);
       this.topInMain = false;
       this.limit = Math.min(g.buf.length, g.start + this.maxRecord);
     }
@@ -394,50 +494,79 @@ export class ImageWriter {
 
   // --------------------------------------------------- complete-record helpers
 
-  /** Writes an OBJREF record { u32 objtype, s32 objref }; returns its offset. */
+  /**
+   * Writes an OBJREF record for objtype/objref; returns its offset.
+   * Version 1: { u32 objtype, s32 objref }.  Version 2: one varint when
+   * objref is the lowest one not defined yet (an implicit objref), else an
+   * explicit OBJREF record { uv objtype, uv objref }.
+   */
   objref(objtype: number, objref: number): number {
     if (this.mode !== MODE_RECORDS) this.badMode('objref');
-    if (objtype >>> 0 !== objtype) {
-      throw new ObjHashError('EINVAL', `objref: objtype must be a u32, got ${String(objtype)}`, this.offset);
+    if (objtype >>> 0 !== objtype || (this.v2 && (objtype === 0 || objtype > MAX_V2_OBJTYPE))) {
+      throw new ObjHashError('EINVAL', `objref: objtype must be a u32${this.v2 ? ' 1..65535' : ''}, got ${String(objtype)}`, this.offset);
     }
     if ((objref | 0) !== objref || objref <= 0) {
       throw new ObjHashError('EINVAL', `objref: objref must be an integer 1..2147483647, got ${String(objref)}`, this.offset);
     }
+    const b = this.scratch;
+    let n: number;
+    if (!this.v2) {
+      const dv = this.sdv;
+      dv.setUint32(0, REC.OBJREF, true);
+      dv.setUint32(4, 16, true);
+      dv.setUint32(8, objtype, true);
+      dv.setInt32(12, objref, true);
+      n = 16;
+    } else if (objref === this.defined.low) {
+      n = putUv(b, 0, 2 * objtype);
+    } else {
+      // (an objref defined twice is written as asked: readers refuse it)
+      b[0] = v2Head(REC.OBJREF); // < 128: one byte
+      const end = putUv(b, putUv(b, 2, objtype), objref);
+      b[1] = end - 2;
+      n = end;
+    }
+    if (this.v2 && !this.defined.has(objref)) this.defined.add(objref);
+    return this.complete(b, n);
+  }
+
+  /** Places a complete record (bytes[0, n)) where the next completed record lands; returns its offset. */
+  private complete(bytes: Uint8Array, n: number): number {
     if (this.depth_ === 0) {
       let p = this.pos;
-      if (p + 16 > this.buf.length) {
-        this.growRaw(16);
+      if (p + n + 8 > this.buf.length) {
+        this.growRaw(n + 8);
         p = this.pos;
       }
-      const dv = this.dv;
-      dv.setUint32(p, REC.OBJREF, true);
-      dv.setUint32(p + 4, 16, true);
-      dv.setUint32(p + 8, objtype, true);
-      dv.setInt32(p + 12, objref, true);
-      this.pos = p + 16;
+      const b = this.buf;
+      for (let i = 0; i < n; i++) b[p + i] = bytes[i]!;
+      this.pos = p + n;
       const off = this.base + p;
-      if (p + 16 > this.hwm && this.sink !== null) this.flush();
+      if (p + n > this.hwm && this.sink !== null) this.flush();
       return off;
     }
-    if (!this.topInMain) {
-      // Nested, and main holds only completed bytes: append in place.
-      let mp = this.mpos;
-      if (mp + 16 > this.mbuf.length) this.growMain(16);
-      mp = this.mpos;
-      const dv = this.mdv;
-      dv.setUint32(mp, REC.OBJREF, true);
-      dv.setUint32(mp + 4, 16, true);
-      dv.setUint32(mp + 8, objtype, true);
-      dv.setInt32(mp + 12, objref, true);
-      this.mpos = mp + 16;
-      const off = this.base + mp;
-      if (mp + 16 > this.hwm && this.sink !== null) this.flush();
-      return off;
+    // Nested: main must hold only completed bytes, then append in place.
+    if (this.topInMain) this.toSide();
+    if (this.mpos + n > this.mbuf.length) this.growMain(n);
+    const mp = this.mpos;
+    const m = this.mbuf;
+    for (let i = 0; i < n; i++) m[mp + i] = bytes[i]!;
+    this.mpos = mp + n;
+    const off = this.base + mp;
+    if (mp + n > this.hwm && this.sink !== null) this.flush();
+    return off;
+  }
+
+  /** The type of the record whose first byte is b[start]. */
+  private recordType(b: Uint8Array, start: number): number {
+    if (!this.v2) return new DataView(b.buffer, b.byteOffset).getUint32(start, true);
+    let h = 0;
+    for (let i = 0, mul = 1; i < 5; i++, mul *= 128) {
+      const c = b[start + i]!;
+      h += (c & 0x7f) * mul;
+      if (c < 0x80) break;
     }
-    this.openRecord(REC.OBJREF);
-    this.u32(objtype);
-    this.i32(objref);
-    return this.end();
+    return (h - 1) / 2;
   }
 
   /** Makes room for n more bytes in main while the target is a side buffer. */
@@ -505,12 +634,19 @@ export class ImageWriter {
     this.crc = crc;
     this.crcIdx = p;
     const dv = this.dv;
-    dv.setUint32(p, REC.TAIL, true);
-    dv.setUint32(p + 4, 24, true);
-    dv.setBigUint64(p + 8, TAIL_MAGIC, true);
-    dv.setUint32(p + 16, count, true);
-    dv.setUint32(p + 20, crc, true);
-    this.pos = p + 24;
+    let q: number;
+    if (this.v2) {
+      q = putUv(this.buf, p, v2Head(REC.TAIL));
+      this.buf[q++] = TAIL_PAYLOAD;
+    } else {
+      dv.setUint32(p, REC.TAIL, true);
+      dv.setUint32(p + 4, TAIL_LEN, true);
+      q = p + V1_HEADER;
+    }
+    dv.setBigUint64(q + TAIL_MAGIC_AT, TAIL_MAGIC, true);
+    dv.setUint32(q + TAIL_COUNT_AT, count, true);
+    dv.setUint32(q + TAIL_CRC_AT, crc, true);
+    this.pos = q + TAIL_PAYLOAD;
     this.mode = MODE_ENDED;
     this.endedBy = 'TAIL';
     return this.base + p;
@@ -558,337 +694,11 @@ export class ImageWriter {
     this.sink!(chunk);
   }
 
-  // ---------------------------------------------------------- payload writers
-
-  // Each writer checks its value before writing anything (EINVAL naming the
-  // writer and the value): one typeof and one compare on the fast path, the
-  // message built in badValue().  typeof first: `&`, `|` and `>>>` throw a
-  // TypeError on a bigint and would call valueOf() on an object.
-
-  /** An integer 0..255. */
-  u8(v: number): void {
-    if (typeof v !== 'number' || (v & 0xff) !== v) this.badValue('u8', v, 'an integer 0..255');
-    const p = this.pos;
-    if (p + 1 > this.limit) this.grow(1);
-    this.buf[this.pos++] = v;
-  }
-
-  /** An integer 0..65535. */
-  u16(v: number): void {
-    if (typeof v !== 'number' || (v & 0xffff) !== v) this.badValue('u16', v, 'an integer 0..65535');
-    let p = this.pos;
-    if (p + 2 > this.limit) {
-      this.grow(2);
-      p = this.pos;
-    }
-    this.dv.setUint16(p, v, true);
-    this.pos = p + 2;
-  }
-
-  /** An integer 0..4294967295. */
-  u32(v: number): void {
-    if (typeof v !== 'number' || v >>> 0 !== v) this.badValue('u32', v, 'an integer 0..4294967295');
-    let p = this.pos;
-    if (p + 4 > this.limit) {
-      this.grow(4);
-      p = this.pos;
-    }
-    this.dv.setUint32(p, v, true);
-    this.pos = p + 4;
-  }
-
-  /** An integer -2147483648..2147483647. */
-  i32(v: number): void {
-    if (typeof v !== 'number' || (v | 0) !== v) this.badValue('i32', v, 'an integer -2147483648..2147483647');
-    let p = this.pos;
-    if (p + 4 > this.limit) {
-      this.grow(4);
-      p = this.pos;
-    }
-    this.dv.setInt32(p, v, true);
-    this.pos = p + 4;
-  }
-
-  /** u64 from a bigint 0..2^64-1 or a safe non-negative integer number. */
-  u64(v: bigint | number): void {
-    let p = this.pos;
-    if (p + 8 > this.limit) {
-      this.grow(8);
-      p = this.pos;
-    }
-    if (typeof v === 'number') {
-      if (!(v >= 0 && v <= Number.MAX_SAFE_INTEGER && Math.floor(v) === v)) this.badInt('u64', v);
-      const lo = v >>> 0;
-      this.dv.setUint32(p, lo, true);
-      this.dv.setUint32(p + 4, (v - lo) / TWO32, true);
-    } else {
-      if (typeof v !== 'bigint') this.badValue('u64', v, 'a bigint 0..2^64-1 or a safe integer number');
-      if (v < 0n || v > U64_MAX) this.badInt('u64', v);
-      this.dv.setBigUint64(p, v, true);
-    }
-    this.pos = p + 8;
-  }
-
-  /** i64 from a bigint -2^63..2^63-1 or a safe integer number. */
-  i64(v: bigint | number): void {
-    let p = this.pos;
-    if (p + 8 > this.limit) {
-      this.grow(8);
-      p = this.pos;
-    }
-    if (typeof v === 'number') {
-      if (!Number.isSafeInteger(v)) this.badInt('i64', v);
-      const hi = Math.floor(v / TWO32);
-      this.dv.setUint32(p, v - hi * TWO32, true);
-      this.dv.setInt32(p + 4, hi, true);
-    } else {
-      if (typeof v !== 'bigint') this.badValue('i64', v, 'a bigint -2^63..2^63-1 or a safe integer number');
-      if (v < I64_MIN || v > I64_MAX) this.badInt('i64', v);
-      this.dv.setBigInt64(p, v, true);
-    }
-    this.pos = p + 8;
-  }
-
-  /** Any number (NaN and the infinities included). */
-  f64(v: number): void {
-    if (typeof v !== 'number') this.badValue('f64', v, 'a number');
-    let p = this.pos;
-    if (p + 8 > this.limit) {
-      this.grow(8);
-      p = this.pos;
-    }
-    this.dv.setFloat64(p, v, true);
-    this.pos = p + 8;
-  }
-
-  /** One byte: 1 for true, 0 for false. */
-  bool(v: boolean): void {
-    if (typeof v !== 'boolean') this.badValue('bool', v, 'a boolean');
-    const p = this.pos;
-    if (p + 1 > this.limit) this.grow(1);
-    this.buf[this.pos++] = v ? 1 : 0;
-  }
-
-  /** Raw bytes, no length. */
-  bytes(b: Uint8Array): void {
-    if (!(b instanceof Uint8Array)) this.badValue('bytes', b, 'a Uint8Array');
-    const n = b.length;
-    let p = this.pos;
-    if (p + n > this.limit) {
-      this.grow(n);
-      p = this.pos;
-    }
-    if (n < 16) {
-      const d = this.buf;
-      for (let i = 0; i < n; i++) d[p + i] = b[i]!;
-    } else {
-      this.buf.set(b, p);
-    }
-    this.pos = p + n;
-  }
-
-  /** u32 byte length, then the bytes. */
-  blob(b: Uint8Array): void {
-    if (!(b instanceof Uint8Array)) this.badValue('blob', b, 'a Uint8Array');
-    this.u32(b.length);
-    this.bytes(b);
-  }
-
-  /** u32 byte length, then the UTF-8 of `s` (lone surrogates become U+FFFD, as TextEncoder does). */
-  str(s: string): void {
-    if (typeof s !== 'string') this.badValue('str', s, 'a string');
-    const n = s.length;
-    const p = this.pos;
-    const q = p + 4;
-    if (n < SHORT_STRING && q + n <= this.limit) {
-      // Fast path: short ASCII string that fits.
-      const b = this.buf;
-      let j = 0;
-      for (; j < n; j++) {
-        const c = s.charCodeAt(j);
-        if (c >= 0x80) break;
-        b[q + j] = c;
-      }
-      if (j === n) {
-        this.dv.setUint32(p, n, true);
-        this.pos = q + n;
-        return;
-      }
-    }
-    this.strSlow(s);
-  }
-
-  private strSlow(s: string): void {
-    let p = this.pos;
-    if (p + 4 > this.limit) {
-      this.grow(4);
-      p = this.pos;
-    }
-    this.pos = p + 4;
-    const n = this.utf8(s);
-    this.dv.setUint32(p, n, true);
-  }
-
-  /**
-   * Unsigned LEB128 varint of an integer 0..2^53-1: 1 byte below 128, 2
-   * below 16384, ... at most 8.  The compact choice for ids, counts, objrefs.
-   */
-  uv(v: number): void {
-    if (typeof v !== 'number' || !(v >= 0 && v <= Number.MAX_SAFE_INTEGER && Math.floor(v) === v)) this.badValue('uv', v, 'an integer 0..2^53-1');
-    let p = this.pos;
-    if (p + 8 > this.limit) {
-      this.grow(8);
-      p = this.pos;
-    }
-    const b = this.buf;
-    while (v >= 0x80) {
-      b[p++] = (v & 0x7f) | 0x80;
-      v = Math.floor(v / 128);
-    }
-    b[p++] = v;
-    this.pos = p;
-  }
-
-  /** Signed (zigzag) LEB128 varint of an integer -2^52..2^52-1. */
-  sv(v: number): void {
-    if (!Number.isInteger(v) || v < -(2 ** 52) || v >= 2 ** 52) this.badValue('sv', v, 'an integer -2^52..2^52-1');
-    this.uv(v >= 0 ? v * 2 : -v * 2 - 1);
-  }
-
-  /** uv byte length, then the UTF-8 of `s`: str() with a 1-byte length for short strings. */
-  vstr(s: string): void {
-    if (typeof s !== 'string') this.badValue('vstr', s, 'a string');
-    const n = s.length;
-    if (n < 128) {
-      let p = this.pos;
-      if (p + 1 + n > this.limit) {
-        this.grow(1 + n);
-        p = this.pos;
-      }
-      const b = this.buf;
-      let j = 0;
-      for (; j < n; j++) {
-        const c = s.charCodeAt(j);
-        if (c >= 0x80) break;
-        b[p + 1 + j] = c;
-      }
-      if (j === n) {
-        b[p] = n;
-        this.pos = p + 1 + n;
-        return;
-      }
-    }
-    const bytes = encoder.encode(s);
-    this.uv(bytes.length);
-    this.bytes(bytes);
-  }
-
-  /** Zero bytes until the payload position (from the record start) is a multiple of n (1, 2, 4 or 8). */
-  align(n: number): void {
-    if (n !== 1 && n !== 2 && n !== 4 && n !== 8) {
-      throw new ObjHashError('EINVAL', `align: n must be 1, 2, 4 or 8, got ${String(n)}`, this.offset);
-    }
-    const k = (n - ((this.pos - this.start) & (n - 1))) & (n - 1);
-    if (k === 0) {
-      if (this.depth_ === 0) this.noRecord();
-      return;
-    }
-    const p = this.pos;
-    if (p + k > this.limit) this.grow(k);
-    const b = this.buf;
-    for (let i = 0; i < k; i++) b[p + i] = 0;
-    this.pos = p + k;
-  }
-
-  /** Encodes `s` as UTF-8 at pos; returns the byte count. */
-  private utf8(s: string): number {
-    const n = s.length;
-    let p = this.pos;
-    // Every UTF-16 unit takes at least 1 byte: reject hopeless sizes before growing.
-    // Called with a record open.  Every UTF-16 unit takes at least 1 byte:
-    // reject hopeless sizes before growing; the exact check follows.
-    if (p + n - this.start > this.maxRecord) this.tooBig(p + n - this.start);
-    if (p + 3 * n > this.buf.length) {
-      this.growRaw(3 * n);
-      p = this.pos;
-    }
-    let q = p;
-    if (n < SHORT_STRING) {
-      const b = this.buf;
-      for (let i = 0; i < n; i++) {
-        const c = s.charCodeAt(i);
-        if (c < 0x80) {
-          b[q++] = c;
-        } else if (c < 0x800) {
-          b[q++] = 0xc0 | (c >> 6);
-          b[q++] = 0x80 | (c & 0x3f);
-        } else if (c < 0xd800 || c > 0xdfff) {
-          b[q++] = 0xe0 | (c >> 12);
-          b[q++] = 0x80 | ((c >> 6) & 0x3f);
-          b[q++] = 0x80 | (c & 0x3f);
-        } else {
-          let d: number;
-          if (c <= 0xdbff && i + 1 < n && (d = s.charCodeAt(i + 1)) >= 0xdc00 && d <= 0xdfff) {
-            const cp = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
-            b[q++] = 0xf0 | (cp >> 18);
-            b[q++] = 0x80 | ((cp >> 12) & 0x3f);
-            b[q++] = 0x80 | ((cp >> 6) & 0x3f);
-            b[q++] = 0x80 | (cp & 0x3f);
-            i++;
-          } else {
-            b[q++] = 0xef;
-            b[q++] = 0xbf;
-            b[q++] = 0xbd;
-          }
-        }
-      }
-    } else {
-      q += encoder.encodeInto(s, this.buf.subarray(p, p + 3 * n)).written;
-    }
-    if (q - this.start > this.maxRecord) this.tooBig(q - this.start);
-    this.pos = q;
-    return q - p;
-  }
-
-  // ----------------------------------------------------------------- growth
-
-  /** Slow path of the payload writers: no record open, record too big, or buffer full. */
-  private grow(n: number): void {
-    if (this.depth_ === 0) this.noRecord();
-    const len = this.pos + n - this.start;
-    if (len > this.maxRecord) this.tooBig(len);
-    this.growRaw(n);
-  }
-
-  /** Makes room for n more bytes (+ 8 for padding) in the target. */
-  private growRaw(n: number): void {
-    const need = this.pos + n + 8;
-    const old = this.buf;
-    if (need <= old.length) return;
-    let size = old.length * 2;
-    while (size < need) size *= 2;
-    const nb = new Uint8Array(size);
-    nb.set(old.subarray(0, this.pos), 0);
-    this.buf = nb;
-    this.dv = new DataView(nb.buffer);
-    if (this.depth_ !== 0) this.limit = Math.min(size, this.start + this.maxRecord);
-  }
-
   // ----------------------------------------------------------------- errors
 
-  private noRecord(): never {
+  protected noRecord(): never {
     if (this.mode === MODE_FINISHED) throw new ObjHashError('EINVAL', 'writer already finished', this.offset);
     throw new ObjHashError('EINVAL', `no open record at offset ${this.offset}: call begin() first`, this.offset);
-  }
-
-  private tooBig(len: number): never {
-    const type = this.dv.getUint32(this.start, true);
-    throw new ObjHashError(
-      'E2BIG',
-      `record ${recordTypeName(type)} (open at depth ${this.depth_}) grows to ${len} bytes, ` +
-        `over maxRecord ${this.maxRecord}; it would land at offset ${this.offset}`,
-      this.offset,
-    );
   }
 
   private badType(type: number): never {
@@ -910,52 +720,17 @@ export class ImageWriter {
     throw new ObjHashError('EINVAL', `${what}: writer already finished`, this.offset);
   }
 
-  /**
-   * A payload writer's refusal (cold: the message is built only here):
-   * "u8: 300 is out of range (an integer 0..255)" for a number,
-   * "bool: expected a boolean, got 1" for a value of the wrong type.
-   */
-  private badValue(what: string, v: unknown, want: string): never {
-    const shown = showValue(v);
-    throw new ObjHashError(
-      'EINVAL',
-      typeof v === 'number' && want.startsWith('an integer')
-        ? `${what}: ${shown} is out of range (${want})`
-        : `${what}: expected ${want}, got ${shown}`,
-      this.offset,
-    );
-  }
-
-  private badInt(what: string, v: unknown): never {
-    throw new ObjHashError(
-      'EINVAL',
-      `${what}: ${typeof v === 'bigint' ? `${v}n` : String(v)} is out of range` +
-        (typeof v === 'number' ? ' (numbers must be safe integers; pass a bigint)' : ''),
-      this.offset,
-    );
-  }
 }
 
-/** A rejected value in an error message: 300, -0, NaN, 5n, "text" (cut), true, null, an array... */
-function showValue(v: unknown): string {
-  switch (typeof v) {
-    case 'number':
-      return Object.is(v, -0) ? '-0' : String(v);
-    case 'bigint':
-      return `${v}n`;
-    case 'string':
-      return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v);
-    case 'boolean':
-    case 'undefined':
-      return String(v);
-    case 'symbol':
-      return 'a symbol';
-    case 'function':
-      return 'a function';
-    default:
-      if (v === null) return 'null';
-      if (Array.isArray(v)) return 'an array';
-      const tag = Object.prototype.toString.call(v).slice(8, -1);
-      return tag === 'Object' ? 'an object' : `a ${tag}`;
+/** Largest objtype a version 2 implicit OBJREF carries (the type table's ids are 1..65535). */
+const MAX_V2_OBJTYPE = 0xffff;
+
+/** Writes the unsigned LEB128 varint of v (0 <= v < 2^35) at b[p]; returns the index after it. */
+function putUv(b: Uint8Array, p: number, v: number): number {
+  while (v >= 0x80) {
+    b[p++] = (v & 0x7f) | 0x80;
+    v = Math.floor(v / 128);
   }
+  b[p++] = v;
+  return p;
 }
