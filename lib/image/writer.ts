@@ -296,6 +296,13 @@ export class ImageWriter extends PayloadWriter {
     this.openRecord(type);
   }
 
+  /** Opens a FIELDS or VALUE record (version 2: the bodies of lib/schema and lib/values). */
+  beginBuiltin(type: number): void {
+    if ((type !== REC.FIELDS && type !== REC.VALUE) || !this.v2) this.badType(type);
+    if (this.mode !== MODE_RECORDS) this.badMode('begin');
+    this.openRecord(type);
+  }
+
   /** Opens a record without checking the type or mode (internal). */
   private openRecord(type: number): void {
     if (this.depth_ !== 0) {
