@@ -13,10 +13,13 @@
         "native/crc32c.c"
       ],
       "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
         "native"
       ],
       "defines": [
-        "NAPI_VERSION=8"
+        "NAPI_VERSION=8",
+        "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS",
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"
       ],
       "cflags": ["-O3", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags_c": ["-std=c99"],

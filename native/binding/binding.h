@@ -4,10 +4,12 @@
 //
 // The binding implements the Backend contract of lib/backend/contract.ts
 // over the C core, and is the only code in objhash that touches Node-API.
-// Every exported function is a plain napi_callback taking an opaque,
-// type-tagged External handle first (not an ObjectWrap or Napi::Addon
-// method, which costs more per call: docs/INTERNALS.md), and every one
-// follows the same rules:
+// The module is a node-addon-api Napi::Addon (module.cc), which registers
+// the addon and builds its exports; every exported function is a plain
+// napi_callback taking an opaque, type-tagged External handle first (not
+// an Addon InstanceMethod or ObjectWrap method, which unwraps its `this`
+// and costs more per call: docs/INTERNALS.md), and every one follows the
+// same rules:
 //
 //  - arguments are read with the Get* helpers below; each returns false
 //    with a TypeError pending when an argument is misused (a last line of
@@ -17,13 +19,15 @@
 //  - a JS exception thrown by a grab or drop callback stays pending: the
 //    core unwinds, then the function returns nullptr.
 //
-// State lives in the hash (struct Hash) and nowhere else: there is no
-// mutable static, so the addon loads in any number of worker_threads.
-// C++ exceptions are off.
+// State lives in the hash (struct Hash); the Addon instance, one per
+// environment, is each function's data.  There is no mutable static, so
+// the addon loads in any number of worker_threads.  C++ exceptions are off
+// (NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS, with
+// NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: binding.gyp).
 //
 //   hash.cc     a hash's life (create, free, GC), grab/drop, per-item calls
 //   batch.cc    the calls over typed arrays
-//   module.cc   the exports: functions, codes, limits; crc32c, hashLong
+//   module.cc   the Napi::Addon and its exports; crc32c, hashLong
 
 #ifndef OBJHASH_BINDING_H
 #define OBJHASH_BINDING_H

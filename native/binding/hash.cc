@@ -13,6 +13,13 @@ namespace objhash_binding {
 namespace {
 
 // Calls @fn(type, key, index); returns whether it returned normally.
+// Raw napi_ref and napi_call_function, not Napi::FunctionReference::Call:
+// with C++ exceptions off, Call takes the pending exception (or, if there
+// is none, makes an Error from the last status) into a Napi::Error and
+// throws that, when all the trampoline needs is "did it return normally".
+// Here the exception stays pending untouched, and a call that failed
+// because the worker is being terminated (no exception, none can be made)
+// just unwinds the core.
 bool CallJs(Hash* s, napi_ref fn, uint64_t key, uint32_t type,
               uint32_t index) {
   napi_env env = s->env;

@@ -1,9 +1,16 @@
 // SPDX-License-Identifier: MIT
 //
-// module.cc - the addon's exports: the Backend functions, `codes` and
-// `limits` (the numbers of objhash.h and binding.h, by name: the same
-// table as lib/backend/codes.ts, which scripts/gen-codes.js writes from
-// the same headers), and the two functions that need no hash.
+// module.cc - the addon: a node-addon-api Napi::Addon (one instance per
+// environment, so per worker_thread) whose constructor builds the exports:
+// the Backend functions, `codes` and `limits` (the numbers of objhash.h
+// and binding.h, by name: the same table as lib/backend/codes.ts, which
+// scripts/gen-codes.js writes from the same headers), and the two
+// functions that need no hash.
+//
+// node-addon-api does the registration, the instance data and the
+// exports; the functions stay raw napi_callbacks (binding.h says why).
+
+#include <napi.h>
 
 #include "binding.h"
 
@@ -39,16 +46,14 @@ const NamedNumber kLimits[] = {
 
 #undef OBJHASH_NAMED
 
-// A frozen object { name: value, ... }, or nullptr.
+// A frozen object { name: value, ... }.  A failure leaves an exception
+// pending (C++ exceptions are off), and loading the addon throws it.
 template <size_t N>
-napi_value NewTable(napi_env env, const NamedNumber (&table)[N]) {
-  napi_value obj;
-  if (napi_create_object(env, &obj) != napi_ok) return nullptr;
-  for (const NamedNumber& e : table)
-    if (napi_set_named_property(env, obj, e.name, Number(env, e.value)) !=
-        napi_ok)
-      return nullptr;
-  return napi_object_freeze(env, obj) == napi_ok ? obj : nullptr;
+Napi::Object NewTable(Napi::Env env, const NamedNumber (&table)[N]) {
+  Napi::Object obj = Napi::Object::New(env);
+  for (const NamedNumber& e : table) obj.Set(e.name, e.value);
+  obj.Freeze();
+  return obj;
 }
 
 // crc32c(bytes, crc): the CRC-32C of @bytes, extending @crc (0 to start)
@@ -94,53 +99,60 @@ napi_value HashLong(napi_env env, napi_callback_info info) {
 
 }  // namespace
 
+// The addon instance: node-addon-api creates one per environment (the main
+// thread and each worker), keeps it as the environment's instance data and
+// deletes it when the environment goes away.  It is each function's `data`,
+// so per-environment state has a home without statics; the functions need
+// none today (a hash's state is its own, struct Hash), so they never read
+// it and pay nothing for it.
+class ObjHashAddon : public Napi::Addon<ObjHashAddon> {
+ public:
+  ObjHashAddon(Napi::Env env, Napi::Object exports) {
+    // every export is a plain data property, as on the twin's object
+    constexpr napi_property_attributes kData = napi_default_jsproperty;
+    DefineAddon(
+        exports,
+        {
+            InstanceValue("name", Napi::String::New(env, "native"), kData),
+            InstanceValue("crc32cHardware",
+                          Napi::Boolean::New(env, objhash_crc32c_hw() != 0),
+                          kData),
+            InstanceValue("codes", NewTable(env, kCodes), kData),
+            InstanceValue("limits", NewTable(env, kLimits), kData),
+            RawFunction("create", Create),
+            RawFunction("setTypeFlags", SetTypeFlags),
+            RawFunction("lookup", Lookup),
+            RawFunction("lookupAdd", LookupAdd),
+            RawFunction("add", Add),
+            RawFunction("addMany", AddMany),
+            RawFunction("insert", Insert),
+            RawFunction("fetch", Fetch),
+            RawFunction("entryKey", EntryKey),
+            RawFunction("reserve", HashNumber<objhash_reserve, Access::kAdds>),
+            RawFunction("size", HashNumber<objhash_count>),
+            RawFunction("nextObjref", HashNumber<objhash_next_objref>),
+            RawFunction("buckets", HashNumber<objhash_nbuckets>),
+            RawFunction("memory", HashNumber<objhash_memory>),
+            RawFunction("free", Free),
+            RawFunction("lookupAddMany", LookupAddMany),
+            RawFunction("insertMany", InsertMany),
+            RawFunction("fetchMany", FetchMany),
+            RawFunction("crc32c", Crc32c),
+            RawFunction("hashLong", HashLong),
+        });
+  }
+
+ private:
+  // A raw napi_callback as a data property, with this instance as its data
+  // (not an InstanceMethod, which would wrap it in a Napi::CallbackInfo).
+  AddonProp RawFunction(const char* name, napi_callback cb) {
+    return napi_property_descriptor{name,    nullptr, cb,    nullptr,
+                                    nullptr, nullptr, napi_default_jsproperty,
+                                    this};
+  }
+};
+
 }  // namespace objhash_binding
 
-// Every export is a plain data property, as on the twin's object.
-NAPI_MODULE_INIT() {
-  using namespace objhash_binding;
-  napi_value name, hw, codes = NewTable(env, kCodes),
-                       limits = NewTable(env, kLimits);
-  if (codes == nullptr || limits == nullptr ||
-      napi_create_string_utf8(env, "native", NAPI_AUTO_LENGTH, &name) !=
-          napi_ok ||
-      napi_get_boolean(env, objhash_crc32c_hw() != 0, &hw) != napi_ok)
-    return nullptr;
-
-  constexpr napi_property_attributes kData = napi_default_jsproperty;
-#define VALUE(n, v) {n, nullptr, nullptr, nullptr, nullptr, v, kData, nullptr}
-#define FUNCTION(n, f) \
-  {n, nullptr, f, nullptr, nullptr, nullptr, kData, nullptr}
-  const napi_property_descriptor props[] = {
-      VALUE("name", name),
-      VALUE("crc32cHardware", hw),
-      VALUE("codes", codes),
-      VALUE("limits", limits),
-      FUNCTION("create", Create),
-      FUNCTION("setTypeFlags", SetTypeFlags),
-      FUNCTION("lookup", Lookup),
-      FUNCTION("lookupAdd", LookupAdd),
-      FUNCTION("add", Add),
-      FUNCTION("addMany", AddMany),
-      FUNCTION("insert", Insert),
-      FUNCTION("fetch", Fetch),
-      FUNCTION("entryKey", EntryKey),
-      FUNCTION("reserve", (HashNumber<objhash_reserve, Access::kAdds>)),
-      FUNCTION("size", HashNumber<objhash_count>),
-      FUNCTION("nextObjref", HashNumber<objhash_next_objref>),
-      FUNCTION("buckets", HashNumber<objhash_nbuckets>),
-      FUNCTION("memory", HashNumber<objhash_memory>),
-      FUNCTION("free", Free),
-      FUNCTION("lookupAddMany", LookupAddMany),
-      FUNCTION("insertMany", InsertMany),
-      FUNCTION("fetchMany", FetchMany),
-      FUNCTION("crc32c", Crc32c),
-      FUNCTION("hashLong", HashLong),
-  };
-#undef VALUE
-#undef FUNCTION
-  if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]),
-                             props) != napi_ok)
-    return nullptr;
-  return exports;
-}
+using objhash_binding::ObjHashAddon;
+NODE_API_ADDON(ObjHashAddon)
