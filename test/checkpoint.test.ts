@@ -94,7 +94,8 @@ function chain(n: number): Node {
 }
 
 describe.each(IMPLS)('checkpoint/restart (%s)', (impl) => {
-  const opts = <T extends object>(o: T) => ({ impl, ...o });
+  // this suite checks bytes of format version 1 (test/format-v2.test.ts has version 2's)
+  const opts = <T extends object>(o: T) => ({ impl, version: 1, ...o });
 
   it('round-trips the process tree: each shared object restored once, identity and cycles kept', () => {
     const live = buildTree();

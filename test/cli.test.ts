@@ -82,7 +82,7 @@ function save(name: string, bytes: Uint8Array): string {
 
 // --- the images ------------------------------------------------------------
 
-const image = checkpoint(buildTree(), TaskType, { types: TYPES });
+const image = checkpoint(buildTree(), TaskType, { types: TYPES, version: 1 });
 const good = save('tree.img', image);
 const recs = walk(image);
 const tail = recs[recs.length - 1]!;
@@ -100,7 +100,7 @@ const W = defineObjType<object>({
     ctx.begin(300).u32(7).end();
   },
 });
-const wBytes = checkpoint({}, W, { types: [W] });
+const wBytes = checkpoint({}, W, { types: [W], version: 1 });
 const wImage = save('w.img', wBytes);
 /** The same with the first STRING's first byte made invalid UTF-8 (0xff). */
 const wBadUtf8 = save(
@@ -122,15 +122,18 @@ const Bad = defineObjType<object>({
 });
 let errImage: Uint8Array | undefined;
 try {
-  checkpoint({}, Bad, { types: [Bad] });
+  checkpoint({}, Bad, { types: [Bad], version: 1 });
 } catch (e) {
   errImage = (e as { image?: Uint8Array }).image;
 }
 const errPath = save('err.img', errImage!);
 
+// The images below are format version 1, whose dump output these tests spell
+// out byte for byte; test/format-v2.test.ts dumps version 2 images.
+
 /** Images with a valid CRC written by ImageWriter, wrong for the objhash rules. */
 function written(name: string, body: (w: ImageWriter) => void, count: number): string {
-  const w = new ImageWriter({ crc32c });
+  const w = new ImageWriter({ crc32c, version: 1 });
   w.writeHeader([
     { objtype: 1, name: 'a' },
     { objtype: 2, name: 'b' },
@@ -163,10 +166,10 @@ const Nasty = defineObjType<{ fail: boolean }>({
 const nastyDir = join(dir, 'nasty');
 mkdirSync(nastyDir);
 const nastyGood = join(nastyDir, `${NASTY}.img`);
-writeFileSync(nastyGood, checkpoint({ fail: false }, Nasty, { types: [Nasty] }));
+writeFileSync(nastyGood, checkpoint({ fail: false }, Nasty, { types: [Nasty], version: 1 }));
 const nastyFailed = join(nastyDir, `${NASTY}-failed.img`);
 try {
-  checkpoint({ fail: true }, Nasty, { types: [Nasty] });
+  checkpoint({ fail: true }, Nasty, { types: [Nasty], version: 1 });
 } catch (e) {
   writeFileSync(nastyFailed, (e as { image: Uint8Array }).image);
 }
@@ -415,7 +418,7 @@ describe.each(IMPLS)('objhash command, OBJHASH_IMPL=%s', (impl) => {
           for (let i = 0; i < 24; i++) ctx.writeBuffer(chunk);
         },
       });
-      checkpointToFile(p, 7, Blob, { types: [Blob] });
+      checkpointToFile(p, 7, Blob, { types: [Blob], version: 1 });
     }
     expect(statSync(p).size).toBeGreaterThan(24 << 20);
     expect(cli(impl, 'verify', p).code).toBe(0);
@@ -587,7 +590,7 @@ describe('objhash command: usage, errors, output', () => {
       },
     });
     const n = 300_000;
-    checkpointToFile(p, Array.from({ length: n }, (_, v) => ({ v })), Root, { types: [Root, Leaf] });
+    checkpointToFile(p, Array.from({ length: n }, (_, v) => ({ v })), Root, { types: [Root, Leaf], version: 1 });
     const lines = 2 + 2 * n + 1; // HEADER, OBJREF root, n x (OBJREF, USER(200)), TAIL
     const sh = (cmd: string) => spawnSync('bash', ['-c', cmd], { encoding: 'utf8', env: { ...process.env, OBJHASH_IMPL: impl }, timeout: 120_000 });
 
@@ -636,7 +639,7 @@ describe('objhash command: usage, errors, output', () => {
         for (let i = 0; i < 66; i++) ctx.writeBuffer(chunk);
       },
     });
-    checkpointToFile(p, 1, Blob, { types: [Blob] });
+    checkpointToFile(p, 1, Blob, { types: [Blob], version: 1 });
     expect(statSync(p).size).toBeGreaterThan(64 << 20);
     const piped = cli(impl, 'verify', p);
     expect(piped.code).toBe(0);
@@ -679,7 +682,7 @@ describe('objhash command: usage, errors, output', () => {
 
 describe('inspectImage objref bookkeeping (what verify relies on)', () => {
   function objrefImage(refs: number[]): Uint8Array {
-    const w = new ImageWriter({ crc32c });
+    const w = new ImageWriter({ crc32c, version: 1 });
     w.writeHeader([{ objtype: 1, name: 'a' }]);
     for (const r of refs) w.objref(1, r);
     w.tail(refs.length);

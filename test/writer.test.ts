@@ -100,7 +100,7 @@ function expectRefused(target: object, w: string, v: unknown, prefix = `${w}: `)
 /** An ImageWriter with the backend's CRC, its HEADER written, a user record open. */
 function openWriter(impl: (typeof IMPLS)[number]): ImageWriter {
   const b = getBackend(impl);
-  const wr = new ImageWriter({ crc32c: (x, crc) => b.crc32c(x, crc) });
+  const wr = new ImageWriter({ crc32c: (x, crc) => b.crc32c(x, crc), version: 1 });
   wr.writeHeader([{ objtype: 1, name: 'any' }]);
   wr.begin(USER);
   return wr;
@@ -109,7 +109,7 @@ function openWriter(impl: (typeof IMPLS)[number]): ImageWriter {
 describe.each(IMPLS)('payload writers refuse what they cannot write (%s)', (impl) => {
   describe.each(CASES.map((c) => [c.w, c] as const))('%s', (w, c) => {
     it.each(c.bad.map((v) => [label(v), v]))(`CheckpointContext.${w}(%s): EINVAL naming ${w} and the value, nothing written`, (_, v) => {
-      const ctx = new CheckpointContext({ types: [ANY], impl });
+      const ctx = new CheckpointContext({ types: [ANY], impl, version: 1 });
       ctx.checkpointObj({}, ANY); // (an image holds at least one object)
       ctx.begin(USER);
       expectRefused(ctx, w, v);
@@ -139,7 +139,7 @@ describe.each(IMPLS)('payload writers refuse what they cannot write (%s)', (impl
       });
       let err: unknown;
       try {
-        checkpoint({}, T, { types: [T], impl });
+        checkpoint({}, T, { types: [T], impl, version: 1 });
       } catch (e) {
         err = e;
       }
@@ -148,7 +148,7 @@ describe.each(IMPLS)('payload writers refuse what they cannot write (%s)', (impl
       expect((err as ObjHashError).message).toContain(`${w}: `);
       const image = (err as { image: Uint8Array }).image;
       expect(new DataView(image.buffer, image.byteOffset).getUint32(56, true)).toBe(REC.ERROR); // HEADER 40, OBJREF 16, then ERROR
-      expectCode(() => restart(image, T, { types: [T], impl }), 'EIO', new RegExp(`${w}: `));
+      expectCode(() => restart(image, T, { types: [T], impl, version: 1 }), 'EIO', new RegExp(`${w}: `));
     });
   });
 
@@ -157,7 +157,7 @@ describe.each(IMPLS)('payload writers refuse what they cannot write (%s)', (impl
     ['vstr', [5, 5n, null, undefined, {}, ['a'], new Uint8Array(2)]],
     ['blob', ['ab', [1, 2], null, undefined, 5, {}, new ArrayBuffer(2), new Uint16Array(2)]],
   ] as const)('CheckpointContext.%s of the wrong type: EINVAL naming the writer and the value, nothing written', (w, bad) => {
-    const ctx = new CheckpointContext({ types: [ANY], impl });
+    const ctx = new CheckpointContext({ types: [ANY], impl, version: 1 });
     ctx.checkpointObj({}, ANY);
     ctx.begin(USER);
     for (const v of bad) expectRefused(ctx, w, v, `${w}: expected `);
@@ -191,8 +191,8 @@ describe.each(IMPLS)('payload writers refuse what they cannot write (%s)', (impl
       },
     });
     const all: Got = CASES.flatMap((c) => c.ok.map((v) => ({ w: c.w, v })));
-    const image = checkpoint(all, T, { types: [T], impl });
-    const back = restart(image, T, { types: [T], impl });
+    const image = checkpoint(all, T, { types: [T], impl, version: 1 });
+    const back = restart(image, T, { types: [T], impl, version: 1 });
     expect(back).toHaveLength(all.length);
     for (let i = 0; i < all.length; i++) {
       const { w, v } = all[i]!;

@@ -27,7 +27,7 @@ export const HEADER_MAGIC = 0x00feed0cc0a2d200n;
 /** TAIL magic (u64 at payload offset 0). */
 export const TAIL_MAGIC = 0x002d2a0cc0deef00n;
 /** The format version this codec writes by default. */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 /** The versions it reads (and can write, with the writer's `version` option). */
 export const FORMAT_VERSIONS: readonly number[] = [1, 2];
 /** Default limit on a record's `len` (header + payload, without padding). */
