@@ -150,7 +150,7 @@ describe.each(IMPLS)('format version 2 (%s)', (impl) => {
       },
     });
     for (const n of [0, 1, 120, 127, 128, 200, 16383, 16384, 70000]) {
-      const root = { b: new Uint8Array(n).fill(7), kid: { b: new Uint8Array(n + 3).fill(9) } };
+      const root: Blobs = { b: new Uint8Array(n).fill(7), kid: { b: new Uint8Array(n + 3).fill(9) } };
       const img = checkpoint(root, Big, { impl, types: [Big] });
       const back = restart(img, Big, { impl, types: [Big] });
       expect(back.b).toEqual(root.b);

@@ -148,7 +148,7 @@ describe.each(IMPLS)('payload writers refuse what they cannot write (%s)', (impl
       expect((err as ObjHashError).message).toContain(`${w}: `);
       const image = (err as { image: Uint8Array }).image;
       expect(new DataView(image.buffer, image.byteOffset).getUint32(56, true)).toBe(REC.ERROR); // HEADER 40, OBJREF 16, then ERROR
-      expectCode(() => restart(image, T, { types: [T], impl, version: 1 }), 'EIO', new RegExp(`${w}: `));
+      expectCode(() => restart(image, T, { types: [T], impl }), 'EIO', new RegExp(`${w}: `));
     });
   });
 
@@ -192,7 +192,7 @@ describe.each(IMPLS)('payload writers refuse what they cannot write (%s)', (impl
     });
     const all: Got = CASES.flatMap((c) => c.ok.map((v) => ({ w: c.w, v })));
     const image = checkpoint(all, T, { types: [T], impl, version: 1 });
-    const back = restart(image, T, { types: [T], impl, version: 1 });
+    const back = restart(image, T, { types: [T], impl });
     expect(back).toHaveLength(all.length);
     for (let i = 0; i < all.length; i++) {
       const { w, v } = all[i]!;
