@@ -154,7 +154,7 @@ describe.each(IMPLS)('format version 2 (%s)', (impl) => {
       const img = checkpoint(root, Big, { impl, types: [Big] });
       const back = restart(img, Big, { impl, types: [Big] });
       expect(back.b).toEqual(root.b);
-      expect(back.kid!.b).toEqual(root.kid.b);
+      expect(back.kid!.b).toEqual(root.kid!.b);
       expect(restart(chunked(img) as never, Big, { impl, types: [Big] }).kid!.b.length).toBe(n + 3);
     }
   });
