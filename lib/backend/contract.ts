@@ -1,9 +1,9 @@
 /**
  * The contract between the facade and its two backends: the native addon
- * (native/binding.cc over the C core) and the pure-JS twin (lib/js/core.ts).
+ * (native/binding/ over the C core) and the pure-JS twin (lib/js/core.ts).
  *
  * Both implement exactly the same algorithm and return exactly the same
- * values, so the facade (lib/objhash.ts) is written once.  Conventions:
+ * values, so the facade (lib/hash/objhash.ts) is written once.  Conventions:
  *
  * - A handle is opaque; it comes from `create` and dies with `free`.
  *   Every call on a freed handle returns -EBADF (free itself is a no-op).
