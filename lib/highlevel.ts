@@ -9,7 +9,31 @@ import { RestartContext } from './context/restart.js';
 import type { CheckpointOptions, ContextOptions } from './context/options.js';
 import { ObjHashError } from './errors.js';
 import { FileSource } from './image/source.js';
-import type { ObjType } from './types.js';
+import type { ByteSource } from './image/source.js';
+import { isObjType, type ObjType } from './types.js';
+import { ValueT } from './walk/walked.js';
+
+/**
+ * The root type and the options of a call that may name no type: with a
+ * type, options.types gains it if missing; without, the root is a plain
+ * value (format version 2).
+ */
+function resolve<O extends { types?: readonly ObjType<any>[]; version?: number }>(
+  typeOrOpts: ObjType<any> | O | undefined,
+  opts: O | undefined,
+  where: string,
+): { type: ObjType<any>; opts: O } {
+  if (isObjType(typeOrOpts)) {
+    const o = (opts ?? {}) as O;
+    if (typeof o !== 'object' || o === null) throw new ObjHashError('EINVAL', `${where}: options must be an object`);
+    const types = o.types ?? [];
+    return { type: typeOrOpts, opts: Array.isArray(types) && !types.includes(typeOrOpts) ? { ...o, types: [typeOrOpts, ...types] } : o };
+  }
+  const o = (typeOrOpts ?? {}) as O;
+  if (typeof o !== 'object' || o === null)
+    throw new ObjHashError('EINVAL', `${where}: the second argument must be an ObjType or an options object`);
+  return { type: ValueT, opts: o.version === undefined ? { ...o, version: 2 } : o };
+}
 
 function attachImage(err: unknown, image: Uint8Array | undefined): void {
   if (image !== undefined && typeof err === 'object' && err !== null && Object.isExtensible(err))
@@ -39,19 +63,28 @@ function run<T>(ctx: CheckpointContext, root: T, type: ObjType<T>): Uint8Array {
  * hash is freed; in memory it carries the partial image, ending with an
  * ERROR record, as `err.image` (with `sink`, that record was streamed).
  */
-export function checkpoint<T>(root: T, type: ObjType<T>, opts: CheckpointOptions): Uint8Array {
-  return run(new CheckpointContext(opts), root, type);
+export function checkpoint<T>(root: T, type: ObjType<T>, opts?: CheckpointOptions): Uint8Array;
+/** checkpoint - the image of a plain JS value (what structuredClone takes), shared objects and cycles included. */
+export function checkpoint(value: unknown, opts?: CheckpointOptions): Uint8Array;
+export function checkpoint(root: unknown, typeOrOpts?: ObjType<any> | CheckpointOptions, opts?: CheckpointOptions): Uint8Array {
+  const r = resolve(typeOrOpts, opts, 'checkpoint');
+  return run(new CheckpointContext(r.opts), root, r.type);
 }
 
 /**
  * restart - the root object of an image written by checkpoint(), with
  * every shared object restored once.  Checks TAIL, count and CRC.
  */
-export function restart<T>(image: Uint8Array | FileSource, type: ObjType<T>, opts: ContextOptions): T {
-  const ctx = new RestartContext(image, opts);
-  let root: T;
+export function restart<T>(image: Uint8Array | ByteSource, type: ObjType<T>, opts?: ContextOptions): T;
+/** restart - the plain value (or root of any type) of an image, with no type named. */
+export function restart(image: Uint8Array | ByteSource, opts?: ContextOptions): unknown;
+export function restart(image: Uint8Array | ByteSource, typeOrOpts?: ObjType<any> | ContextOptions, opts?: ContextOptions): unknown {
+  const typed = isObjType(typeOrOpts);
+  const r = resolve(typeOrOpts, opts, 'restart');
+  const ctx = new RestartContext(image, r.opts);
+  let root: unknown;
   try {
-    root = ctx.restoreObj(type);
+    root = ctx.restoreObj(typed ? r.type : undefined);
   } catch (err) {
     try {
       ctx[Symbol.dispose]();
@@ -81,12 +114,15 @@ function writeAll(fd: number, chunk: Uint8Array): void {
  * atomically: it is written to a temporary file beside `path`, fsync'd,
  * then renamed over it, so a crash leaves the previous image intact.
  */
-export function checkpointToFile<T>(
+export function checkpointToFile<T>(path: string, root: T, type: ObjType<T>, opts?: Omit<CheckpointOptions, 'sink'>): FileCheckpointResult;
+export function checkpointToFile(path: string, value: unknown, opts?: Omit<CheckpointOptions, 'sink'>): FileCheckpointResult;
+export function checkpointToFile(
   path: string,
-  root: T,
-  type: ObjType<T>,
-  opts: Omit<CheckpointOptions, 'sink'>,
+  root: unknown,
+  typeOrOpts?: ObjType<any> | Omit<CheckpointOptions, 'sink'>,
+  options?: Omit<CheckpointOptions, 'sink'>,
 ): FileCheckpointResult {
+  const { type, opts } = resolve(typeOrOpts, options, 'checkpointToFile');
   if (typeof path !== 'string' || path.length === 0)
     throw new ObjHashError('EINVAL', 'checkpointToFile: path must be a non-empty string');
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
@@ -134,12 +170,14 @@ export function checkpointToFile<T>(
 }
 
 /** restartFromFile - restart() streaming from a file, with bounded memory. */
-export function restartFromFile<T>(path: string, type: ObjType<T>, opts: ContextOptions): T {
+export function restartFromFile<T>(path: string, type: ObjType<T>, opts?: ContextOptions): T;
+export function restartFromFile(path: string, opts?: ContextOptions): unknown;
+export function restartFromFile(path: string, typeOrOpts?: ObjType<any> | ContextOptions, opts?: ContextOptions): unknown {
   if (typeof path !== 'string' || path.length === 0)
     throw new ObjHashError('EINVAL', 'restartFromFile: path must be a non-empty string');
   const src = new FileSource(path);
   try {
-    return restart(src, type, opts);
+    return isObjType(typeOrOpts) ? restart(src, typeOrOpts, opts) : restart(src, typeOrOpts);
   } finally {
     src.close();
   }

@@ -4,6 +4,7 @@
  */
 import { MAX_TYPE_ID } from './backend/codes.js';
 import type { CheckpointContext } from './context/checkpoint.js';
+import type { Fields } from './schema/index.js';
 import type { RestartContext } from './context/restart.js';
 import { ObjHashError } from './errors.js';
 
@@ -26,6 +27,19 @@ export interface ObjTypeOps<T> {
   readonly checkpoint?: (ctx: CheckpointContext, obj: T) => void;
   /** Read the state back and return the new object. */
   readonly restore?: (ctx: RestartContext) => T;
+  /**
+   * Declarative fields instead of checkpoint/restore: both are generated
+   * (lib/schema), objects are walked from a queue (any depth), cycles need
+   * no reference(), and the field list travels in the image.
+   */
+  readonly fields?: Fields;
+  /**
+   * With `fields`: how restore makes the object before filling its fields,
+   * a class (an object with its prototype; the constructor is not called)
+   * or a factory.  Default: a plain object.  A class also lets plain values
+   * hold its instances.
+   */
+  readonly create?: (() => T) | (abstract new (...args: never[]) => T);
 }
 
 /** A registered object type; `objFetch(ref, FileType)` returns a `File`. */
@@ -53,12 +67,27 @@ export function defineObjType<T>(ops: ObjTypeOps<T>): ObjType<T> {
     throw new ObjHashError('EINVAL', 'defineObjType: ops must be an object');
   if (typeof ops.name !== 'string' || ops.name.length === 0 || ops.name.length > 255)
     throw new ObjHashError('EINVAL', 'defineObjType: ops.name must be a non-empty string of at most 255 characters');
-  for (const f of ['key', 'grab', 'drop', 'checkpoint', 'restore'] as const) {
+  for (const f of ['key', 'grab', 'drop', 'checkpoint', 'restore', 'create'] as const) {
     if (ops[f] !== undefined && typeof ops[f] !== 'function')
       throw new ObjHashError('EINVAL', `defineObjType(${ops.name}): ops.${f} must be a function`);
   }
+  if (ops.fields !== undefined) {
+    if (typeof ops.fields !== 'object' || ops.fields === null)
+      throw new ObjHashError('EINVAL', `defineObjType(${ops.name}): ops.fields must be an object of field kinds`);
+    if (ops.checkpoint !== undefined || ops.restore !== undefined)
+      throw new ObjHashError('EINVAL', `defineObjType(${ops.name}): give either fields or checkpoint/restore, not both`);
+  } else if (ops.create !== undefined) {
+    throw new ObjHashError('EINVAL', `defineObjType(${ops.name}): ops.create goes with ops.fields`);
+  }
+  if (ops.name.startsWith('objhash:'))
+    throw new ObjHashError('EINVAL', `defineObjType(${ops.name}): names starting with 'objhash:' are reserved`);
   if (nextTypeId > MAX_TYPE_ID)
     throw new ObjHashError('E2BIG', `defineObjType(${ops.name}): more than ${MAX_TYPE_ID} types defined`);
+  return makeType(ops);
+}
+
+/** The frozen handle of ops (names already checked). */
+function makeType<T>(ops: ObjTypeOps<T>): ObjType<T> {
   const type = {
     name: ops.name,
     key: ops.key,
@@ -66,14 +95,26 @@ export function defineObjType<T>(ops: ObjTypeOps<T>): ObjType<T> {
     drop: ops.drop,
     checkpoint: ops.checkpoint,
     restore: ops.restore,
+    fields: ops.fields === undefined ? undefined : Object.freeze({ ...ops.fields }),
+    create: ops.create,
     id: nextTypeId++,
     [TYPE_MARK]: true,
   };
   return Object.freeze(type) as ObjType<T>;
 }
 
+/** @internal A builtin type (name 'objhash:...'), for lib/walk. */
+export function builtinType<T>(name: string): ObjType<T> {
+  return makeType<T>({ name });
+}
+
+/** Whether v came from defineObjType() (or is a builtin type). */
+export function isObjType(v: unknown): v is ObjType<unknown> {
+  return typeof v === 'object' && v !== null && (v as Record<symbol, unknown>)[TYPE_MARK] === true;
+}
+
 /** Throws EINVAL unless `type` came from defineObjType(). */
 export function checkType(type: unknown, where: string, arg = 'type'): asserts type is ObjType<unknown> {
-  if (typeof type !== 'object' || type === null || (type as Record<symbol, unknown>)[TYPE_MARK] !== true)
+  if (!isObjType(type))
     throw new ObjHashError('EINVAL', `${where}: ${arg} must be an ObjType from defineObjType()`);
 }

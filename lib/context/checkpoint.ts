@@ -4,12 +4,19 @@
  * state on first encounter, TAIL), with checkpoint_obj() as checkpointObj.
  */
 import { ObjHashError, isStackOverflow } from '../errors.js';
-import { REC, type TypeEntry } from '../image/format.js';
+import { FORMAT_VERSION, REC, type TypeEntry } from '../image/format.js';
 import { ImageWriter } from '../image/writer.js';
 import { backendFor, crc32cFor } from '../backend/loader.js';
 import { ObjHash, seam } from '../hash/objhash.js';
 import { checkType, type ObjType } from '../types.js';
+import { plainKind, ValueCodecState } from '../values/index.js';
+import { Refusal, type PathStep, type RefWriter } from '../walk/refs.js';
+import { ValueT, classOf, isWalked, schemaOf, writeBodyOf } from '../walk/walked.js';
+import { className, formatPath } from '../walk/path.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_OBJECTS, checkOptions, checkTypes, positiveInt, type CheckpointOptions } from './options.js';
+
+/** The version a context writes when options.version is not given and no type needs version 2. */
+const DEFAULT_VERSION: number = FORMAT_VERSION;
 
 export class CheckpointContext implements Disposable {
   readonly #hash: ObjHash;
@@ -23,9 +30,32 @@ export class CheckpointContext implements Disposable {
   #count = 0;
   #done = false;
 
+  // ---- the walker: walked objects (plain values, fields types) are written
+  // from this queue, breadth first, never by recursion
+  #queue: unknown[] = [];
+  #qtype: ObjType<any>[] = [];
+  #qref: number[] = [];
+  #head = 0;
+  #draining = false;
+  /** by objref, for error paths: the objref of the holder that first referred to it, and the step */
+  #parent: number[] = [];
+  #step: PathStep[] = [];
+  /** objref of the walked object whose body is being written (0: none) */
+  #current = 0;
+  /** the step to a child written at once (refNow, a hand-written type's object) */
+  #pendingStep: PathStep = '';
+  /** instances of these classes in plain values are objects of these types */
+  #byClass = new Map<Function, ObjType<any>>();
+  #values = new ValueCodecState();
+  readonly #refs: RefWriter;
+
   constructor(opts: CheckpointOptions) {
     checkOptions(opts, 'CheckpointContext');
-    this.#types = checkTypes(opts.types, 'CheckpointContext');
+    const given = checkTypes(opts.types, 'CheckpointContext');
+    const walked = given.some(isWalked);
+    const version = opts.version ?? (walked ? 2 : undefined);
+    // version 2 images can always hold plain values: their type is in every table
+    this.#types = (version ?? DEFAULT_VERSION) === 2 ? [...given, ValueT] : given;
     this.#maxDepth = positiveInt(opts.maxDepth, 'maxDepth', DEFAULT_MAX_DEPTH);
     this.#maxObjects = positiveInt(opts.maxObjects, 'maxObjects', DEFAULT_MAX_OBJECTS);
     if (opts.sink !== undefined && typeof opts.sink !== 'function')
@@ -36,14 +66,24 @@ export class CheckpointContext implements Disposable {
       sink: opts.sink,
       highWaterMark: opts.highWaterMark,
       maxRecord: opts.maxRecord,
-      version: opts.version,
+      version,
     });
+    if (walked && this.#writer.version < 2)
+      throw new ObjHashError('EINVAL', 'CheckpointContext: types with fields and plain values need format version 2 (options.version)');
     const table: TypeEntry[] = this.#types.map((t, i) => {
       this.#objtype[t.id] = i + 1;
-      return { objtype: i + 1, name: t.name };
+      const cls = t.fields !== undefined ? classOf(t) : undefined;
+      if (cls !== undefined) this.#byClass.set(cls, t);
+      return { objtype: i + 1, name: t.name, schema: t.fields !== undefined ? schemaOf(t).encoded : undefined };
     });
     this.#writer.writeHeader(table, opts.flags ?? 0);
     this.#hash = new ObjHash({ ...opts.hash, impl: b.name });
+    const ctx = this;
+    this.#refs = {
+      ref: (child, step) => ctx.#ref(child, step, false),
+      refNow: (child, step) => ctx.#ref(child, step, true),
+      refTyped: (child, type, step) => ctx.#refTyped(child, type, step, false),
+    };
   }
 
   /** Objects written so far. */
@@ -67,10 +107,24 @@ export class CheckpointContext implements Disposable {
     if (ot === undefined || this.#types[ot - 1] !== type) this.#unknownType(type);
     if (this.#done) throw new ObjHashError('EBADF', 'checkpointObj: the checkpoint is finished');
     const h = this.#hash;
-    const objref = seam.find(h, obj, type, 'checkpointObj');
+    // a primitive as a plain value (the root of checkpoint(42)) is an object of its own
+    const key = type === ValueT && (typeof obj !== 'object' || obj === null) && typeof obj !== 'function' ? {} : obj;
+    const objref = seam.find(h, key, type, 'checkpointObj');
     if (!seam.added(h)) return objref;
     if (++this.#count > this.#maxObjects)
       throw new ObjHashError('E2BIG', `checkpointObj: more than ${this.#maxObjects} objects (options.maxObjects)`);
+    if (this.#current !== 0) {
+      this.#parent[objref] = this.#current;
+      this.#step[objref] = this.#pendingStep;
+    }
+    if (type.fields !== undefined || type === ValueT) {
+      // a walked object asked for by a caller (or a hand-written ops): its
+      // own record now, before the record that refers to it; what it
+      // refers to from the queue
+      this.#writeWalked(obj, type, objref);
+      if (!this.#draining) this.#drain();
+      return objref;
+    }
     this.#writer.objref(ot, objref);
     const cb = type.checkpoint;
     if (cb !== undefined) {
@@ -88,6 +142,84 @@ export class CheckpointContext implements Disposable {
       }
     }
     return objref;
+  }
+
+  /** Writes the queued walked objects, first in first out, until none is left. */
+  #drain(): void {
+    this.#draining = true;
+    try {
+      const q = this.#queue;
+      while (this.#head < q.length) {
+        const i = this.#head++;
+        const obj = q[i];
+        q[i] = undefined;
+        this.#writeWalked(obj, this.#qtype[i]!, this.#qref[i]!);
+      }
+    } finally {
+      this.#draining = false;
+      this.#queue = [];
+      this.#qtype = [];
+      this.#qref = [];
+      this.#head = 0;
+    }
+  }
+
+  /** OBJREF and the body record of one walked object. */
+  #writeWalked(obj: unknown, type: ObjType<any>, objref: number): void {
+    const w = this.#writer;
+    w.objref(this.#objtype[type.id]!, objref);
+    const body = writeBodyOf(type);
+    const outer = this.#current;
+    this.#current = objref;
+    w.beginBuiltin(body.record);
+    try {
+      body.write(w, obj, this.#refs, this.#values);
+    } catch (e) {
+      if (e instanceof Refusal) throw this.#refusal(e, objref);
+      throw e;
+    } finally {
+      this.#current = outer;
+    }
+    w.end();
+  }
+
+  /** RefWriter.ref / refNow: a plain value, or an instance of a registered class. */
+  #ref(child: object, step: PathStep, now: boolean): number {
+    if (plainKind(child) !== undefined) return this.#refTyped(child, ValueT, step, now);
+    const t = this.#byClass.get((child as { constructor?: Function }).constructor as Function);
+    if (t !== undefined && Object.getPrototypeOf(child) === (t.create as { prototype?: object }).prototype)
+      return this.#refTyped(child, t, step, now);
+    const what = typeof child === 'function' ? 'a function' : `an instance of ${className(child)} with no type in options.types`;
+    throw new Refusal(step, `${what} cannot be checkpointed`);
+  }
+
+  /** RefWriter.refTyped: queued when walked and new; a hand-written type's checkpoint runs now. */
+  #refTyped(child: unknown, type: ObjType<any>, step: PathStep, now: boolean): number {
+    if (child === null || child === undefined) return 0;
+    if (!isWalked(type) || now) {
+      this.#pendingStep = step;
+      return this.checkpointObj(child, type);
+    }
+    const ot = this.#objtype[type.id];
+    if (ot === undefined || this.#types[ot - 1] !== type) this.#unknownType(type);
+    const h = this.#hash;
+    const objref = seam.find(h, child, type, 'checkpoint');
+    if (!seam.added(h)) return objref;
+    if (++this.#count > this.#maxObjects)
+      throw new ObjHashError('E2BIG', `checkpoint: more than ${this.#maxObjects} objects (options.maxObjects)`);
+    this.#queue.push(child);
+    this.#qtype.push(type);
+    this.#qref.push(objref);
+    this.#parent[objref] = this.#current;
+    this.#step[objref] = step;
+    return objref;
+  }
+
+  /** The ObjHashError for a refusal inside the body of objref, with the path from the root. */
+  #refusal(e: Refusal, objref: number): ObjHashError {
+    const steps: PathStep[] = e.step === undefined ? [] : [e.step];
+    for (let r = objref; this.#parent[r] !== undefined; r = this.#parent[r]!) steps.push(this.#step[r]!);
+    return new ObjHashError('EINVAL', `checkpoint: ${formatPath(steps.reverse())}: ${e.why}`, undefined, { cause: e.cause });
   }
 
   #unknownType(type: unknown): never {
@@ -188,6 +320,24 @@ export class CheckpointContext implements Disposable {
   vref<T>(obj: T | null | undefined, type: ObjType<T>): this {
     const ref = obj === null || obj === undefined ? 0 : this.checkpointObj(obj, type);
     this.#writer.uv(ref);
+    return this;
+  }
+  /** An array of objects of `type` (nulls allowed): uv count, then vref() each. */
+  refs<T>(objs: readonly (T | null | undefined)[], type: ObjType<T>): this {
+    if (!Array.isArray(objs)) throw new ObjHashError('EINVAL', `refs: expected an array of ${type?.name ?? 'objects'}`);
+    this.#writer.uv(objs.length);
+    for (let i = 0; i < objs.length; i++) this.vref(objs[i], type);
+    return this;
+  }
+  /** A string, null or undefined (readOptStr() gives back which): one tag byte, then vstr. */
+  optStr(s: string | null | undefined): this {
+    if (s === undefined) this.#writer.u8(0);
+    else if (s === null) this.#writer.u8(1);
+    else {
+      if (typeof s !== 'string') throw new ObjHashError('EINVAL', `optStr: expected a string, null or undefined, got ${typeof s}`);
+      this.#writer.u8(2);
+      this.#writer.vstr(s);
+    }
     return this;
   }
   /** A BUFFER record. */

@@ -18,8 +18,11 @@ export { DEFAULT_MAX_OBJECTS, DEFAULT_MAX_OBJREF_GAP } from '../image/validate.j
 export const DEFAULT_MAX_DEPTH = 1000;
 
 export interface ContextOptions extends ValidateOptions {
-  /** Every object type the image may hold (the header's type table). */
-  types: readonly ObjType<any>[];
+  /**
+   * Every object type the image may hold (the header's type table); plain
+   * values need none.
+   */
+  types?: readonly ObjType<any>[];
   /** Backend (default: the loader's choice). */
   impl?: ImplName;
   /** Options of the objhash (nbits, fixed, maxLoad, multiplier). */
@@ -45,8 +48,8 @@ export { positiveInt };
 
 /** options.types: a non-empty array of distinct ObjTypes. */
 export function checkTypes(types: unknown, where: string): readonly ObjType<any>[] {
-  if (!Array.isArray(types) || types.length === 0)
-    throw new ObjHashError('EINVAL', `${where}: options.types must be a non-empty array of ObjTypes`);
+  if (types === undefined) return [];
+  if (!Array.isArray(types)) throw new ObjHashError('EINVAL', `${where}: options.types must be an array of ObjTypes`);
   const names = new Set<string>();
   for (const t of types) {
     checkType(t, where, 'options.types[]');

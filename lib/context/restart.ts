@@ -11,6 +11,7 @@
  * the record's offset and the restoring type's name.
  */
 import { describe } from '../backend/args.js';
+import { LIMITS } from '../backend/codes.js';
 import { ObjHashError, isStackOverflow } from '../errors.js';
 import { REC, recordTypeName } from '../image/format.js';
 import { ImageReader } from '../image/reader.js';
@@ -19,6 +20,9 @@ import type { ObjrefValidator } from '../image/validate.js';
 import { backendFor, crc32cFor } from '../backend/loader.js';
 import { ObjHash, seam } from '../hash/objhash.js';
 import type { ObjType } from '../types.js';
+import { ValueCodecState } from '../values/index.js';
+import type { RefReader } from '../walk/refs.js';
+import { ValueT, isWalked, readBodyOf, type ReadBody } from '../walk/walked.js';
 import { DEFAULT_MAX_DEPTH, checkOptions, checkTypes, positiveInt, type ContextOptions } from './options.js';
 
 interface Frame {
@@ -45,6 +49,20 @@ export class RestartContext implements Disposable {
   #recDepth = -1;
   #done = false;
 
+  // ---- the walker's side: objects by objref, and references waiting for them
+  /** image objtype -> how a walked type's body is read (undefined: hand-written ops) */
+  #readers: (ReadBody | undefined)[] = [];
+  /** objref -> restored object and its type */
+  #objs: unknown[] = [];
+  #otype: (ObjType<any> | undefined)[] = [];
+  /** objref -> [holder, key, wanted type, offset of the referring record, ...] waiting for it */
+  #fix: (unknown[] | undefined)[] = [];
+  #pending = 0;
+  #later: (() => void)[] = [];
+  #values = new ValueCodecState();
+  readonly #refs: RefReader;
+  readonly #created: (obj: unknown) => void;
+
   constructor(image: Uint8Array | ByteSource, opts: ContextOptions) {
     checkOptions(opts, 'RestartContext');
     const types = checkTypes(opts.types, 'RestartContext');
@@ -63,13 +81,28 @@ export class RestartContext implements Disposable {
     this.flags = hdr.flags;
     this.#objects = this.#reader.objects;
     const byName = new Map(types.map((t) => [t.name, t]));
+    byName.set(ValueT.name, ValueT);
     for (const e of hdr.types) {
       const t = byName.get(e.name);
       if (t === undefined)
         throw new ObjHashError('EINVAL', `restart: the image has type '${e.name}' (objtype ${e.objtype}), which is not in options.types`, 0);
       this.#byObjtype[e.objtype] = t;
+      if (isWalked(t)) this.#readers[e.objtype] = readBodyOf(t, e.schema);
+      else if (e.schema !== undefined && e.schema.length > 0)
+        throw new ObjHashError('EINVAL', `restart: the image wrote type '${e.name}' with fields, but the type given has hand-written ops`, 0);
     }
     this.#hash = new ObjHash({ ...opts.hash, impl: b.name });
+    const ctx = this;
+    this.#refs = {
+      get: (objref, holder, key) => ctx.#get(objref, undefined, holder, key),
+      getTyped: (objref, type, holder, key) => ctx.#get(objref, type, holder, key),
+      now: (objref) => ctx.#now(objref),
+      later: (fn) => void ctx.#later.push(fn),
+      get offset() {
+        return ctx.#at();
+      },
+    };
+    this.#created = (obj) => ctx.#onCreated(obj);
   }
 
   /** Objects restored so far. */
@@ -173,8 +206,10 @@ export class RestartContext implements Disposable {
     const type = this.#byObjtype[objtype]!;
     if (want !== undefined && type !== want)
       throw new ObjHashError('ENOMSG', `restart: OBJREF at offset ${at} is a ${type.name}, expected a ${want.name}`, at);
+    const read = this.#readers[objtype];
     const restore = type.restore;
-    if (restore === undefined) throw new ObjHashError('EINVAL', `restart: type '${type.name}' has no restore (OBJREF at offset ${at})`, at);
+    if (restore === undefined && read === undefined)
+      throw new ObjHashError('EINVAL', `restart: type '${type.name}' has no restore (OBJREF at offset ${at})`, at);
     const depth = this.#depth;
     if (depth >= this.#maxDepth)
       throw new ObjHashError('ELOOP', `restart: objects nested deeper than ${this.#maxDepth} (options.maxDepth), at offset ${at}`, at);
@@ -190,7 +225,11 @@ export class RestartContext implements Disposable {
     this.#depth = depth + 1;
     let obj: unknown;
     try {
-      obj = restore(this);
+      if (read !== undefined) {
+        this.readRecord(type === ValueT ? REC.VALUE : REC.FIELDS);
+        obj = read(this.#reader, this.#refs, this.#values, this.#created);
+        if (!frame.referenced) this.#onCreated(obj);
+      } else obj = restore!(this);
       if (this.#recDepth === depth + 1 && this.#reader.remaining() !== 0) this.#leftover(depth + 1);
     } catch (e) {
       if (isStackOverflow(e))
@@ -199,16 +238,85 @@ export class RestartContext implements Disposable {
     } finally {
       this.#depth = depth;
     }
-    if (obj === undefined)
+    if (obj === undefined && read === undefined)
       throw new ObjHashError('EINVAL', `restart: ${type.name}.restore returned undefined (objref ${objref}, offset ${at})`, at);
     if (frame.referenced) {
       if (frame.obj !== obj)
         throw new ObjHashError('EINVAL', `restart: ${type.name}.restore returned another object than it passed to reference() (objref ${objref}, offset ${at})`, at);
     } else {
       seam.insertRestored(this.#hash, obj, objref, type, 'restart');
+      this.#define(objref, obj, type);
     }
     this.#count++;
     return obj;
+  }
+
+  /** A walked object exists (its fields not read yet): visible from now on. */
+  #onCreated(obj: unknown): void {
+    const frame = this.#frames[this.#depth - 1]!;
+    // a primitive (an image whose root is one) holds its objref with a stand-in
+    const held = (typeof obj === 'object' && obj !== null) || typeof obj === 'function' ? obj : {};
+    seam.insertRestored(this.#hash, held, frame.objref, frame.type, 'restart');
+    frame.obj = obj;
+    frame.referenced = true;
+    this.#define(frame.objref, obj, frame.type);
+  }
+
+  /** objref now stands for obj: references waiting for it get it. */
+  #define(objref: number, obj: unknown, type: ObjType<any>): void {
+    this.#objs[objref] = obj;
+    this.#otype[objref] = type;
+    const f = this.#fix[objref];
+    if (f === undefined) return;
+    this.#fix[objref] = undefined;
+    for (let i = 0; i < f.length; i += 4) {
+      const want = f[i + 2] as ObjType<any> | undefined;
+      if (want !== undefined && want !== type)
+        throw new ObjHashError('ENOMSG', `restart: objref ${objref}, referred to as a ${want.name} by the record at offset ${f[i + 3]}, is a ${type.name}`, f[i + 3] as number);
+      (f[i] as Record<string | number, unknown>)[f[i + 1] as string | number] = obj;
+    }
+    this.#pending -= f.length / 4;
+  }
+
+  /** RefReader.get / getTyped: the object, or undefined and a fix-up. */
+  #get(objref: number, type: ObjType<any> | undefined, holder: object, key: string | number): unknown {
+    const o = this.#objs[objref];
+    if (o !== undefined) {
+      if (type !== undefined && this.#otype[objref] !== type)
+        throw new ObjHashError('ENOMSG', `restart: objref ${objref} in the record at offset ${this.#at()} is a ${this.#otype[objref]!.name}, not a ${type.name}`, this.#at());
+      return o;
+    }
+    if (!(objref > 0 && objref <= LIMITS.MAX_OBJREF))
+      throw new ObjHashError('EINVAL', `restart: objref ${objref} in the record at offset ${this.#at()} is not an objref`, this.#at());
+    let f = this.#fix[objref];
+    if (f === undefined) this.#fix[objref] = f = [];
+    f.push(holder, key, type, this.#at());
+    this.#pending++;
+    return undefined;
+  }
+
+  /** RefReader.now: an object that must be restored already. */
+  #now(objref: number): unknown {
+    const o = this.#objs[objref];
+    if (o === undefined)
+      throw new ObjHashError('EINVAL', `restart: objref ${objref} in the record at offset ${this.#at()} is not restored before it (it must be)`, this.#at());
+    return o;
+  }
+
+  /** At TAIL: every reference resolved, then the deferred fills (Map and Set contents). */
+  #settle(tailAt: number): void {
+    if (this.#pending > 0) {
+      const objref = this.#fix.findIndex((f) => f !== undefined);
+      const f = this.#fix[objref]!;
+      throw new ObjHashError(
+        'EINVAL',
+        `restart: objref ${objref} is referred to by the record at offset ${f[3]} but no object has it (TAIL at offset ${tailAt})`,
+        f[3] as number,
+      );
+    }
+    const later = this.#later;
+    this.#later = [];
+    for (const fn of later) fn();
   }
 
   /** Offset of the record being read (else of the next one), for errors. */
@@ -233,6 +341,7 @@ export class RestartContext implements Disposable {
     seam.insertRestored(this.#hash, obj, frame.objref, frame.type, 'reference');
     frame.obj = obj;
     frame.referenced = true;
+    this.#define(frame.objref, obj, frame.type);
     return obj;
   }
 
@@ -277,6 +386,40 @@ export class RestartContext implements Disposable {
   vref<T>(type: ObjType<T>): T | null {
     const r = this.#reader.uv();
     return r === 0 ? null : this.objFetch(r, type);
+  }
+
+  /** As ref(), but an objref of 0 (null) is EINVAL: the object must be there. */
+  requireRef<T>(type: ObjType<T>): T {
+    const r = this.#reader.i32();
+    if (r === 0) throw this.#nullRef(type);
+    return this.objFetch(r, type);
+  }
+  /** As vref(), but 0 (null) is EINVAL. */
+  requireVref<T>(type: ObjType<T>): T {
+    const r = this.#reader.uv();
+    if (r === 0) throw this.#nullRef(type);
+    return this.objFetch(r, type);
+  }
+  #nullRef(type: ObjType<any>): ObjHashError {
+    return new ObjHashError('EINVAL', `restart: a ${type?.name} is required in the record at offset ${this.#at()}${this.#inRestore()}, found null`, this.#at());
+  }
+  /** What CheckpointContext.refs() wrote: the objects (null where it wrote null or undefined). */
+  readRefs<T>(type: ObjType<T>): (T | null)[] {
+    const n = this.#reader.uv();
+    // each objref takes at least one byte: a count the record cannot hold is refused before allocating
+    if (n > this.#reader.remaining())
+      throw new ObjHashError('EINVAL', `restart: readRefs: count ${n} is more than the ${this.#reader.remaining()} bytes left in the record at offset ${this.#at()}`, this.#at());
+    const out: (T | null)[] = [];
+    for (let i = 0; i < n; i++) out.push(this.vref(type));
+    return out;
+  }
+  /** What CheckpointContext.optStr() wrote. */
+  readOptStr(): string | null | undefined {
+    const tag = this.#reader.u8();
+    if (tag === 2) return this.#reader.vstr();
+    if (tag === 1) return null;
+    if (tag === 0) return undefined;
+    throw new ObjHashError('EINVAL', `restart: readOptStr: bad tag ${tag} in the record at offset ${this.#at()}`, this.#at());
   }
 
   u8(): number {
@@ -362,6 +505,7 @@ export class RestartContext implements Disposable {
       if (rec.type !== REC.TAIL)
         throw new ObjHashError('EINVAL', `restart: expected TAIL at offset ${rec.offset}, found ${recordTypeName(rec.type)}`, rec.offset);
       this.#objects.end(rec.offset);
+      this.#settle(rec.offset);
       this.#reader.tail(this.#count);
     } finally {
       this.#done = true;

@@ -1,0 +1,114 @@
+/**
+ * Walked types: the builtin type of plain values and the types declared
+ * with `fields`.  Their objects are written from the walker's queue (never
+ * by recursion) and their records' bodies come from lib/values and
+ * lib/schema; this module is the one place that maps a type to its body.
+ */
+import { ObjHashError } from '../errors.js';
+import { REC } from '../image/format.js';
+import type { PayloadReader } from '../image/payload-reader.js';
+import type { PayloadWriter } from '../image/payload-writer.js';
+import { compileSchema, decodeSchema, resolveSchema, type CompiledSchema } from '../schema/index.js';
+import { builtinType, type ObjType } from '../types.js';
+import { VALUE_TYPE_NAME, readValue, writeValue, type ValueCodecState } from '../values/index.js';
+import type { RefReader, RefWriter } from './refs.js';
+
+/** The builtin object type of plain JS values ('objhash:value'). */
+export const ValueT: ObjType<unknown> = builtinType<unknown>(VALUE_TYPE_NAME);
+
+export interface WriteBody {
+  /** REC.VALUE or REC.FIELDS */
+  readonly record: number;
+  write(w: PayloadWriter, obj: unknown, refs: RefWriter, state: ValueCodecState): void;
+}
+
+/** Reads one body: creates the object, calls created(obj) before reading references, returns it. */
+export type ReadBody = (r: PayloadReader, refs: RefReader, state: ValueCodecState, created: (obj: unknown) => void) => unknown;
+
+const VALUE_BODY: WriteBody = { record: REC.VALUE, write: writeValue };
+const readValueBody: ReadBody = (r, refs, state, created) => readValue(r, refs, created, state);
+
+const compiled = new WeakMap<ObjType<any>, CompiledSchema>();
+const writeBodies = new WeakMap<ObjType<any>, WriteBody>();
+
+/** Whether objects of t are walked (plain values, fields). */
+export function isWalked(t: ObjType<any>): boolean {
+  return t === ValueT || t.fields !== undefined;
+}
+
+/** t's compiled schema (compiled once, at first use: every type it refers to exists by then). */
+export function schemaOf(t: ObjType<any>): CompiledSchema {
+  let c = compiled.get(t);
+  if (c === undefined) {
+    c = compileSchema(t.name, t.fields!);
+    compiled.set(t, c);
+  }
+  return c;
+}
+
+/** How objects of a walked type are written. */
+export function writeBodyOf(t: ObjType<any>): WriteBody {
+  if (t === ValueT) return VALUE_BODY;
+  let b = writeBodies.get(t);
+  if (b === undefined) {
+    const c = schemaOf(t);
+    b = { record: REC.FIELDS, write: (w, obj, refs, state) => c.write(w, obj, refs, state) };
+    writeBodies.set(t, b);
+  }
+  return b;
+}
+
+/** The class of a fields type whose `create` is a class, else undefined. */
+export function classOf(t: ObjType<any>): (abstract new (...args: never[]) => unknown) | undefined {
+  const c = t.create;
+  return c !== undefined && isClass(c) ? (c as abstract new (...args: never[]) => unknown) : undefined;
+}
+
+function isClass(f: Function): boolean {
+  return typeof f === 'function' && Function.prototype.toString.call(f).startsWith('class');
+}
+
+/** A function making an empty object of t, before its fields are read. */
+function creatorOf(t: ObjType<any>): () => object {
+  const c = t.create;
+  if (c === undefined) return () => ({});
+  if (isClass(c)) {
+    const proto = (c as { prototype: object }).prototype;
+    return () => Object.create(proto) as object;
+  }
+  return () => {
+    const o = (c as () => unknown)();
+    if (typeof o !== 'object' || o === null)
+      throw new ObjHashError('EINVAL', `restart: ${t.name}.create() returned ${o === null ? 'null' : typeof o}, not an object`);
+    return o;
+  };
+}
+
+/**
+ * How records of t written with `imageSchema` (the image's type table
+ * entry) are read: the compiled reader when the schemas are equal, a
+ * resolving one when they differ by the evolution rules, else EINVAL
+ * listing every differing field.  `where` names the image for messages.
+ */
+export function readBodyOf(t: ObjType<any>, imageSchema: Uint8Array | undefined): ReadBody {
+  if (t === ValueT) return readValueBody;
+  const c = schemaOf(t);
+  if (imageSchema === undefined || imageSchema.length === 0)
+    throw new ObjHashError('EINVAL', `restart: type '${t.name}' has fields, but the image wrote it with hand-written ops (no schema)`, 0);
+  const create = creatorOf(t);
+  let read: (r: PayloadReader, obj: unknown, refs: RefReader, state: ValueCodecState) => void;
+  if (equalBytes(imageSchema, c.encoded)) read = (r, obj, refs, state) => c.read(r, obj, refs, state);
+  else read = resolveSchema(decodeSchema(imageSchema, t.name), c, t.name);
+  return (r, refs, state, created) => {
+    const obj = create();
+    created(obj);
+    read(r, obj, refs, state);
+    return obj;
+  };
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
