@@ -1,0 +1,77 @@
+/**
+ * ValueCodecState: what the value codec keeps for a whole image (the
+ * string table, the shape table, the highest objref named so far), one per
+ * checkpoint, restart or dump run.  encoding.ts specifies the tables.
+ */
+
+/**
+ * Checkpoint side: a node of the shape trie.  The path from the root spells
+ * a key list; `id` is its shape index once defined.  Most nodes have one
+ * child, kept inline (k1/c1); a Map holds the others.
+ */
+export class ShapeNode {
+  k1 = '';
+  c1: ShapeNode | null = null;
+  more: Map<string, ShapeNode> | null = null;
+  id = -1;
+  /** The key list, once defined. */
+  keys: string[] | null = null;
+  constructor(
+    readonly parent: ShapeNode | null,
+    readonly key: string,
+    readonly depth: number,
+  ) {}
+
+  child(k: string): ShapeNode | null {
+    if (this.c1 !== null && this.k1 === k) return this.c1;
+    if (this.more !== null) return this.more.get(k) ?? null;
+    return null;
+  }
+
+  add(k: string): ShapeNode {
+    const n = new ShapeNode(this, k, this.depth + 1);
+    if (this.c1 === null) {
+      this.k1 = k;
+      this.c1 = n;
+    } else {
+      if (this.more === null) this.more = new Map();
+      this.more.set(k, n);
+    }
+    return n;
+  }
+}
+
+/** Restart side: a defined shape. */
+export interface Shape {
+  readonly keys: readonly string[];
+  /** One of the keys is '__proto__' (defined, not assigned). */
+  readonly proto: boolean;
+  /** No key is an array index or 'length' (it may be an array's property block). */
+  readonly arrayOk: boolean;
+}
+
+/**
+ * The per-image state of the value codec: create one per checkpoint (pass
+ * it to every writeValue / writeTagged call of the image), one per restart
+ * (readValue / readTagged) and one per dump (describeValue).  Bodies must
+ * be written and read in image order.
+ */
+export class ValueCodecState {
+  // ---- checkpoint
+  /** String -> its index in the string table. */
+  readonly strIndex = new Map<string, number>();
+  /** Root of the shape trie. */
+  readonly shapeRoot = new ShapeNode(null, '', 0);
+  /** Shapes defined so far (checkpoint). */
+  shapeCount = 0;
+  // ---- restart and dump
+  /** The string table. */
+  readonly strings: string[] = [];
+  /** The shape table. */
+  readonly shapes: Shape[] = [];
+  // ---- both
+  /** The highest objref a REF / REF_NEXT tag named so far. */
+  last = 0;
+  /** The objref of the REF tag read last (restart). */
+  ref = 0;
+}
