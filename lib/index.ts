@@ -4,6 +4,8 @@
  */
 export { ObjHash, type ObjHashOptions, type LookupAddResult } from './hash/objhash.js';
 export { defineObjType, type ObjType, type ObjTypeOps, type ObjOf, type NumericKey } from './types.js';
+export { opt, ref, refs, list, type Fields, type FieldSpec, type FieldsType } from './schema/index.js';
+export { ValueT } from './walk/walked.js';
 export { ObjHashError, type ObjHashErrorCode } from './errors.js';
 export { impl, nativeAvailable, nativeLoadError, type ImplName } from './backend/loader.js';
 export type { KeyArray } from './backend/contract.js';

@@ -11,6 +11,8 @@ import { inspectImage, type ImageInfo } from '../image/inspect.js';
 import { RecordDecoder, type BytesRecord, type HeaderRecord, type ObjrefRecord, type RecordDescription, type StringRecord, type TailRecord } from '../image/records.js';
 import { EXIT_FAIL, EXIT_OK, hex32, hexBytes, hexString, imageArg, invalidLine, parseArgs, type Io } from './common.js';
 import { escapeText, jsonText } from './escape.js';
+import { REC } from '../image/format.js';
+import { BodyDescriber } from '../walk/describe.js';
 import { Progress } from './io.js';
 
 /** Text mode shows this many payload bytes of BUFFER and user records... */
@@ -37,11 +39,13 @@ export function dump(args: string[], io: Io): number {
   // (on a terminal the listing itself shows how far it got: no progress line across it)
   const progress = new Progress(io.err, 'objhash dump', size, out.isTTY ? Infinity : undefined);
   const records = new RecordDecoder();
+  const bodies = new BodyDescriber();
   const opts = json ? {} : { maxChars: TEXT_STRING_CHARS };
   let tail: TailRecord | undefined;
 
   const header = (d: HeaderRecord) => {
-    if (json) out.write(`${jsonHead(d)},"version":${d.version},"flags":${d.flags},"types":${jsonText(d.types)}}\n`);
+    const types = d.types.map((t) => ({ objtype: t.objtype, name: t.name, ...(t.schema !== undefined && t.schema.length > 0 ? { schema: hexString(t.schema) } : {}) }));
+    if (json) out.write(`${jsonHead(d)},"version":${d.version},"flags":${d.flags},"types":${jsonText(types)}}\n`);
     else
       out.write(
         `${head(d)}  version ${d.version}, flags ${hex32(d.flags)}, types ` +
@@ -89,8 +93,10 @@ export function dump(args: string[], io: Io): number {
         const d = records.describe(rec, reader, sofar, opts);
         switch (d.kind) {
           case 'header':
+            bodies.header(d.types);
             return header(d);
           case 'objref':
+            bodies.objref(d.objtype);
             return objref(d);
           case 'string':
             return string(d);
@@ -103,6 +109,14 @@ export function dump(args: string[], io: Io): number {
             else out.write(`${head(d)}  the checkpoint failed: ${escapeText(d.message)}\n`);
             return;
           default:
+            if (d.type === REC.FIELDS || d.type === REC.VALUE) {
+              const b = bodies.body(d.type, reader, d.offset);
+              if (json) out.write(`${jsonHead(d)},${b.fields ? `"typeName":${jsonText(b.type)},"fields":${jsonText(b.fields)}` : `"value":${jsonText(b.value)}`}}\n`);
+              else if (b.fields)
+                out.write(`${head(d)}  ${escapeText(b.type!)} ${b.fields.map((f) => `${escapeText(f.name)}=${jsonText(f.value)}`).join(', ')}\n`);
+              else out.write(`${head(d)}  ${jsonText(b.value)}\n`);
+              return;
+            }
             return bytes(d);
         }
       },

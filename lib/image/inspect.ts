@@ -67,7 +67,7 @@ export function inspectImage(image: string | Uint8Array, opts: InspectOptions = 
     let s = byType.get(type);
     if (!s) byType.set(type, (s = { type, name: recordTypeName(type), count: 0, bytes: 0 }));
     s.count++;
-    s.bytes += len + padding(len);
+    s.bytes += reader.version === 1 ? len + padding(len) : len;
   };
   let objects: ObjrefValidator | undefined;
   const reader = new ImageReader(src, {

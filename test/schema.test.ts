@@ -1,0 +1,175 @@
+/**
+ * Declarative types through the public API, on both backends: fields
+ * round-trip, parent pointers and cycles need no reference(), classes keep
+ * their prototype, hand-written and schema types mix, a 1,000,000-deep
+ * ref chain checkpoints and restarts, the schema travels in the image
+ * (mismatches listed field by field, evolution by defaults), and the
+ * objhash command dumps schema records field by field.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { checkpoint, defineObjType, inspectImage, list, opt, ref, refs, restart, type ObjType } from '../lib/index.js';
+import { IMPLS, expectCode } from './helpers.js';
+
+interface Node {
+  kind: number;
+  flags: number;
+  text?: string | null;
+  parent: Node | null;
+  children: Node[];
+  tags: string[];
+  meta: unknown;
+}
+const NodeT: ObjType<Node> = defineObjType<Node>({
+  name: 'node',
+  fields: {
+    kind: 'uv',
+    flags: 'u32',
+    text: opt('str'),
+    parent: ref(() => NodeT),
+    children: refs(() => NodeT),
+    tags: list('vstr'),
+    meta: 'value',
+  },
+});
+
+function tree(depth: number, fan: number, parent: Node | null = null): Node {
+  const n: Node = { kind: depth, flags: 0xfffffff0 + depth, text: depth % 2 ? `n${depth}` : null, parent, children: [], tags: ['a', 'b'], meta: { depth } };
+  if (depth > 0) for (let i = 0; i < fan; i++) n.children.push(tree(depth - 1, fan, n));
+  return n;
+}
+
+class Point {
+  constructor(
+    public x: number,
+    public y: number,
+  ) {}
+  norm(): number {
+    return Math.hypot(this.x, this.y);
+  }
+}
+const PointT = defineObjType<Point>({ name: 'point', fields: { x: 'f64', y: 'f64' }, create: Point });
+
+const dir = mkdtempSync(join(tmpdir(), 'objhash-schema-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe.each(IMPLS)('schema types (%s)', (impl) => {
+  const o = { impl, types: [NodeT, PointT] };
+
+  it('round-trip every field, with parent pointers (cycles) and no reference() call', () => {
+    const root = tree(4, 3);
+    const back = restart(checkpoint(root, NodeT, o), NodeT, o);
+    const check = (a: Node, b: Node): void => {
+      expect(b.kind).toBe(a.kind);
+      expect(b.flags).toBe(a.flags);
+      expect(b.text).toBe(a.text);
+      expect(b.tags).toEqual(a.tags);
+      expect(b.meta).toEqual(a.meta);
+      expect(b.children.length).toBe(a.children.length);
+      b.children.forEach((c, i) => {
+        expect(c.parent).toBe(b);
+        check(a.children[i]!, c);
+      });
+    };
+    check(root, back);
+    expect(back.parent).toBe(null);
+  });
+
+  it('class types restore with their prototype; plain values may hold their instances', () => {
+    const p = restart(checkpoint(new Point(3, 4), PointT, o), PointT, o);
+    expect(p).toBeInstanceOf(Point);
+    expect(p.norm()).toBe(5);
+    const shared = new Point(1, 1);
+    const v = restart(checkpoint({ a: shared, b: [shared, new Point(2, 2)] }, o), o) as { a: Point; b: Point[] };
+    expect(v.a).toBeInstanceOf(Point);
+    expect(v.b[0]).toBe(v.a);
+    expect(v.b[1]!.norm()).toBeCloseTo(Math.SQRT2 * 2);
+  });
+
+  it('hand-written types can refer to schema types and back', () => {
+    interface Holder {
+      node: Node;
+      note: string;
+    }
+    const HolderT: ObjType<Holder> = defineObjType<Holder>({
+      name: 'holder',
+      checkpoint(ctx, h) {
+        ctx.begin(150).vref(h.node, NodeT).vstr(h.note).end();
+      },
+      restore(ctx) {
+        ctx.readRecord(150);
+        return { node: ctx.requireVref(NodeT), note: ctx.vstr() };
+      },
+    });
+    const root = tree(2, 2);
+    const types = [HolderT, NodeT, PointT];
+    const back = restart(checkpoint({ node: root, note: 'hi' }, HolderT, { impl, types }), HolderT, { impl, types });
+    expect(back.note).toBe('hi');
+    expect(back.node.children[1]!.parent).toBe(back.node);
+  });
+
+  it('a 1,000,000-deep ref chain checkpoints and restarts (no recursion)', () => {
+    let head: Node | null = null;
+    for (let i = 0; i < 1_000_000; i++) {
+      const n: Node = { kind: i, flags: 0, text: undefined, parent: head, children: [], tags: [], meta: null };
+      head = n;
+    }
+    const img = checkpoint(head!, NodeT, o);
+    let back: Node | null = restart(img, NodeT, o);
+    let n = 0;
+    while (back) {
+      n++;
+      back = back.parent;
+    }
+    expect(n).toBe(1_000_000);
+  });
+
+  it('a value of the wrong kind is EINVAL naming type and field', () => {
+    expectCode(() => checkpoint({ x: 'no', y: 1 } as never, PointT, o), 'EINVAL', /point\.x/);
+    const bad = { ...tree(0, 0), flags: 2 ** 32 };
+    expectCode(() => checkpoint(bad, NodeT, o), 'EINVAL', /node\.flags/);
+  });
+
+  describe('the schema travels in the image', () => {
+    const V1 = defineObjType<{ a: number; b: string }>({ name: 'rec', fields: { a: 'uv', b: 'vstr' } });
+    const img = checkpoint({ a: 7, b: 'x' }, V1, { impl, types: [V1] });
+
+    it('restart compares it with the given type: a mismatch lists every differing field', () => {
+      const Other = defineObjType<{ a: number; b: number }>({ name: 'rec', fields: { a: 'u16', b: 'uv', c: 'u8' } as never });
+      const e = expectCode(() => restart(img, Other, { impl, types: [Other] }), 'EINVAL');
+      expect(e.message).toMatch(/'a'/);
+      expect(e.message).toMatch(/'b'/);
+      expect(e.message).toMatch(/'c'/);
+    });
+
+    it('a field added with a default or as opt() reads the old image', () => {
+      const V2 = defineObjType<{ a: number; b: string; c: number; d?: string }>({
+        name: 'rec',
+        fields: { a: 'uv', b: 'vstr', c: { kind: 'uv', default: 42 }, d: opt('str') },
+      });
+      const r = restart(img, V2, { impl, types: [V2] });
+      expect(r).toEqual({ a: 7, b: 'x', c: 42, d: undefined });
+    });
+
+    it('a type with fields and one with hand-written ops of the same name do not mix', () => {
+      const Hand = defineObjType<{ a: number }>({ name: 'rec', restore: (ctx) => (ctx.readRecord(101), { a: ctx.uv() }) });
+      expectCode(() => restart(img, Hand, { impl, types: [Hand] }), 'EINVAL', /with fields, but the type given has hand-written ops/);
+    });
+  });
+
+  it('objhash dump shows schema records field by field, and verify accepts them', () => {
+    const path = join(dir, `schema-${impl}.img`);
+    writeFileSync(path, checkpoint(tree(1, 2), NodeT, o));
+    expect(inspectImage(path, { impl }).valid).toBe(true);
+    const bin = join(__dirname, '..', 'bin', 'objhash.js');
+    const d = spawnSync(process.execPath, [bin, 'dump', path], { encoding: 'utf8', env: { ...process.env, OBJHASH_IMPL: impl } });
+    expect(d.status, d.stderr).toBe(0);
+    expect(d.stdout).toMatch(/FIELDS/);
+    expect(d.stdout).toMatch(/kind[=:] ?1/);
+    expect(d.stdout).toMatch(/flags[=:] ?4294967281/);
+    expect(d.stdout).toMatch(/tags[=:] ?\[?"?a/);
+  });
+});
