@@ -1,0 +1,251 @@
+/**
+ * The schema compiler: one writer and one reader per type, generated with
+ * `new Function` as straight-line code (as avsc and fast-json-stringify
+ * do).  For `{ kind: 'uv', flags: 'u32', text: opt('str') }` the writer is
+ *
+ *   let f = 0;
+ *   try {
+ *     w.uv(o.kind);
+ *     f = 1; w.u32(o.flags);
+ *     f = 2; { const v0 = o.text; if (v0 === undefined) w.u8(0); else if (v0 === null) w.u8(1); else { w.u8(2); w.str(v0); } }
+ *   } catch (e) { throw AT(e, S, f); }
+ *
+ * Direct calls on the concrete writer, one property read per field, per-
+ * field constants (ref target types, defaults) hoisted into the closure;
+ * `f` (and the list indices i0, i1 ...) only serve the error message,
+ * built in the catch.  Field names reach the code only as validated
+ * identifiers (spec.ts); everything else reaches it as a hoisted constant.
+ *
+ * Wire format of the kinds, inside a FIELDS record, fields in order:
+ *   u8 ... blob     the payload writer of that name (u64/i64 read as bigint)
+ *   bigint          runtime.ts: uv (bytes x 2 + sign), magnitude LE
+ *   value           lib/values writeTagged / readTagged
+ *   opt(k)          u8 presence: 0 undefined (or absent), 1 null, 2 then k
+ *   ref(T)          uv objref, 0 for null
+ *   refs(T), list(k) uv count, then the items (refs: uv objrefs, 0 null)
+ */
+import { ObjHashError } from '../errors.js';
+import type { PayloadReader } from '../image/payload-reader.js';
+import type { PayloadWriter } from '../image/payload-writer.js';
+import type { RefReader, RefWriter } from '../walk/refs.js';
+import { encodeSchema } from './encoding.js';
+import { atField, badRead, badValue, own, readBigint, writeBigint, type FieldTable } from './runtime.js';
+import { leafOf, parseFields, type FieldDesc, type RefKind, type Fields, type KindDesc, type SchemaDesc } from './spec.js';
+import * as values from './values-adapter.js';
+import type { ValueCodecState } from './values-adapter.js';
+
+export type WriteFn = (w: PayloadWriter, obj: any, refs: RefWriter, state: ValueCodecState) => void;
+export type ReadFn = (r: PayloadReader, obj: any, refs: RefReader, state: ValueCodecState) => void;
+
+export interface CompiledSchema extends SchemaDesc {
+  /** Writes obj's fields in order into the open record (EINVAL naming `type.field` and the value). */
+  write: WriteFn;
+  /** Reads the fields into obj (created by the walker before this call). */
+  read: ReadFn;
+  /** The schema as bytes for the image's type table (encoding.ts). */
+  readonly encoded: Uint8Array;
+  readonly fields: readonly FieldDesc[];
+}
+
+/** Validates the field list and compiles, once per call, a writer and a reader. */
+export function compileSchema(typeName: string, fields: Fields): CompiledSchema {
+  if (typeof typeName !== 'string' || typeName.length === 0)
+    throw new ObjHashError('EINVAL', 'compileSchema: typeName must be a non-empty string');
+  const descs = parseFields(typeName, fields).map((f): FieldDesc =>
+    f.hasDefault ? { name: f.name, kind: f.kind, hasDefault: true, default: cloneDefault(typeName, f) } : f,
+  );
+  const encoded = encodeSchema(typeName, descs);
+  const table = fieldTable(typeName, descs);
+
+  const gw = new Gen();
+  let wbody = '';
+  descs.forEach((fd, i) => {
+    const access = `o.${fd.name}`;
+    wbody += `${i === 0 ? '' : `f = ${i}; `}${genWrite(gw, fd.kind, access, i, 0, JSON.stringify(fd.name))}\n`;
+  });
+  const write = gw.build(table, 'w, o, refs, state', wbody) as WriteFn;
+
+  const gr = new Gen();
+  let rbody = '';
+  descs.forEach((fd, i) => {
+    const [pre, expr] = genRead(gr, fd.kind, 'o', JSON.stringify(fd.name), i, 0, false);
+    rbody += `${i === 0 ? '' : `f = ${i}; `}${pre}o.${fd.name} = ${expr};\n`;
+  });
+  const read = gr.build(table, 'r, o, refs, state', rbody) as ReadFn;
+
+  return Object.freeze({ write, read, encoded, fields: Object.freeze(descs.map(freezeField)) });
+}
+
+function cloneDefault(typeName: string, f: FieldDesc): unknown {
+  try {
+    return structuredClone(f.default);
+  } catch (e) {
+    throw new ObjHashError('EINVAL', `type '${typeName}': field '${f.name}': the default cannot be cloned for each object (${(e as Error).message})`);
+  }
+}
+
+function freezeField(f: FieldDesc): FieldDesc {
+  return Object.freeze({ ...f, kind: freezeKind(f.kind) });
+}
+
+function freezeKind(k: KindDesc): KindDesc {
+  return Object.freeze(k.k === 'opt' || k.k === 'list' ? { k: k.k, of: freezeKind(k.of) } : { ...k });
+}
+
+/** The error table of a function reading or writing `fields` (field index -> name, wrap, list depth). */
+export function fieldTable(typeName: string, fields: readonly FieldDesc[]): FieldTable {
+  const wrap: boolean[] = [];
+  const lists: number[] = [];
+  for (const f of fields) {
+    const { leaf, lists: n } = leafOf(f.kind);
+    wrap.push(leaf.k !== 'ref' && leaf.k !== 'refs' && leaf.k !== 'value');
+    lists.push(n);
+  }
+  return Object.freeze({ typeName, names: Object.freeze(fields.map((f) => f.name)), wrap: Object.freeze(wrap), lists: Object.freeze(lists) });
+}
+
+/** What generated code may use, under these names. */
+const HELPERS = {
+  WB: writeBigint,
+  RB: readBigint,
+  OWN: own,
+  BAD: badValue,
+  BADR: badRead,
+  AT: atField,
+  CL: structuredClone,
+};
+
+/** Collects one generated function: its hoisted constants, locals and list depth. */
+export class Gen {
+  private readonly consts: unknown[] = [];
+  private nv = 0;
+  /** How many list index variables (i0, i1 ...) the code uses. */
+  depth = 0;
+
+  /** A hoisted constant holding v (K0, K1 ...). */
+  constant(v: unknown): string {
+    this.consts.push(v);
+    return `K${this.consts.length - 1}`;
+  }
+
+  /** A fresh local name. */
+  local(): string {
+    return `v${this.nv++}`;
+  }
+
+  /** The list index variable of depth d (and counts it). */
+  index(d: number): string {
+    if (d + 1 > this.depth) this.depth = d + 1;
+    return `i${d}`;
+  }
+
+  /** ", i0, i1" for the indices that locate a value at depth d, for error calls. */
+  static idx(d: number): string {
+    let s = '';
+    for (let i = 0; i < d; i++) s += `, i${i}`;
+    return s;
+  }
+
+  /** Compiles `function (params) { body }` with the field table S, the helpers and the constants in scope. */
+  build(table: FieldTable, params: string, body: string): Function {
+    const locals = ['f = 0'];
+    for (let i = 0; i < this.depth; i++) locals.push(`i${i} = 0`);
+    const consts = this.consts.map((_, i) => `K${i} = K[${i}]`);
+    const src =
+      `'use strict';\n` +
+      `const { ${Object.keys(HELPERS).join(', ')} } = H, VW = V.writeTagged, VR = V.readTagged;\n` +
+      (consts.length ? `const ${consts.join(', ')};\n` : '') +
+      `return function (${params}) {\nlet ${locals.join(', ')};\ntry {\n${body}} catch (e) { throw AT(e, S, f${Gen.idx(this.depth)}); }\n};`;
+    return new Function('K', 'H', 'V', 'S', src)(this.consts, HELPERS, values, table) as Function;
+  }
+}
+
+/** Statements writing the value of expression v (evaluated once) of kind k, at field f, list depth d. */
+export function genWrite(g: Gen, k: KindDesc, v: string, f: number, d: number, step: string): string {
+  switch (k.k) {
+    case 'bigint':
+      return `WB(w, ${v});`;
+    case 'value':
+      return `VW(w, ${v}, refs, ${step}, state);`;
+    case 'opt': {
+      const t = g.local();
+      return `{ const ${t} = ${v}; if (${t} === undefined) w.u8(0); else if (${t} === null) w.u8(1); else { w.u8(2); ${genWrite(g, k.of, t, f, d, step)} } }`;
+    }
+    case 'ref': {
+      const t = g.local();
+      return `{ const ${t} = ${v}; w.uv(${refCall(g, k, t, f, d, step)}); }`;
+    }
+    case 'refs':
+    case 'list': {
+      const a = g.local();
+      const n = g.local();
+      const i = g.index(d);
+      let item: string;
+      if (k.k === 'list') item = genWrite(g, k.of, `${a}[${i}]`, f, d + 1, step);
+      else {
+        const t = g.local();
+        item = `const ${t} = ${a}[${i}]; w.uv(${refCall(g, k, t, f, d + 1, step)});`;
+      }
+      return (
+        `{ const ${a} = ${v}; if (!Array.isArray(${a})) BAD(S, ${f}, 'an array', ${a}${Gen.idx(d)}); ` +
+        `const ${n} = ${a}.length; w.uv(${n}); for (${i} = 0; ${i} < ${n}; ${i}++) { ${item} } }`
+      );
+    }
+    default:
+      return `w.${k.k}(${v});`;
+  }
+}
+
+/** The objref expression of local t, a ref(T) value: 0 for null, refused if undefined. */
+function refCall(g: Gen, k: RefKind, t: string, f: number, d: number, step: string): string {
+  const T = g.constant(k.objType);
+  const want = g.constant(`an object of type '${k.type}' or null`);
+  return `${t} === null ? 0 : ${t} === undefined ? BAD(S, ${f}, ${want}, ${t}${Gen.idx(d)}) : refs.refTyped(${t}, ${T}, ${step})`;
+}
+
+/**
+ * Reading a value of kind k: [statements, expression].  `holder` and
+ * `key` (code) are where the value goes, for references the walker fills
+ * in later.  skip: the value is dropped (refs are read, not resolved).
+ */
+export function genRead(g: Gen, k: KindDesc, holder: string, key: string, f: number, d: number, skip: boolean): [string, string] {
+  switch (k.k) {
+    case 'blob':
+      return ['', 'OWN(r.blob())'];
+    case 'bigint':
+      return ['', 'RB(r)'];
+    case 'value':
+      return ['', `VR(r, refs, ${skip ? '{}' : holder}, ${key}, state)`];
+    case 'ref': {
+      const t = g.local();
+      if (skip) return [`r.uv(); `, 'null'];
+      return [`const ${t} = r.uv(); `, `(${t} === 0 ? null : refs.getTyped(${t}, ${g.constant(k.objType)}, ${holder}, ${key}))`];
+    }
+    case 'opt': {
+      const t = g.local();
+      const p = g.local();
+      const [pre, expr] = genRead(g, k.of, holder, key, f, d, skip);
+      const bad = `BADR(S, ${f}, r, 'bad presence byte ' + ${p}${Gen.idx(d)})`;
+      if (pre === '') return [`const ${p} = r.u8(); `, `(${p} === 2 ? ${expr} : ${p} === 0 ? undefined : ${p} === 1 ? null : ${bad})`];
+      return [
+        `let ${t}; const ${p} = r.u8(); if (${p} === 2) { ${pre}${t} = ${expr}; } else if (${p} === 0) ${t} = undefined; ` +
+          `else if (${p} === 1) ${t} = null; else ${bad}; `,
+        t,
+      ];
+    }
+    case 'refs':
+    case 'list': {
+      const n = g.local();
+      const a = g.local();
+      const i = g.index(d);
+      const item: KindDesc = k.k === 'list' ? k.of : { k: 'ref', type: k.type, objType: k.objType };
+      const [pre, expr] = genRead(g, item, a, i, f, d + 1, skip);
+      // every item but a 'value' takes at least one byte, so a hostile count
+      // runs into the end of the record (and the array grows by push only)
+      const check = item.k === 'value' ? `if (${n} > r.remaining()) BADR(S, ${f}, r, '${k.k} length ' + ${n} + ' runs past the end of the record'${Gen.idx(d)}); ` : '';
+      return [`const ${n} = r.uv(); ${check}const ${a} = []; for (${i} = 0; ${i} < ${n}; ${i}++) { ${pre}${a}.push(${expr}); } `, a];
+    }
+    default:
+      return ['', `r.${k.k}()`];
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * What generated schema code calls besides the payload writers/readers:
+ * the 'bigint' kind's codec, blob ownership, and the errors that name a
+ * field ("node.tags[3]: u8: 300 is out of range ...").  Everything here is
+ * off the fast path except writeBigint/readBigint/own.
+ */
+import { ObjHashError } from '../errors.js';
+import type { PayloadReader } from '../image/payload-reader.js';
+import type { PayloadWriter } from '../image/payload-writer.js';
+
+// ------------------------------------------------------------------ bigint
+
+/**
+ * 'bigint': a uv header (byte length x 2 + 1 if negative), then the
+ * magnitude's bytes, least significant first, the last one non-zero.  0n
+ * is the single byte 0; "negative zero" and a high zero byte are refused
+ * on read, so every bigint has one encoding.
+ */
+/** Longest magnitude read, in bytes (V8's bigints hold at most 2^30 bits). */
+const MAX_BIGINT_BYTES = 1 << 27;
+
+export function writeBigint(w: PayloadWriter, v: bigint): void {
+  if (typeof v !== 'bigint') throw new ObjHashError('EINVAL', `bigint: expected a bigint, got ${showValue(v)}`);
+  const neg = v < 0n;
+  const m = neg ? -v : v;
+  if (m <= 0x1fffffffffffffn) {
+    let x = Number(m);
+    let n = 0;
+    for (let y = x; y > 0; y = Math.floor(y / 256)) n++;
+    w.uv(n * 2 + (neg ? 1 : 0));
+    for (; x > 0; x = Math.floor(x / 256)) w.u8(x % 256);
+    return;
+  }
+  const hex = m.toString(16);
+  const n = (hex.length + 1) >> 1;
+  const b = new Uint8Array(n);
+  for (let i = 0, e = hex.length; i < n; i++, e -= 2) b[i] = parseInt(hex.slice(Math.max(0, e - 2), e), 16);
+  w.uv(n * 2 + (neg ? 1 : 0));
+  w.bytes(b);
+}
+
+export function readBigint(r: PayloadReader): bigint {
+  const h = r.uv();
+  const n = Math.floor(h / 2);
+  const neg = h % 2 === 1;
+  if (n === 0) {
+    if (neg) badBigint(r, 'negative zero');
+    return 0n;
+  }
+  if (n > r.remaining()) badBigint(r, `length ${n} runs past the end of the record`);
+  if (n > MAX_BIGINT_BYTES) badBigint(r, `${n} bytes are more than a bigint holds`);
+  const b = r.bytes(n);
+  if (b[n - 1] === 0) badBigint(r, 'a high zero byte (not the shortest encoding)');
+  let m: bigint;
+  if (n <= 6) {
+    let x = 0;
+    for (let i = n - 1; i >= 0; i--) x = x * 256 + b[i]!;
+    m = BigInt(x);
+  } else {
+    const parts: string[] = [];
+    for (let i = n - 1; i >= 0; i--) parts.push((b[i]! + 0x100).toString(16).slice(1));
+    m = BigInt('0x' + parts.join(''));
+  }
+  return neg ? -m : m;
+}
+
+function badBigint(r: PayloadReader, why: string): never {
+  throw new ObjHashError('EINVAL', `bigint: ${why}, in record at offset ${r.recOffset}`, r.recOffset);
+}
+
+/** A blob the restored object owns: the reader returns a view of the image when reading from memory. */
+export function own(b: Uint8Array): Uint8Array {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : b.slice();
+}
+
+// ------------------------------------------------------------------ errors
+
+/** Per compiled function: what its field indices name, and which fields' errors get the field prefixed. */
+export interface FieldTable {
+  readonly typeName: string;
+  readonly names: readonly string[];
+  /**
+   * Whether an ObjHashError from a payload writer/reader while at this field
+   * gets the field's path prefixed.  False for fields holding refs or
+   * 'value': the walker names the full path of their errors.
+   */
+  readonly wrap: readonly boolean[];
+  /** How many list indices locate the field's innermost values (list(list(u8)): 2). */
+  readonly lists: readonly number[];
+}
+
+/** Errors that already name their field. */
+const named = new WeakSet<object>();
+
+function mark(e: ObjHashError): ObjHashError {
+  named.add(e);
+  return e;
+}
+
+/** "node.tags[3][0]" */
+export function fieldPath(t: FieldTable, f: number, idx: readonly number[]): string {
+  let s = `${t.typeName}.${t.names[f]}`;
+  for (const i of idx) s += `[${i}]`;
+  return s;
+}
+
+/** A value the generated writer refuses itself (not an array, undefined where a ref goes). */
+export function badValue(t: FieldTable, f: number, want: string, v: unknown, ...idx: number[]): never {
+  throw mark(new ObjHashError('EINVAL', `${fieldPath(t, f, idx)}: expected ${want}, got ${showValue(v)}`));
+}
+
+/** Bytes the generated reader refuses itself (a bad presence byte, a list longer than the record). */
+export function badRead(t: FieldTable, f: number, r: PayloadReader, why: string, ...idx: number[]): never {
+  throw mark(new ObjHashError('EINVAL', `${fieldPath(t, f, idx)}: ${why}, in record at offset ${r.recOffset}`, r.recOffset));
+}
+
+/** The error to throw for e, caught while at field f (list indices idx): e itself, or e naming the field. */
+export function atField(e: unknown, t: FieldTable, f: number, ...idx: number[]): unknown {
+  if (!(e instanceof ObjHashError) || named.has(e) || !t.wrap[f]) return e;
+  return mark(new ObjHashError(e.code, `${fieldPath(t, f, idx.slice(0, t.lists[f]))}: ${e.message}`, e.offset, { cause: e }));
+}
+
+/** A value in a message: 300, -0, 5n, "text" (cut), true, null, undefined, an array, a Map... */
+export function showValue(v: unknown): string {
+  if (typeof v === 'number') return Object.is(v, -0) ? '-0' : String(v);
+  if (typeof v === 'bigint') return `${v}n`;
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v);
+  if (v === null || typeof v === 'boolean' || typeof v === 'undefined') return String(v);
+  if (typeof v !== 'object') return `a ${typeof v}`;
+  if (Array.isArray(v)) return 'an array';
+  const tag = Object.prototype.toString.call(v).slice(8, -1);
+  return tag === 'Object' ? 'an object' : `a ${tag}`;
+}
