@@ -85,7 +85,7 @@ describe.each(IMPLS)('fuzzing restart (%s)', (impl) => {
     o.restart = ((img: Uint8Array, T: lib.ObjType<unknown>) => {
       T.grab!({}); // grabbed, never dropped
       throw new lib.ObjHashError('EINVAL', 'refused');
-    }) as typeof lib.restart;
+    }) as unknown as typeof lib.restart;
     expect(() => engine.attempt(seed, impl)).toThrow(/leak/);
     let n = 0;
     o.restart = ((img: Uint8Array, T: lib.ObjType<unknown>, opts: lib.ContextOptions) => {

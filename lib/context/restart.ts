@@ -241,7 +241,7 @@ export class RestartContext implements Disposable {
     if (obj === undefined && read === undefined)
       throw new ObjHashError('EINVAL', `restart: ${type.name}.restore returned undefined (objref ${objref}, offset ${at})`, at);
     if (frame.referenced) {
-      if (frame.obj !== obj)
+      if (!Object.is(frame.obj, obj))
         throw new ObjHashError('EINVAL', `restart: ${type.name}.restore returned another object than it passed to reference() (objref ${objref}, offset ${at})`, at);
     } else {
       seam.insertRestored(this.#hash, obj, objref, type, 'restart');
@@ -333,7 +333,7 @@ export class RestartContext implements Disposable {
     const frame = this.#depth > 0 ? this.#frames[this.#depth - 1] : undefined;
     if (frame === undefined) throw new ObjHashError('EINVAL', 'reference: only inside a restore callback', this.#at());
     if (frame.referenced) {
-      if (frame.obj !== obj)
+      if (!Object.is(frame.obj, obj))
         throw new ObjHashError('EINVAL', `reference: called twice with different objects${this.#inRestore()}`, this.#at());
       return obj;
     }
