@@ -29,17 +29,8 @@ import { rng } from './helpers.js';
 
 const crc32c = crc32cFor(getBackend('js'));
 
-/** The record type bodies go in: VALUE, or a user type while the writer's begin() does not take VALUE yet. */
-const BODY = ((): number => {
-  try {
-    const w = new ImageWriter({ crc32c, version: 2 });
-    w.writeHeader([]);
-    w.begin(REC.VALUE);
-    return REC.VALUE;
-  } catch {
-    return 101;
-  }
-})();
+/** The record bodies go in. */
+const BODY = REC.VALUE;
 
 // ------------------------------------------------------------ the walker
 
@@ -98,7 +89,7 @@ function checkpoint(root: unknown, opts: { maxRecord?: number } = {}): Uint8Arra
     const saved = current;
     current = paths.get(v) ?? 'root';
     w.objref(1, id);
-    w.begin(BODY);
+    w.beginBuiltin(BODY);
     try {
       writeValue(w, v, refs, st);
     } catch (e) {
@@ -208,7 +199,7 @@ function rawImage(...bodies: number[][]): Uint8Array {
   w.writeHeader([{ objtype: 1, name: VALUE_TYPE_NAME }]);
   bodies.forEach((b, i) => {
     w.objref(1, i + 1);
-    w.begin(BODY);
+    w.beginBuiltin(BODY);
     w.bytes(Uint8Array.from(b));
     w.end();
   });
@@ -262,6 +253,18 @@ describe('primitives', () => {
     expect(many - one).toBeLessThan(100 * 8);
     const out = roundTrip(Array.from({ length: 200 }, (_, i) => ({ ['k' + (i % 70)]: 'v' + (i % 90) })));
     expect(out[150]).toEqual({ k10: 'v60' });
+  });
+
+  it('after many unique string values, new values are literals (keys and table entries still refer)', () => {
+    const values = Array.from({ length: 10000 }, (_, i) => ({ name: `unique-${i}`, u: `ü-${i}`, s: `\ud800${i}`, tag: i % 7 === 0 ? 'seven' : 'other' }));
+    values.push({ name: 'late', u: 'late', s: 'late', tag: 'other' }, { name: 'late', u: 'seven', s: 'x', tag: 'late' });
+    const img = checkpoint(values);
+    expect(roundTrip(values)).toEqual(values);
+    const last = (dump(img) as { props: unknown[] }[]).slice(-2).map((d) => d.props);
+    expect(last).toEqual([
+      [['name', 'late'], ['u', 'late'], ['s', 'late'], ['tag', 'other']],
+      [['name', 'late'], ['u', 'seven'], ['s', 'x'], ['tag', 'late']],
+    ]);
   });
 
   it('small numbers and decimals take few bytes', () => {
@@ -579,7 +582,7 @@ describe('tagged values and describeValue', () => {
     const child = {};
     const refs: RefWriter = { ref: () => 2, refTyped: () => 0, refNow: () => 0 };
     w.objref(1, 1);
-    w.begin(BODY);
+    w.beginBuiltin(BODY);
     for (const v of ['k', 'k', -0, 10n, child, undefined]) writeTagged(w, v, refs, 'f', st);
     w.end();
     w.tail(1);
@@ -804,11 +807,11 @@ function restartRaw(bodies: number[][]): unknown {
   w.objref(1, 1);
   for (let i = 1; i < bodies.length; i++) {
     w.objref(1, i + 1);
-    w.begin(BODY);
+    w.beginBuiltin(BODY);
     w.bytes(Uint8Array.from(bodies[i]!));
     w.end();
   }
-  w.begin(BODY);
+  w.beginBuiltin(BODY);
   w.bytes(Uint8Array.from(bodies[0]!));
   w.end();
   w.tail(bodies.length);

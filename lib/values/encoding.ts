@@ -1,7 +1,8 @@
 /**
  * The encoding of plain JS values in an image (format version 2, issue #10).
  * This comment is the specification of the bytes; the constants below are
- * their single source for write.ts, read.ts and describe.ts.
+ * their single source for write.ts, write-tagged.ts, read.ts and
+ * describe.ts.
  *
  * # Where plain values live
  *
@@ -32,7 +33,9 @@
  *
  * A body that makes the walker write another body while it is being
  * written (a view: refNow(buffer)) does so before it touches the state, so
- * the state sees bodies in image order on both sides.
+ * the state sees bodies in image order on both sides.  Tagged values in
+ * other records (schema 'value' fields) share the state: every one must be
+ * read (readTagged, or describeTagged in a dump), never skipped.
  *
  * # Tagged values (one tag byte, then what the tag says)
  *
@@ -61,14 +64,19 @@
  * | d7        | STR_REF: uv i, string table entry 64 + i                    |
  * | d8        | REF: uv objref (1..2^31-1), an object                        |
  * | d9        | REF_NEXT: the object with objref LAST + 1                   |
- * | da-ff     | reserved (EINVAL)                                          |
+ * | da-f8     | STR_SHORT_LIT: as STR_SHORT (tag - 0xd9 = 1..31 bytes), not defined |
+ * | f9-ff     | reserved (EINVAL)                                          |
  *
  * Numbers take the first form that fits: a safe integer as 00-5f, UINT or
- * NINT; -0, NaN; DEC1..DEC6; F32; F64.  Strings: '' as 60; a string in
- * the table as STR_REF_SMALL / STR_REF; else, when defined, STR_SHORT
- * (UTF-8 of 1..31 bytes), STR_NEW8, or STR_NEW16 when it has lone
- * surrogates; long strings as STR_LIT8 / STR_LIT16.  A property key or a
- * regexp source is a tagged value that must be a string.
+ * NINT; -0, NaN; DEC1..DEC6 (when m fits 20 bits); F32; DEC; F64.
+ * Strings: '' as 60; a string in the table as STR_REF_SMALL / STR_REF;
+ * else STR_SHORT (UTF-8 of 1..31 bytes), STR_NEW8, or STR_NEW16 when it
+ * has lone surrogates, each in its defining or literal form.  Which new
+ * strings a writer defines is its policy (this one: keys of at most 64
+ * units always; string values of at most 64 units while, every 4096 of
+ * them, table hits by values are at least 1/8 of those defined); a
+ * reader follows the tags.  A property key or a regexp source is a
+ * tagged value that must be a string.
  *
  * # Bodies (one kind byte, then what the kind says)
  *
@@ -111,10 +119,46 @@
  *
  * A buffer's bytes are its memory as is (typed array elements in the
  * host's byte order: little-endian on every platform Node supports but
- * s390x and ppc64be).  A view's buffer is written before the view, so a
- * reader has it whole when it makes the view, and checks the view's
- * offset, alignment and length against it.  Views sharing one buffer name
- * the same objref.
+ * s390x and ppc64be).  A view's buffer is written before the view (the
+ * walker's refNow, also for a buffer already queued), so a reader has it
+ * whole when it makes the view, and checks the view's offset, alignment
+ * and length against it.  Views sharing one buffer name the same objref.
+ *
+ * A reader defines an own property named `__proto__` (assigning it would
+ * set the prototype); the walker's later fix-up then assigns the own
+ * property.  Property blocks of arrays are refused if they name an index
+ * or `length`.
+ *
+ * # What is written (structuredClone's rules, and where this differs)
+ *
+ * - Objects: own enumerable string-keyed properties, read through their
+ *   getters (one that throws is refused with its path); symbol keys and
+ *   non-enumerable properties are not written.  The prototype must be
+ *   Object.prototype or null, and null is kept (structuredClone makes it
+ *   Object.prototype); any other prototype is a class instance, written
+ *   only by a registered type.  Proxies are refused.  (An `arguments`
+ *   object passes as a plain object; structuredClone refuses it.)
+ * - Arrays: length, elements and holes; non-index properties as a
+ *   property block.  The writer uses SPARSE for an array over 1024
+ *   elements that is mostly holes.  Array subclasses are class instances.
+ * - Map, Set (insertion order), Date, RegExp (source and flags;
+ *   lastIndex 0), Boolean/Number/String/BigInt wrappers: their value only,
+ *   as structuredClone (their own properties are not written).  Symbol
+ *   wrappers are refused.
+ * - Errors whose prototype is a standard error prototype (AggregateError
+ *   too): as V8 serializes them, the prototype from `name` (one of the
+ *   seven, else Error: an AggregateError comes back an Error without
+ *   `errors`), an own data `message` (as a string), `stack` when it is a
+ *   string (restored as an own property, undefined otherwise), an own
+ *   data `cause` (any value); nothing else.
+ * - ArrayBuffer (fixed or resizable, with maxByteLength), every typed
+ *   array, DataView; fixed or length-tracking (JS cannot ask which: when a
+ *   view of a resizable buffer ends where a tracking one would, the writer
+ *   resizes the buffer for a moment and back, contents kept).  Refused: a
+ *   SharedArrayBuffer (structuredClone would share its memory, an image
+ *   cannot), a detached buffer, a view out of its buffer's bounds.
+ * - Functions, symbols, WeakMap, WeakSet, WeakRef, Promise, generators,
+ *   iterators, module namespaces: refused with their path.
  */
 
 /** Kind bytes (the first byte of a VALUE body). */
@@ -185,6 +229,8 @@ export const T = {
   STR_REF: 0xd7,
   REF: 0xd8,
   REF_NEXT: 0xd9,
+  /** 0xda..0xf8: a literal string of tag - 0xd9 UTF-8 bytes. */
+  STR_SHORT_LIT: 0xd9,
 } as const;
 
 /** Smallest and largest integer written in the tag byte. */

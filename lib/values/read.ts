@@ -501,6 +501,7 @@ export function readTag(r: PayloadReader, st: ValueCodecState, off: number): unk
     }
     default:
       if (t > T.DEC && t <= T.DEC + T.DEC_MAX) return r.sv() / POW10[t - T.DEC]!;
+      if (t > T.STR_SHORT_LIT && t <= T.STR_SHORT_LIT + T.STR_SHORT_MAX) return readShort(r, null, t - T.STR_SHORT_LIT, off);
       return bad(off, `unknown tag 0x${t.toString(16)}`);
   }
 }
@@ -517,7 +518,8 @@ function define(st: ValueCodecState, s: string, off: number): string {
   return s;
 }
 
-function readShort(r: PayloadReader, st: ValueCodecState, n: number, off: number): string {
+/** n (1..31) bytes of UTF-8; defined in st's table unless st is null. */
+function readShort(r: PayloadReader, st: ValueCodecState | null, n: number, off: number): string {
   const b = r.bytes(n);
   let a = 0;
   for (let i = 0; i < n; i++) a |= b[i]!;
@@ -531,7 +533,7 @@ function readShort(r: PayloadReader, st: ValueCodecState, n: number, off: number
       return bad(off, 'invalid UTF-8 in a string');
     }
   }
-  return define(st, s, off);
+  return st === null ? s : define(st, s, off);
 }
 
 function readUtf16(r: PayloadReader, off: number): string {

@@ -64,6 +64,17 @@ export class ValueCodecState {
   readonly shapeRoot = new ShapeNode(null, '', 0);
   /** Shapes defined so far (checkpoint). */
   shapeCount = 0;
+  /**
+   * The writer's policy for string VALUES (keys are always defined): they
+   * are defined in the table while it pays.  Every TABLE_CHECK value
+   * definitions, if table hits by values are under 1/8 of them (unique
+   * names, ids, paths), later new values are written as literals: a Map
+   * insertion per unique string is the dearest step of writing one.
+   */
+  defineValues = true;
+  strDefs = 0;
+  strHits = 0;
+  strCheck = TABLE_CHECK;
   // ---- restart and dump
   /** The string table. */
   readonly strings: string[] = [];
@@ -74,4 +85,13 @@ export class ValueCodecState {
   last = 0;
   /** The objref of the REF tag read last (restart). */
   ref = 0;
+
+  /** The policy's periodic check (see defineValues). */
+  checkTable(): void {
+    this.defineValues = this.strHits * 8 >= this.strDefs;
+    this.strCheck += TABLE_CHECK;
+  }
 }
+
+/** Value-string definitions between two checks of the table policy. */
+const TABLE_CHECK = 4096;

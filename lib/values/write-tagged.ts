@@ -159,7 +159,17 @@ function hexDigit(c: number): number {
   return c <= 57 ? c - 48 : c - 87; // '0'-'9', 'a'-'f'
 }
 
+/** A string value: a table reference, or new (defined while the table pays, see ValueCodecState). */
 export function writeString(w: PayloadWriter, s: string, st: ValueCodecState): void {
+  writeStr(w, s, st, false);
+}
+
+/** A property key: as writeString, but always defined (while the table has room). */
+export function writeKey(w: PayloadWriter, s: string, st: ValueCodecState): void {
+  writeStr(w, s, st, true);
+}
+
+function writeStr(w: PayloadWriter, s: string, st: ValueCodecState, key: boolean): void {
   const n = s.length;
   if (n === 0) {
     w.u8(T.STR_EMPTY);
@@ -175,10 +185,12 @@ export function writeString(w: PayloadWriter, s: string, st: ValueCodecState): v
         w.u8(T.STR_REF);
         w.uv(i - T.STR_REF_SMALL_COUNT);
       }
+      if (!key) st.strHits++;
       return;
     }
-    if (tab.size < MAX_STRINGS) {
+    if (tab.size < MAX_STRINGS && (key || st.defineValues)) {
       tab.set(s, tab.size);
+      if (!key && ++st.strDefs === st.strCheck) st.checkTable();
       writeNewString(w, s, true);
       return;
     }
@@ -188,7 +200,8 @@ export function writeString(w: PayloadWriter, s: string, st: ValueCodecState): v
 
 function writeNewString(w: PayloadWriter, s: string, define: boolean): void {
   const n = s.length;
-  if (define && n <= T.STR_SHORT_MAX) {
+  const short = define ? T.STR_SHORT : T.STR_SHORT_LIT;
+  if (n <= T.STR_SHORT_MAX) {
     let j = 0;
     for (; j < n; j++) {
       const c = s.charCodeAt(j);
@@ -196,7 +209,7 @@ function writeNewString(w: PayloadWriter, s: string, define: boolean): void {
       scratch[j] = c;
     }
     if (j === n) {
-      w.u8(T.STR_SHORT + n);
+      w.u8(short + n);
       w.bytes(views[n]!);
       return;
     }
@@ -205,10 +218,10 @@ function writeNewString(w: PayloadWriter, s: string, define: boolean): void {
     writeUtf16(w, s, define ? T.STR_NEW16 : T.STR_LIT16);
     return;
   }
-  if (define && n <= T.STR_SHORT_MAX) {
+  if (n <= T.STR_SHORT_MAX) {
     const m = encoder.encodeInto(s, scratch).written;
     if (m <= T.STR_SHORT_MAX) {
-      w.u8(T.STR_SHORT + m);
+      w.u8(short + m);
       w.bytes(views[m]!);
       return;
     }

@@ -52,7 +52,7 @@ import {
   resize,
 } from './kinds.js';
 import type { ShapeNode, ValueCodecState } from './state.js';
-import { writeBigInt, writeNumber, writeRef, writeString, writeVal } from './write-tagged.js';
+import { writeBigInt, writeKey, writeNumber, writeRef, writeString, writeVal } from './write-tagged.js';
 
 /** Arrays longer than this are scanned for holes first: mostly holes -> SPARSE. */
 const SPARSE_SCAN = 1024;
@@ -202,7 +202,7 @@ function writeDict(w: PayloadWriter, o: Obj, n: number, kind: number, refs: RefW
   for (const k in o) {
     if (!hasOwn.call(o, k)) continue;
     if (i === n) throw changed();
-    writeString(w, k, st);
+    writeKey(w, k, st);
     let x: unknown;
     try {
       x = o[k];
@@ -226,7 +226,7 @@ function defineShape(node: ShapeNode, st: ValueCodecState): void {
 
 function writeKeys(w: PayloadWriter, keys: readonly string[], st: ValueCodecState): void {
   w.uv(keys.length);
-  for (let i = 0; i < keys.length; i++) writeString(w, keys[i]!, st);
+  for (let i = 0; i < keys.length; i++) writeKey(w, keys[i]!, st);
 }
 
 /** A property block from keys[start..] (an array's non-index properties). */
@@ -239,7 +239,7 @@ function writeKeyedBlock(w: PayloadWriter, o: Obj, keys: string[], start: number
       w.uv(P_DICT);
       w.uv(n);
       for (let j = start; j < keys.length; j++) {
-        writeString(w, keys[j]!, st);
+        writeKey(w, keys[j]!, st);
         writeProp(w, o, keys[j]!, refs, st);
       }
       return;
