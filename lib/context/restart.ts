@@ -55,8 +55,17 @@ export class RestartContext implements Disposable {
   /** objref -> restored object and its type */
   #objs: unknown[] = [];
   #otype: (ObjType<any> | undefined)[] = [];
-  /** objref -> [holder, key, wanted type, offset of the referring record, ...] waiting for it */
-  #fix: (unknown[] | undefined)[] = [];
+  /**
+   * References waiting for their object, as lists threaded through flat
+   * arrays (no allocation per reference): #fixHead[objref] is the first
+   * waiting slot + 1, #fixNext[slot] the next one + 1.
+   */
+  #fixHead: number[] = [];
+  #fixNext: number[] = [];
+  #fixHolder: object[] = [];
+  #fixKey: (string | number)[] = [];
+  #fixType: (ObjType<any> | undefined)[] = [];
+  #fixAt: number[] = [];
   #pending = 0;
   #later: (() => void)[] = [];
   #values = new ValueCodecState();
@@ -266,16 +275,19 @@ export class RestartContext implements Disposable {
   #define(objref: number, obj: unknown, type: ObjType<any>): void {
     this.#objs[objref] = obj;
     this.#otype[objref] = type;
-    const f = this.#fix[objref];
-    if (f === undefined) return;
-    this.#fix[objref] = undefined;
-    for (let i = 0; i < f.length; i += 4) {
-      const want = f[i + 2] as ObjType<any> | undefined;
+    let slot = this.#fixHead[objref];
+    if (slot === undefined) return;
+    this.#fixHead[objref] = undefined as never;
+    while (slot !== 0) {
+      const i = slot - 1;
+      const want = this.#fixType[i];
       if (want !== undefined && want !== type)
-        throw new ObjHashError('ENOMSG', `restart: objref ${objref}, referred to as a ${want.name} by the record at offset ${f[i + 3]}, is a ${type.name}`, f[i + 3] as number);
-      (f[i] as Record<string | number, unknown>)[f[i + 1] as string | number] = obj;
+        throw new ObjHashError('ENOMSG', `restart: objref ${objref}, referred to as a ${want.name} by the record at offset ${this.#fixAt[i]}, is a ${type.name}`, this.#fixAt[i]);
+      (this.#fixHolder[i] as Record<string | number, unknown>)[this.#fixKey[i]!] = obj;
+      this.#fixHolder[i] = undefined as never; // let it be collected
+      this.#pending--;
+      slot = this.#fixNext[i]!;
     }
-    this.#pending -= f.length / 4;
   }
 
   /** RefReader.get / getTyped: the object, or undefined and a fix-up. */
@@ -288,9 +300,13 @@ export class RestartContext implements Disposable {
     }
     if (!(objref > 0 && objref <= LIMITS.MAX_OBJREF))
       throw new ObjHashError('EINVAL', `restart: objref ${objref} in the record at offset ${this.#at()} is not an objref`, this.#at());
-    let f = this.#fix[objref];
-    if (f === undefined) this.#fix[objref] = f = [];
-    f.push(holder, key, type, this.#at());
+    const i = this.#fixNext.length;
+    this.#fixNext.push(this.#fixHead[objref] ?? 0);
+    this.#fixHolder.push(holder);
+    this.#fixKey.push(key);
+    this.#fixType.push(type);
+    this.#fixAt.push(this.#at());
+    this.#fixHead[objref] = i + 1;
     this.#pending++;
     return undefined;
   }
@@ -306,12 +322,12 @@ export class RestartContext implements Disposable {
   /** At TAIL: every reference resolved, then the deferred fills (Map and Set contents). */
   #settle(tailAt: number): void {
     if (this.#pending > 0) {
-      const objref = this.#fix.findIndex((f) => f !== undefined);
-      const f = this.#fix[objref]!;
+      const objref = this.#fixHead.findIndex((h) => h !== undefined && h !== 0);
+      const at = this.#fixAt[this.#fixHead[objref]! - 1]!;
       throw new ObjHashError(
         'EINVAL',
-        `restart: objref ${objref} is referred to by the record at offset ${f[3]} but no object has it (TAIL at offset ${tailAt})`,
-        f[3] as number,
+        `restart: objref ${objref} is referred to by the record at offset ${at} but no object has it (TAIL at offset ${tailAt})`,
+        at,
       );
     }
     const later = this.#later;
