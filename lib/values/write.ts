@@ -176,6 +176,8 @@ function writeObject(w: PayloadWriter, o: Obj, kind: number, refs: RefWriter, st
     w.uv(P_SHAPE + node.id);
   }
   // Pass 2: the values, checked against the shape (a getter may change o).
+  // o[k] stays in this loop (not writeProp): V8 loads it through the
+  // for-in enum cache.
   const keys = node.keys!;
   const len = keys.length;
   let i = 0;
@@ -203,13 +205,7 @@ function writeDict(w: PayloadWriter, o: Obj, n: number, kind: number, refs: RefW
     if (!hasOwn.call(o, k)) continue;
     if (i === n) throw changed();
     writeKey(w, k, st);
-    let x: unknown;
-    try {
-      x = o[k];
-    } catch (e) {
-      throw threw(k, e);
-    }
-    writeVal(w, x, refs, st, k);
+    writeProp(w, o, k, refs, st);
     i++;
   }
   if (i !== n) throw changed();
@@ -255,7 +251,8 @@ function writeKeyedBlock(w: PayloadWriter, o: Obj, keys: string[], start: number
   for (let j = start; j < keys.length; j++) writeProp(w, o, keys[j]!, refs, st);
 }
 
-function writeProp(w: PayloadWriter, o: Obj, k: string, refs: RefWriter, st: ValueCodecState): void {
+/** Writes o[k] (a getter that throws is refused at k).  Not on the hot loops, which read inline. */
+function writeProp(w: PayloadWriter, o: Obj, k: string | number, refs: RefWriter, st: ValueCodecState): void {
   let x: unknown;
   try {
     x = o[k];
@@ -319,13 +316,7 @@ function writeSparse(w: PayloadWriter, a: unknown[], len: number, refs: RefWrite
     const idx = +keys[j]!;
     w.uv(idx - prev - 1);
     prev = idx;
-    let x: unknown;
-    try {
-      x = a[idx];
-    } catch (e) {
-      throw threw(idx, e);
-    }
-    writeVal(w, x, refs, st, idx);
+    writeProp(w, a as unknown as Obj, idx, refs, st);
   }
   writeKeyedBlock(w, a as unknown as Obj, keys, count, refs, st);
 }
