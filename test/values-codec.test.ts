@@ -797,6 +797,8 @@ describe('hostile bodies are ObjHashError only', () => {
     }
     expectEinval(() => restartRaw([[K.TYPED + 1, T.REF, 2, 0, 0], [K.SMALL_ARRAY]]), /not an ArrayBuffer/);
     expect(restartRaw([[K.TYPED + 5, T.REF, 2, 4, 1], ab])).toEqual(new Int32Array(new ArrayBuffer(8), 4, 1));
+    if (typeof (globalThis as { Float16Array?: unknown }).Float16Array !== 'function')
+      expectEinval(() => restartRaw([[K.TYPED + 11, T.REF, 2, 0, 1], ab]), /Float16Array is not available/);
   });
 });
 

@@ -341,11 +341,22 @@ function setEntry(value: unknown): void {
   ci++;
 }
 
-/** A Map/Set entry: the step ("<key 3>", "<value 3>") is made only for an object or a refusal. */
-function writeEntry(w: PayloadWriter, x: unknown, refs: RefWriter, st: ValueCodecState, what: string, i: number): void {
+/** A Map/Set entry: its step ("<key 3>", "<value 3>") only for an object or a refusal. */
+function writeEntry(w: PayloadWriter, x: unknown, refs: RefWriter, st: ValueCodecState, what: 'key' | 'value', i: number): void {
   const t = typeof x;
-  if ((t === 'object' && x !== null) || t === 'function' || t === 'symbol') writeVal(w, x, refs, st, `<${what} ${i}>`);
+  if ((t === 'object' && x !== null) || t === 'function' || t === 'symbol') writeVal(w, x, refs, st, entryStep(what, i));
   else writeVal(w, x, refs, st, undefined);
+}
+
+/** The steps of the first entries, made once. */
+const KEY_STEPS: string[] = [];
+const VALUE_STEPS: string[] = [];
+const STEPS_CACHED = 4096;
+
+function entryStep(what: 'key' | 'value', i: number): string {
+  if (i >= STEPS_CACHED) return `<${what} ${i}>`;
+  const steps = what === 'key' ? KEY_STEPS : VALUE_STEPS;
+  return (steps[i] ??= `<${what} ${i}>`);
 }
 
 function writeMap(w: PayloadWriter, m: object, refs: RefWriter, st: ValueCodecState): void {
