@@ -121,6 +121,16 @@ describe.each(IMPLS)('plain values (%s)', (impl) => {
     expect([...back.m.keys()]).toEqual([back.m, back.shared]);
   });
 
+  it('a view whose buffer was queued before it (the buffer named first or later) restarts', () => {
+    const buf = new ArrayBuffer(8);
+    for (const v of [{ v: new Uint8Array(buf, 2, 4), buf }, { buf, v: new Uint8Array(buf, 2, 4) }, [new DataView(buf), buf, new Int16Array(buf, 2, 1)]]) {
+      const back = roundTrip(v) as Record<string, ArrayBufferView | ArrayBuffer> | (ArrayBufferView | ArrayBuffer)[];
+      const items = Object.values(back);
+      const bufs = items.map((x) => (x instanceof ArrayBuffer ? x : (x as ArrayBufferView).buffer));
+      expect(new Set(bufs).size).toBe(1);
+    }
+  });
+
   it('refuses what structuredClone refuses, naming the path', () => {
     class NoType {
       x = 1;

@@ -9,10 +9,10 @@ import { ImageWriter } from '../image/writer.js';
 import { backendFor, crc32cFor } from '../backend/loader.js';
 import { ObjHash, seam } from '../hash/objhash.js';
 import { checkType, type ObjType } from '../types.js';
-import { plainKind, ValueCodecState } from '../values/index.js';
+import { notPlainReason, plainKind, ValueCodecState } from '../values/index.js';
 import { Refusal, type PathStep, type RefWriter } from '../walk/refs.js';
 import { ValueT, classOf, isWalked, schemaOf, writeBodyOf } from '../walk/walked.js';
-import { className, formatPath } from '../walk/path.js';
+import { formatPath } from '../walk/path.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_OBJECTS, checkOptions, checkTypes, positiveInt, type CheckpointOptions } from './options.js';
 
 /** The version a context writes when options.version is not given and no type needs version 2. */
@@ -40,6 +40,8 @@ export class CheckpointContext implements Disposable {
   /** by objref, for error paths: the objref of the holder that first referred to it, and the step */
   #parent: number[] = [];
   #step: PathStep[] = [];
+  /** by objref: false while a walked object is queued, true once its OBJREF is written */
+  #written: boolean[] = [];
   /** objref of the walked object whose body is being written (0: none) */
   #current = 0;
   /** the step to a child written at once (refNow, a hand-written type's object) */
@@ -110,7 +112,13 @@ export class CheckpointContext implements Disposable {
     // a primitive as a plain value (the root of checkpoint(42)) is an object of its own
     const key = type === ValueT && (typeof obj !== 'object' || obj === null) && typeof obj !== 'function' ? {} : obj;
     const objref = seam.find(h, key, type, 'checkpointObj');
-    if (!seam.added(h)) return objref;
+    if (!seam.added(h)) {
+      // a walked object queued but not written yet: whoever asks through
+      // here needs it before its own record (a view its buffer, a
+      // hand-written ops its child), so it is written now
+      if (this.#written[objref] === false) this.#writeWalked(obj, type, objref);
+      return objref;
+    }
     if (++this.#count > this.#maxObjects)
       throw new ObjHashError('E2BIG', `checkpointObj: more than ${this.#maxObjects} objects (options.maxObjects)`);
     if (this.#current !== 0) {
@@ -153,7 +161,8 @@ export class CheckpointContext implements Disposable {
         const i = this.#head++;
         const obj = q[i];
         q[i] = undefined;
-        this.#writeWalked(obj, this.#qtype[i]!, this.#qref[i]!);
+        const objref = this.#qref[i]!;
+        if (this.#written[objref] !== true) this.#writeWalked(obj, this.#qtype[i]!, objref);
       }
     } finally {
       this.#draining = false;
@@ -167,6 +176,7 @@ export class CheckpointContext implements Disposable {
   /** OBJREF and the body record of one walked object. */
   #writeWalked(obj: unknown, type: ObjType<any>, objref: number): void {
     const w = this.#writer;
+    this.#written[objref] = true;
     w.objref(this.#objtype[type.id]!, objref);
     const body = writeBodyOf(type);
     const outer = this.#current;
@@ -189,8 +199,7 @@ export class CheckpointContext implements Disposable {
     const t = this.#byClass.get((child as { constructor?: Function }).constructor as Function);
     if (t !== undefined && Object.getPrototypeOf(child) === (t.create as { prototype?: object }).prototype)
       return this.#refTyped(child, t, step, now);
-    const what = typeof child === 'function' ? 'a function' : `an instance of ${className(child)} with no type in options.types`;
-    throw new Refusal(step, `${what} cannot be checkpointed`);
+    throw new Refusal(step, notPlainReason(child));
   }
 
   /** RefWriter.refTyped: queued when walked and new; a hand-written type's checkpoint runs now. */
@@ -210,6 +219,7 @@ export class CheckpointContext implements Disposable {
     this.#queue.push(child);
     this.#qtype.push(type);
     this.#qref.push(objref);
+    this.#written[objref] = false;
     this.#parent[objref] = this.#current;
     this.#step[objref] = step;
     return objref;

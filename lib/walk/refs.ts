@@ -27,9 +27,10 @@ export interface RefWriter {
   /** The objref of `child` as an object of `type` (schema `ref(Type)` fields). */
   refTyped<T>(child: T, type: ObjType<T>, path: PathStep): number;
   /**
-   * As ref(), but a child seen for the first time is written now, so that
-   * it lands before the current record: for what a restore needs whole
-   * while it reads this record (the ArrayBuffer under a typed array).
+   * As ref(), but a child not written yet (seen for the first time, or
+   * queued earlier and still waiting) is written now, so that it lands
+   * before the current record: for what a restore needs whole while it
+   * reads this record (the ArrayBuffer under a typed array).
    */
   refNow(child: object, path: PathStep): number;
 }
