@@ -525,13 +525,28 @@ export class RestartContext implements Disposable {
       this.#reader.tail(this.#count);
     } finally {
       this.#done = true;
-      this.#hash.free();
+      this.#release();
     }
   }
 
   /** Frees the hash if the restart was not finished. */
   [Symbol.dispose](): void {
     this.#done = true;
+    this.#release();
+  }
+
+  /** Frees the hash and lets go of every object the walker's tables hold. */
+  #release(): void {
+    this.#objs = [];
+    this.#otype = [];
+    this.#fixHead = [];
+    this.#fixNext = [];
+    this.#fixHolder = [];
+    this.#fixKey = [];
+    this.#fixType = [];
+    this.#fixAt = [];
+    this.#later = [];
+    this.#frames = [];
     this.#hash.free();
   }
 }

@@ -183,7 +183,8 @@ export class ObjHash implements Disposable {
     const first = this.#count - n;
     for (let i = first + added; i < this.#count; i++) {
       const obj = this.#objects[i] as object;
-      const objref = this.#ids.get(obj)!;
+      // queued entries have consecutive objrefs (restored ones are in no #ids)
+      const objref = this.#qBase + (i - first);
       const tid = this.#tidOf(objref);
       const t = this.#types[tid]!;
       if (this.#lastKey[tid] === obj) this.#lastKey[tid] = undefined;
@@ -447,9 +448,29 @@ export class ObjHash implements Disposable {
    * object kept for objFetch and drop.
    */
   #insertRestored(obj: unknown, objref: number, type: ObjType<any>, where: string): void {
-    const h = this.#mutating(where);
+    const h = this.#h;
+    if (h === null) throw new ObjHashError('EBADF', `${where}: the hash was freed`);
     const tid = this.#types[type.id] === type ? type.id : this.#use(type, where);
-    this.#insert(h, 0, obj, objref, tid, where);
+    // Restored objects arrive with their objrefs mostly in order: those of
+    // types without grab join the queue of checkpoint's new objects and
+    // enter the core 1024 at a time (addMany gives them the same objrefs),
+    // instead of one crossing each.  Anything else goes in at once.
+    if (type.grab === undefined && !this.#inGrab && objref < REF_CACHE && obj !== undefined) {
+      if (this.#q === 0) {
+        const next = this.#b.nextObjref(h);
+        if (next < 0) this.#fail(next, where);
+        this.#qBase = next;
+      }
+      if (objref === this.#qBase + this.#q) {
+        this.#qTypes[this.#q++] = tid;
+        this.#objects[this.#count++] = obj;
+        this.#refObj[objref] = obj;
+        this.#refTid[objref] = tid;
+        if (this.#q === QUEUE) this.#flush(where);
+        return;
+      }
+    }
+    this.#insert(this.#mutating(where), 0, obj, objref, tid, where);
   }
 
   /** Whether any entry has this objref (type 0 is never used). */
