@@ -16,6 +16,7 @@ import {
   compileSchema, decodeSchema, describeFields, kindName, list, opt, ref, refs, resolveSchema,
   type CompiledSchema, type Fields, type FieldsType, type ReadFn, type ValueCodecState,
 } from '../lib/schema/index.js';
+import { generatedSource } from '../lib/schema/compile.js';
 import { defineObjType, type ObjType } from '../lib/types.js';
 import type { PathStep, RefReader, RefWriter } from '../lib/walk/refs.js';
 import { expectCode, rng } from './helpers.js';
@@ -286,10 +287,13 @@ describe('compileSchema: every kind round-trips', () => {
 
   it('the compiled code is straight-line calls on the writer', () => {
     const c2 = compileSchema('n', { kind: 'uv', flags: 'u32', text: opt('str') });
-    const src = c2.write.toString();
-    expect(src).toContain('w.uv(o.kind);');
-    expect(src).toContain('w.u32(o.flags);');
-    expect(c2.read.toString()).toContain('o.flags = r.u32();');
+    const src = generatedSource(c2.write)!;
+    expect(src).toContain('try {\nw.uv(o.kind);\nw.u32(o.flags);\n{ const v0 = o.text;');
+    expect(generatedSource(c2.read)).toContain('o.kind = r.uv();\no.flags = r.u32();');
+    // with loops, the catch is in a wrapper, not around them
+    const c3 = compileSchema('n', { kind: 'uv', tags: list('vstr') });
+    expect(generatedSource(c3.write)).toMatch(/^function \(w, o, refs, state\) \{\nw\.uv\(o\.kind\);\n.*for \(let i0 = 0;/);
+    expect(generatedSource(c3.write)).not.toContain('try');
     expect(Object.isFrozen(c2)).toBe(true);
     expect(Object.isFrozen(c2.fields[0])).toBe(true);
   });
@@ -338,6 +342,22 @@ describe('compiled writer: wrong values are EINVAL naming type.field and the val
     expectCode(() => c.write(openRecord(), {}, new FakeRefWriter(), STATE), 'EINVAL', /^t\.x: u32: expected .*got undefined/);
   });
 
+  it('the field is found by a replay that queues no child and writes no value', () => {
+    const c = compileSchema('t', { m: 'value', p: ref(NodeT), x: list('u8') });
+    const rw = new FakeRefWriter();
+    const e = expectCode(() => c.write(openRecord(), { m: new Set(), p: {}, x: [1, 256] }, rw, STATE), 'EINVAL', /^t\.x\[1\]: u8: 256 is out of range/);
+    expect(rw.calls.length).toBe(2);
+    expect((e.cause as ObjHashError).message).toMatch(/^u8: 256/);
+    expect(e.offset).toBe((e.cause as ObjHashError).offset);
+  });
+
+  it('a value that changes between the write and its replay: the error as the writer gave it', () => {
+    const c = compileSchema('t', { x: 'u8' });
+    let n = 0;
+    const obj = { get x() { return n++ === 0 ? 300 : 1; } };
+    expectCode(() => c.write(openRecord(), obj, new FakeRefWriter(), STATE), 'EINVAL', /^u8: 300 is out of range/);
+  });
+
   it('errors of the walker (refs, values) pass through unchanged', () => {
     const c = compileSchema('t', { x: ref(NodeT) });
     const boom = new ObjHashError('EINVAL', 'root.x: refused by the walker');
@@ -354,12 +374,12 @@ describe('compiled writer: wrong values are EINVAL naming type.field and the val
     expect(got).toBe(boom);
   });
 
-  it('a record over maxRecord is E2BIG, naming the field', () => {
+  it('a record over maxRecord is E2BIG, as the writer says it (the replay does not fail)', () => {
     const c = compileSchema('t', { x: 'str' });
     const w = new ImageWriter({ crc32c, version: 2, maxRecord: 64 });
     w.writeHeader([]);
     w.beginBuiltin(REC.FIELDS);
-    expectCode(() => c.write(w, { x: 'y'.repeat(100) }, new FakeRefWriter(), STATE), 'E2BIG', /^t\.x: record FIELDS/);
+    expectCode(() => c.write(w, { x: 'y'.repeat(100) }, new FakeRefWriter(), STATE), 'E2BIG', /^record FIELDS/);
   });
 });
 
@@ -370,6 +390,13 @@ describe('compiled reader: malformed records are EINVAL naming the field', () =>
   const bad = (fill: (w: ImageWriter) => void, re: RegExp) =>
     expectCode(() => c.read(atFields(imageOf(c.encoded, fill)), {}, new FakeRefReader(new Map()), STATE), 'EINVAL', re);
 
+  it('the replay resolves no reference', () => {
+    const cr = compileSchema('t', { p: ref(NodeT), n: 'u32' });
+    const image = imageOf(cr.encoded, (w) => (w.uv(2), w.u8(1)));
+    const rr = new FakeRefReader(new Map(), new Set([2]));
+    expectCode(() => cr.read(atFields(image), {}, rr, STATE), 'EINVAL', /^t\.n: read past the end of record FIELDS/);
+    expect(rr.pending.length).toBe(1);
+  });
   it('bad presence byte', () => bad((w) => (w.u8(1), w.u8(3)), /^t\.b: bad presence byte 3, in record at offset \d+/));
   it('list longer than the record', () => bad((w) => (w.u8(1), w.u8(0), w.uv(1000)), /^t\.c\[0\]: read past the end of record FIELDS/));
   it('list of values longer than the record', () => {

@@ -3,18 +3,17 @@
  * `new Function` as straight-line code (as avsc and fast-json-stringify
  * do).  For `{ kind: 'uv', flags: 'u32', text: opt('str') }` the writer is
  *
- *   let f = 0;
- *   try {
- *     w.uv(o.kind);
- *     f = 1; w.u32(o.flags);
- *     f = 2; { const v0 = o.text; if (v0 === undefined) w.u8(0); else if (v0 === null) w.u8(1); else { w.u8(2); w.str(v0); } }
- *   } catch (e) { throw AT(e, S, f); }
+ *   w.uv(o.kind);
+ *   w.u32(o.flags);
+ *   { const v0 = o.text; if (v0 === undefined) w.u8(0); else if (v0 === null) w.u8(1); else { w.u8(2); w.str(v0); } }
  *
  * Direct calls on the concrete writer, one property read per field, per-
- * field constants (ref target types, defaults) hoisted into the closure;
- * `f` (and the list indices i0, i1 ...) only serve the error message,
- * built in the catch.  Field names reach the code only as validated
- * identifiers (spec.ts); everything else reaches it as a hoisted constant.
+ * field constants (ref target types, defaults) hoisted into the closure,
+ * no try/catch.  Each function has a traced twin (the same code with
+ * `f = k` marks, list indices and a catch) that runs only to replay a
+ * failed record and name the field at fault (runtime.ts).  Field names
+ * reach the code only as validated identifiers (spec.ts); everything else
+ * reaches it as a hoisted constant.
  *
  * Wire format of the kinds, inside a FIELDS record, fields in order:
  *   u8 ... blob     the payload writer of that name (u64/i64 read as bigint)
@@ -29,7 +28,7 @@ import type { PayloadReader } from '../image/payload-reader.js';
 import type { PayloadWriter } from '../image/payload-writer.js';
 import type { RefReader, RefWriter } from '../walk/refs.js';
 import { encodeSchema } from './encoding.js';
-import { atField, badRead, badValue, own, readBigint, writeBigint, type FieldTable } from './runtime.js';
+import { atField, badRead, badValue, failedRead, failedWrite, own, readBigint, writeBigint, type FieldTable } from './runtime.js';
 import { leafOf, parseFields, type FieldDesc, type RefKind, type Fields, type KindDesc, type SchemaDesc } from './spec.js';
 import * as values from './values-adapter.js';
 import type { ValueCodecState } from './values-adapter.js';
@@ -57,21 +56,17 @@ export function compileSchema(typeName: string, fields: Fields): CompiledSchema 
   const encoded = encodeSchema(typeName, descs);
   const table = fieldTable(typeName, descs);
 
-  const gw = new Gen();
-  let wbody = '';
-  descs.forEach((fd, i) => {
-    const access = `o.${fd.name}`;
-    wbody += `${i === 0 ? '' : `f = ${i}; `}${genWrite(gw, fd.kind, access, i, 0, JSON.stringify(fd.name))}\n`;
-  });
-  const write = gw.build(table, 'w, o, refs, state', wbody) as WriteFn;
-
-  const gr = new Gen();
-  let rbody = '';
-  descs.forEach((fd, i) => {
-    const [pre, expr] = genRead(gr, fd.kind, 'o', JSON.stringify(fd.name), i, 0, false);
-    rbody += `${i === 0 ? '' : `f = ${i}; `}${pre}o.${fd.name} = ${expr};\n`;
-  });
-  const read = gr.build(table, 'r, o, refs, state', rbody) as ReadFn;
+  const write = compileWriter(table, (g) =>
+    descs.map((fd, i) => g.at(i) + genWrite(g, fd.kind, `o.${fd.name}`, i, 0, JSON.stringify(fd.name))).join('\n'),
+  );
+  const read = compileReader(table, (g) =>
+    descs
+      .map((fd, i) => {
+        const [pre, expr] = genRead(g, fd.kind, 'o', JSON.stringify(fd.name), i, 0, false);
+        return `${g.at(i)}${pre}o.${fd.name} = ${expr};`;
+      })
+      .join('\n'),
+  );
 
   return Object.freeze({ write, read, encoded, fields: Object.freeze(descs.map(freezeField)) });
 }
@@ -115,12 +110,68 @@ const HELPERS = {
   CL: structuredClone,
 };
 
+/** A replayed write does not write 'value' fields (their codec has state). */
+const NO_VALUES = {
+  writeTagged() {},
+  readTagged() {},
+};
+
+/**
+ * Where the catch that replays a failure goes (measured, --single-threaded,
+ * CPU time, against direct writer calls): around the body of a function
+ * without loops, whose writer calls TurboFan then inlines whole; in a
+ * small wrapper around one with loops, where a try around the loops
+ * costs ~5% (inside the wrapper, a loop-free body would be inlined and
+ * push its writer calls over the inlining budget: ~15%).
+ */
+function guarded<F extends WriteFn | ReadFn>(table: FieldTable, params: string, emit: (g: Gen) => string, traced: F, failed: Failed): F {
+  const g = new Gen(false);
+  const fast = g.build(table, params, emit, values, { traced, failed }) as (x: any, o: any, refs: any, state: any) => void;
+  if (g.guarded) {
+    generated.set(fast, fast);
+    return fast as F;
+  }
+  const wrapper = (x: any, o: any, refs: any, state: any): void => {
+    try {
+      fast(x, o, refs, state);
+    } catch (e) {
+      throw failed(e, traced, x, o, state);
+    }
+  };
+  generated.set(wrapper, fast);
+  return wrapper as F;
+}
+
+type Failed = typeof failedWrite | typeof failedRead;
+
+/** A writer from the statements emit() generates; a failure is replayed by its traced twin to name the field. */
+export function compileWriter(table: FieldTable, emit: (g: Gen) => string): WriteFn {
+  const traced = new Gen(true).build(table, 'w, o, refs, state', emit, NO_VALUES) as WriteFn;
+  return guarded(table, 'w, o, refs, state', emit, traced, failedWrite);
+}
+
+/** A reader from the statements emit() generates (as compileWriter). */
+export function compileReader(table: FieldTable, emit: (g: Gen) => string): ReadFn {
+  const traced = new Gen(true).build(table, 'r, o, refs, state', emit) as ReadFn;
+  return guarded(table, 'r, o, refs, state', emit, traced, failedRead);
+}
+
+const generated = new WeakMap<Function, Function>();
+
+/** @internal The generated code behind a compiled writer or reader (tests, debugging). */
+export function generatedSource(fn: Function): string | undefined {
+  return generated.get(fn)?.toString();
+}
+
 /** Collects one generated function: its hoisted constants, locals and list depth. */
 export class Gen {
   private readonly consts: unknown[] = [];
   private nv = 0;
   /** How many list index variables (i0, i1 ...) the code uses. */
-  depth = 0;
+  private depth = 0;
+
+  /** traced: the replay twin, which marks the field (f) and list indices for its catch. */
+  constructor(readonly traced: boolean) {}
 
   /** A hoisted constant holding v (K0, K1 ...). */
   constant(v: unknown): string {
@@ -133,10 +184,15 @@ export class Gen {
     return `v${this.nv++}`;
   }
 
-  /** The list index variable of depth d (and counts it). */
-  index(d: number): string {
+  /** The mark before field i's statements (traced only). */
+  at(i: number): string {
+    return this.traced && i !== 0 ? `f = ${i}; ` : '';
+  }
+
+  /** `for (${g.loop(d)} = 0; ...`: the list index of depth d, declared by the loop unless traced. */
+  loop(d: number): string {
     if (d + 1 > this.depth) this.depth = d + 1;
-    return `i${d}`;
+    return this.traced ? `i${d}` : `let i${d}`;
   }
 
   /** ", i0, i1" for the indices that locate a value at depth d, for error calls. */
@@ -146,17 +202,31 @@ export class Gen {
     return s;
   }
 
-  /** Compiles `function (params) { body }` with the field table S, the helpers and the constants in scope. */
-  build(table: FieldTable, params: string, body: string): Function {
-    const locals = ['f = 0'];
-    for (let i = 0; i < this.depth; i++) locals.push(`i${i} = 0`);
+  /** Whether build() put the replaying catch inside the function (no loops: see guarded()). */
+  guarded = false;
+
+  /**
+   * Compiles `function (params) { body }` with the field table S, the
+   * helpers and the constants in scope.  Traced: with the marks' catch.
+   * With replay and no loops: with a catch that replays the failure.
+   */
+  build(table: FieldTable, params: string, emit: (g: Gen) => string, vals: object = values, replay?: { traced: Function; failed: Failed }): Function {
+    let body = emit(this) + '\n';
+    if (this.traced) {
+      const locals = ['f = 0'];
+      for (let i = 0; i < this.depth; i++) locals.push(`i${i} = 0`);
+      body = `let ${locals.join(', ')};\ntry {\n${body}} catch (e) { throw AT(e, S, f${Gen.idx(this.depth)}); }\n`;
+    } else if (replay !== undefined && this.depth === 0) {
+      body = `try {\n${body}} catch (e) { throw R.failed(e, R.traced, ${params}); }\n`;
+      this.guarded = true;
+    }
     const consts = this.consts.map((_, i) => `K${i} = K[${i}]`);
     const src =
       `'use strict';\n` +
       `const { ${Object.keys(HELPERS).join(', ')} } = H, VW = V.writeTagged, VR = V.readTagged;\n` +
       (consts.length ? `const ${consts.join(', ')};\n` : '') +
-      `return function (${params}) {\nlet ${locals.join(', ')};\ntry {\n${body}} catch (e) { throw AT(e, S, f${Gen.idx(this.depth)}); }\n};`;
-    return new Function('K', 'H', 'V', 'S', src)(this.consts, HELPERS, values, table) as Function;
+      `return function (${params}) {\n${body}};`;
+    return new Function('K', 'H', 'V', 'S', 'R', src)(this.consts, HELPERS, vals, table, replay) as Function;
   }
 }
 
@@ -179,7 +249,8 @@ export function genWrite(g: Gen, k: KindDesc, v: string, f: number, d: number, s
     case 'list': {
       const a = g.local();
       const n = g.local();
-      const i = g.index(d);
+      const i = `i${d}`;
+      const init = g.loop(d);
       let item: string;
       if (k.k === 'list') item = genWrite(g, k.of, `${a}[${i}]`, f, d + 1, step);
       else {
@@ -188,7 +259,7 @@ export function genWrite(g: Gen, k: KindDesc, v: string, f: number, d: number, s
       }
       return (
         `{ const ${a} = ${v}; if (!Array.isArray(${a})) BAD(S, ${f}, 'an array', ${a}${Gen.idx(d)}); ` +
-        `const ${n} = ${a}.length; w.uv(${n}); for (${i} = 0; ${i} < ${n}; ${i}++) { ${item} } }`
+        `const ${n} = ${a}.length; w.uv(${n}); for (${init} = 0; ${i} < ${n}; ${i}++) { ${item} } }`
       );
     }
     default:
@@ -237,13 +308,14 @@ export function genRead(g: Gen, k: KindDesc, holder: string, key: string, f: num
     case 'list': {
       const n = g.local();
       const a = g.local();
-      const i = g.index(d);
+      const i = `i${d}`;
+      const init = g.loop(d);
       const item: KindDesc = k.k === 'list' ? k.of : { k: 'ref', type: k.type, objType: k.objType };
       const [pre, expr] = genRead(g, item, a, i, f, d + 1, skip);
       // every item but a 'value' takes at least one byte, so a hostile count
       // runs into the end of the record (and the array grows by push only)
       const check = item.k === 'value' ? `if (${n} > r.remaining()) BADR(S, ${f}, r, '${k.k} length ' + ${n} + ' runs past the end of the record'${Gen.idx(d)}); ` : '';
-      return [`const ${n} = r.uv(); ${check}const ${a} = []; for (${i} = 0; ${i} < ${n}; ${i}++) { ${pre}${a}.push(${expr}); } `, a];
+      return [`const ${n} = r.uv(); ${check}const ${a} = []; for (${init} = 0; ${i} < ${n}; ${i}++) { ${pre}${a}.push(${expr}); } `, a];
     }
     default:
       return ['', `r.${k.k}()`];

@@ -18,9 +18,9 @@
  * it on hostile bytes.
  */
 import { ObjHashError } from '../errors.js';
-import { REC } from '../image/format.js';
-import { PayloadReader } from '../image/payload-reader.js';
-import { PayloadWriter } from '../image/payload-writer.js';
+import type { PayloadReader } from '../image/payload-reader.js';
+import type { PayloadWriter } from '../image/payload-writer.js';
+import { BytesReader, BytesWriter } from './bytes.js';
 import { readBigint, showValue, writeBigint } from './runtime.js';
 import {
   MAX_FIELDS, MAX_NAME, MAX_NESTING, SCALAR_KINDS, badFieldName, holdsValue,
@@ -35,40 +35,6 @@ const CODE_REFS = 19;
 const CODE_LIST = 20;
 const HAS_DEFAULT = 1;
 const DEFAULT_FOLLOWS = 2;
-
-/** A PayloadWriter over a growing buffer of its own, with a "record" always open. */
-class BytesWriter extends PayloadWriter {
-  constructor() {
-    super(256, 0x7fffffff);
-    this.depth_ = 1;
-    this.curType = REC.HEADER;
-    this.limit = this.buf.length;
-  }
-  get offset(): number {
-    return this.pos;
-  }
-  protected noRecord(): never {
-    throw new ObjHashError('EINVAL', 'schema encoder: no record');
-  }
-  take(): Uint8Array {
-    return this.buf.slice(0, this.pos);
-  }
-}
-
-/** A PayloadReader over bytes, all of them one payload; copies out what it returns. */
-class BytesReader extends PayloadReader {
-  constructor(b: Uint8Array) {
-    super(b, true);
-    this.type = REC.HEADER;
-    this.recOffset = 0;
-    this.recStart = 0;
-    this.len = b.length;
-    this.payEnd = b.length;
-  }
-  get offset(): number {
-    return this.pos;
-  }
-}
 
 // ----------------------------------------------------------------- encode
 

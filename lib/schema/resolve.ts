@@ -24,7 +24,7 @@
  * get the same property order (and hidden class) as freshly read ones.
  */
 import { ObjHashError } from '../errors.js';
-import { Gen, fieldTable, genRead, type CompiledSchema, type ReadFn } from './compile.js';
+import { compileReader, fieldTable, genRead, type CompiledSchema, type ReadFn } from './compile.js';
 import { badFieldName, kindName, sameKind, type FieldDesc, type SchemaDesc } from './spec.js';
 
 export function resolveSchema(written: SchemaDesc, current: CompiledSchema, typeName: string): ReadFn {
@@ -51,30 +51,31 @@ export function resolveSchema(written: SchemaDesc, current: CompiledSchema, type
   }
   if (problems.length !== 0) throw new ObjHashError('EINVAL', `type '${typeName}': ${problems.join('; ')}`);
 
-  const g = new Gen();
-  const locals = new Map<string, string>();
-  let body = '';
-  wf.forEach((f, j) => {
-    const c = here.get(f.name);
-    const at = j === 0 ? '' : `f = ${j}; `;
-    const [pre, expr] = genRead(g, (c ?? f).kind, 'o', JSON.stringify(f.name), j, 0, c === undefined);
-    if (c === undefined) {
-      body += `${at}${pre}${expr};\n`;
-    } else {
-      const l = g.local();
-      locals.set(c.name, l);
-      body += `${at}${pre}const ${l} = ${expr};\n`;
+  const table = fieldTable(typeName, wf);
+  return compileReader(table, (g) => {
+    const locals = new Map<string, string>();
+    let body = '';
+    wf.forEach((f, j) => {
+      const c = here.get(f.name);
+      const [pre, expr] = genRead(g, (c ?? f).kind, 'o', JSON.stringify(f.name), j, 0, c === undefined);
+      if (c === undefined) {
+        body += `${g.at(j)}${pre}${expr};\n`;
+      } else {
+        const l = g.local();
+        locals.set(c.name, l);
+        body += `${g.at(j)}${pre}const ${l} = ${expr};\n`;
+      }
+    });
+    for (const c of cf) {
+      const l = locals.get(c.name);
+      let v = 'undefined';
+      if (l !== undefined) v = l;
+      else if (c.hasDefault) {
+        const d = g.constant(c.default);
+        v = typeof c.default === 'object' && c.default !== null ? `CL(${d})` : d;
+      }
+      body += `o.${c.name} = ${v};\n`;
     }
+    return body;
   });
-  for (const c of cf) {
-    const l = locals.get(c.name);
-    let v = 'undefined';
-    if (l !== undefined) v = l;
-    else if (c.hasDefault) {
-      const d = g.constant(c.default);
-      v = typeof c.default === 'object' && c.default !== null ? `CL(${d})` : d;
-    }
-    body += `o.${c.name} = ${v};\n`;
-  }
-  return g.build(fieldTable(typeName, wf), 'r, o, refs, state', body) as ReadFn;
 }

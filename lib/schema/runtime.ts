@@ -1,12 +1,15 @@
 /**
  * What generated schema code calls besides the payload writers/readers:
  * the 'bigint' kind's codec, blob ownership, and the errors that name a
- * field ("node.tags[3]: u8: 300 is out of range ...").  Everything here is
- * off the fast path except writeBigint/readBigint/own.
+ * field ("node.tags[3]: u8: 300 is out of range ..."), found by a replay
+ * when needed.  Everything here is off the fast path except
+ * writeBigint/readBigint/own.
  */
 import { ObjHashError } from '../errors.js';
 import type { PayloadReader } from '../image/payload-reader.js';
 import type { PayloadWriter } from '../image/payload-writer.js';
+import type { RefReader, RefWriter } from '../walk/refs.js';
+import { BytesReader, BytesWriter } from './bytes.js';
 
 // ------------------------------------------------------------------ bigint
 
@@ -91,6 +94,8 @@ export interface FieldTable {
 
 /** Errors that already name their field. */
 const named = new WeakSet<object>();
+/** The field path of an error made by atField (what a replay found). */
+const paths = new WeakMap<object, string>();
 
 function mark(e: ObjHashError): ObjHashError {
   named.add(e);
@@ -117,7 +122,59 @@ export function badRead(t: FieldTable, f: number, r: PayloadReader, why: string,
 /** The error to throw for e, caught while at field f (list indices idx): e itself, or e naming the field. */
 export function atField(e: unknown, t: FieldTable, f: number, ...idx: number[]): unknown {
   if (!(e instanceof ObjHashError) || named.has(e) || !t.wrap[f]) return e;
-  return mark(new ObjHashError(e.code, `${fieldPath(t, f, idx.slice(0, t.lists[f]))}: ${e.message}`, e.offset, { cause: e }));
+  const path = fieldPath(t, f, idx.slice(0, t.lists[f]));
+  const n = mark(new ObjHashError(e.code, `${path}: ${e.message}`, e.offset, { cause: e }));
+  paths.set(n, path);
+  return n;
+}
+
+// ------------------------------------------------------------------ replay
+//
+// The compiled writer and reader run without try/catch or field tracking
+// (a try around the body costs a few percent).  When one throws an
+// ObjHashError that names no field, the record is replayed once by the
+// traced twin (the same code plus `f = k` marks and a catch) to find the
+// field: a write into scratch bytes, with refs that queue nothing and
+// 'value' fields not written; a read of the record's payload, with refs
+// that resolve nothing.  The original error gets the path if the replay
+// fails the same way, else it is thrown as it was.  Getters of a failed
+// object run twice.
+
+type Traced = (x: any, o: any, refs: any, state: any) => void;
+
+const REPLAY_REFS_W: RefWriter = { ref: () => 1, refTyped: () => 1, refNow: () => 1 };
+const REPLAY_REFS_R: RefReader = { get: () => undefined, getTyped: () => undefined, now: () => undefined, later: () => {}, offset: 0 };
+
+/** The error to throw for e, thrown by a compiled writer of o (into w). */
+export function failedWrite(e: unknown, traced: Traced, _w: PayloadWriter, o: unknown, state: unknown): unknown {
+  if (!(e instanceof ObjHashError) || named.has(e)) return e;
+  try {
+    traced(new BytesWriter(), o, REPLAY_REFS_W, state);
+  } catch (e2) {
+    return replayed(e, e2, true);
+  }
+  return e;
+}
+
+/** The error to throw for e, thrown by a compiled reader of r's current record (into o). */
+export function failedRead(e: unknown, traced: Traced, r: PayloadReader, _o: unknown, state: unknown): unknown {
+  if (!(e instanceof ObjHashError) || named.has(e)) return e;
+  let bytes: Uint8Array;
+  try {
+    bytes = r.payload();
+    traced(new BytesReader(bytes), {}, REPLAY_REFS_R, state);
+  } catch (e2) {
+    return replayed(e, e2, false);
+  }
+  return e;
+}
+
+/** e with the path of the replay's error e2, if e2 is the same failure (messages differ in offsets on read). */
+function replayed(e: ObjHashError, e2: unknown, sameMessage: boolean): unknown {
+  const path = typeof e2 === 'object' && e2 !== null ? paths.get(e2) : undefined;
+  const c = (e2 as Error | undefined)?.cause;
+  if (path === undefined || !(c instanceof ObjHashError) || c.code !== e.code || (sameMessage && c.message !== e.message)) return e;
+  return mark(new ObjHashError(e.code, `${path}: ${e.message}`, e.offset, { cause: e }));
 }
 
 /** A value in a message: 300, -0, 5n, "text" (cut), true, null, undefined, an array, a Map... */
