@@ -23,7 +23,8 @@ import { expectCode, rng } from './helpers.js';
 
 // The 'value' kind's codec, stubbed: tag 0 + JSON text (undefined: tag 1), tag 2 + objref for a Set (a "child").
 vi.mock('../lib/schema/values-adapter.js', () => ({
-  writeTagged(w: PayloadWriter, v: unknown, refs: RefWriter, step: PathStep) {
+  writeTagged(w: PayloadWriter, v: unknown, refs: RefWriter, step: PathStep, state: unknown) {
+    if ((state as { isState?: boolean }).isState !== true) throw new Error('writeTagged: not the state');
     if (v === undefined) return w.u8(1);
     if (v instanceof Set) {
       w.u8(2);
@@ -32,13 +33,15 @@ vi.mock('../lib/schema/values-adapter.js', () => ({
     w.u8(0);
     w.vstr(JSON.stringify(v));
   },
-  readTagged(r: PayloadReader, refs: RefReader, holder: object, key: string | number) {
+  readTagged(r: PayloadReader, refs: RefReader, holder: object, key: string | number, state: unknown) {
+    if ((state as { isState?: boolean }).isState !== true) throw new Error('readTagged: not the state');
     const t = r.u8();
     if (t === 1) return undefined;
     if (t === 2) return refs.get(r.uv(), holder, key);
     return JSON.parse(r.vstr());
   },
-  describeValue(r: PayloadReader) {
+  describeValue(r: PayloadReader, state: unknown) {
+    if ((state as { isState?: boolean }).isState !== true) throw new Error('describeValue: not the state');
     const t = r.u8();
     return t === 1 ? undefined : t === 2 ? { ref: r.uv() } : { json: r.vstr() };
   },
@@ -46,8 +49,8 @@ vi.mock('../lib/schema/values-adapter.js', () => ({
 
 const js = getBackend('js');
 const crc32c = (b: Uint8Array, c: number): number => js.crc32c(b, c);
-/** The stubbed codec keeps no state. */
-const STATE = {} as ValueCodecState;
+/** The stubbed codec keeps no state, but checks that it is given this one. */
+const STATE = { isState: true } as unknown as ValueCodecState;
 
 // ------------------------------------------------------------ fake walker
 
@@ -396,6 +399,11 @@ describe('compiled reader: malformed records are EINVAL naming the field', () =>
     const rr = new FakeRefReader(new Map(), new Set([2]));
     expectCode(() => cr.read(atFields(image), {}, rr, STATE), 'EINVAL', /^t\.n: read past the end of record FIELDS/);
     expect(rr.pending.length).toBe(1);
+  });
+  it('the replay reads values with the codec\'s state (loop-free reader: its own catch)', () => {
+    const cv = compileSchema('t', { m: 'value', n: 'u32' });
+    const image = imageOf(cv.encoded, (w) => (w.u8(0), w.vstr('5'), w.u8(1)));
+    expectCode(() => cv.read(atFields(image), {}, new FakeRefReader(new Map()), STATE), 'EINVAL', /^t\.n: read past the end of record FIELDS/);
   });
   it('bad presence byte', () => bad((w) => (w.u8(1), w.u8(3)), /^t\.b: bad presence byte 3, in record at offset \d+/));
   it('list longer than the record', () => bad((w) => (w.u8(1), w.u8(0), w.uv(1000)), /^t\.c\[0\]: read past the end of record FIELDS/));

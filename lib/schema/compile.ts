@@ -38,9 +38,9 @@ export type ReadFn = (r: PayloadReader, obj: any, refs: RefReader, state: ValueC
 
 export interface CompiledSchema extends SchemaDesc {
   /** Writes obj's fields in order into the open record (EINVAL naming `type.field` and the value). */
-  write: WriteFn;
+  readonly write: WriteFn;
   /** Reads the fields into obj (created by the walker before this call). */
-  read: ReadFn;
+  readonly read: ReadFn;
   /** The schema as bytes for the image's type table (encoding.ts). */
   readonly encoded: Uint8Array;
   readonly fields: readonly FieldDesc[];
@@ -217,7 +217,8 @@ export class Gen {
       for (let i = 0; i < this.depth; i++) locals.push(`i${i} = 0`);
       body = `let ${locals.join(', ')};\ntry {\n${body}} catch (e) { throw AT(e, S, f${Gen.idx(this.depth)}); }\n`;
     } else if (replay !== undefined && this.depth === 0) {
-      body = `try {\n${body}} catch (e) { throw R.failed(e, R.traced, ${params}); }\n`;
+      const [x, o, , state] = params.split(', ');
+      body = `try {\n${body}} catch (e) { throw R.failed(e, R.traced, ${x}, ${o}, ${state}); }\n`;
       this.guarded = true;
     }
     const consts = this.consts.map((_, i) => `K${i} = K[${i}]`);
