@@ -24,3 +24,8 @@ export { REC, FORMAT_VERSION, DEFAULT_MAX_RECORD, recordTypeName, type TypeEntry
 export { ImageWriter } from './image/writer.js';
 export { ImageReader } from './image/reader.js';
 export { FileSource, type ByteSource } from './image/source.js';
+
+// one live instance of each hot class, so that a full GC between calls does
+// not throw their optimised code away (lib/warm.ts)
+import { warm } from './warm.js';
+warm();
