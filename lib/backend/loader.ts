@@ -6,7 +6,7 @@
 import type { Backend } from './contract.js';
 import type { Crc32c } from '../image/format.js';
 import { ObjHashError } from '../errors.js';
-import { jsBackend } from '../js/core.js';
+import { jsBackend } from '../js/adapter.js';
 
 export type ImplName = 'native' | 'js';
 

@@ -16,6 +16,8 @@
  * partial products, all exact in doubles.
  */
 
+import { isBigintKey, isNumberKey } from '../backend/args.js';
+
 /** today's kernel hash_64 multiplier, 0x61C8864680B583EB */
 export const MULT_CURRENT_LO = 0x80b583eb | 0;
 export const MULT_CURRENT_HI = 0x61c88646 | 0;
@@ -28,7 +30,7 @@ export const MULT_2009 = 0x9e37fffffffc0001n;
 
 const TWO32 = 4294967296;
 /** hi words below this make a key <= Number.MAX_SAFE_INTEGER (2^53 - 1) */
-export const SAFE_HI_LIMIT = 0x200000;
+const SAFE_HI_LIMIT = 0x200000;
 
 /** High 32 bits (as uint32) of the unsigned 64-bit product a * b. */
 export function mulhi32(a: number, b: number): number {
@@ -80,25 +82,42 @@ export const keyWords = { lo: 0, hi: 0 };
  */
 export function splitKey(key: unknown): boolean {
   if (typeof key === 'number') {
-    if (!(key >= 0 && key <= Number.MAX_SAFE_INTEGER) || Math.floor(key) !== key) return false;
+    if (key !== 0 && !isNumberKey(key)) return false;
+    // splitNumber(), written out: the per-call paths are at V8's inlining budget
     keyWords.lo = key | 0;
     keyWords.hi = (key / TWO32) | 0;
     return true;
   }
   if (typeof key === 'bigint') {
-    if (key < 0n || key > 0xffffffffffffffffn) return false;
-    keyWords.lo = Number(key & 0xffffffffn) | 0;
-    keyWords.hi = Number(key >> 32n) | 0;
+    if (key !== 0n && !isBigintKey(key)) return false;
+    splitBigint(key);
     return true;
   }
   return false;
 }
 
+/** A key number 0..MAX_SAFE_INTEGER (checked by the caller) into keyWords. */
+export function splitNumber(key: number): void {
+  keyWords.lo = key | 0;
+  keyWords.hi = (key / TWO32) | 0;
+}
+
+/** A key bigint 0..2^64-1 (checked by the caller) into keyWords. */
+export function splitBigint(key: bigint): void {
+  keyWords.lo = Number(key & 0xffffffffn) | 0;
+  keyWords.hi = Number(key >> 32n) | 0;
+}
+
+/** The key (hi:lo) as a number, or -1 when it is over MAX_SAFE_INTEGER. */
+export function keyNumber(lo: number, hi: number): number {
+  const h = hi >>> 0;
+  return h < SAFE_HI_LIMIT ? h * TWO32 + (lo >>> 0) : -1;
+}
+
 /** The key (hi:lo) as the API returns it: a number when safe, else a bigint. */
 export function joinKey(lo: number, hi: number): number | bigint {
-  const h = hi >>> 0;
-  if (h < SAFE_HI_LIMIT) return h * TWO32 + (lo >>> 0);
-  return (BigInt(h) << 32n) | BigInt(lo >>> 0);
+  const k = keyNumber(lo, hi);
+  return k >= 0 ? k : joinKeyBig(lo, hi);
 }
 
 /** The key (hi:lo) as a bigint. */
