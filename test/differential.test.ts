@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { Backend, CoreHandle } from '../lib/backend/contract.js';
+import { getBackend } from '../lib/backend/loader.js';
 import { ObjHash, ObjHashError, defineObjType } from '../lib/index.js';
 import { IMPLS, rng } from './helpers.js';
 
@@ -49,7 +51,7 @@ function trace(impl: 'native' | 'js', seed: number, steps: number, opts: { nbits
         break;
       case 4:
         rec(() => {
-          const v = h.fetch(int(h.nextObjref + 3) - 1, type());
+          const v = h.fetch(int(h.nextObjref + 3) - 1, type() as typeof A);
           return typeof v === 'object' ? objs.indexOf(v as never) : v;
         });
         break;
@@ -101,5 +103,172 @@ describe.skipIf(IMPLS.length < 2)('native matches js', () => {
     // the sequences exercise both the success and the error paths
     expect(errors / total).toBeGreaterThan(0.1);
     expect(errors / total).toBeLessThan(0.7);
+  });
+});
+
+/*
+ * The Backend calls themselves, below the facade: every argument of every
+ * call replaced in turn by odd values (wrong types, out of range, other
+ * typed-array kinds, a DataView, a freed or foreign handle).  Both backends
+ * must return the same value or throw a TypeError with the same message
+ * (the twin's messages are native/binding/'s, word for word: lib/js/adapter.ts),
+ * and leave the hash and the output arrays in the same state.
+ */
+type Call = { fn: keyof Backend; handle: boolean; args: () => unknown[] };
+
+const CALLS: Call[] = [
+  { fn: 'create', handle: false, args: () => [2, 0, 0, undefined, undefined] },
+  { fn: 'setTypeFlags', handle: true, args: () => [1, 0] },
+  { fn: 'lookup', handle: true, args: () => [5, 1] },
+  { fn: 'lookupAdd', handle: true, args: () => [9, 1] },
+  { fn: 'add', handle: true, args: () => [6, 1] },
+  { fn: 'addMany', handle: true, args: () => [new Uint16Array([1, 2, 1]), 2] },
+  { fn: 'insert', handle: true, args: () => [7, 100, 1] },
+  { fn: 'fetch', handle: true, args: () => [1, 1] },
+  { fn: 'entryKey', handle: true, args: () => [0] },
+  { fn: 'reserve', handle: true, args: () => [] },
+  { fn: 'size', handle: true, args: () => [] },
+  { fn: 'nextObjref', handle: true, args: () => [] },
+  { fn: 'buckets', handle: true, args: () => [] },
+  { fn: 'memory', handle: true, args: () => [] },
+  { fn: 'free', handle: true, args: () => [] },
+  { fn: 'lookupAddMany', handle: true, args: () => [new Float64Array([5, 8, 9]), 1, new Int32Array(3), new Uint8Array(3)] },
+  { fn: 'insertMany', handle: true, args: () => [new Float64Array([20, 21]), new Int32Array([200, 201]), 1] },
+  { fn: 'fetchMany', handle: true, args: () => [new Int32Array([1]), 1, new Float64Array(1), new Int32Array(1)] },
+  { fn: 'crc32c', handle: false, args: () => [new Uint8Array([1, 2, 3]), 0] },
+  { fn: 'hashLong', handle: false, args: () => [5, 10, false] },
+];
+
+const ODD: (() => unknown)[] = [
+  () => undefined,
+  () => null,
+  () => -1,
+  () => 0,
+  () => -0,
+  () => 1,
+  () => 0.5,
+  () => 3,
+  () => 65536,
+  () => 2 ** 31,
+  () => 2 ** 32,
+  () => 2 ** 53,
+  () => NaN,
+  () => Infinity,
+  () => '1',
+  () => true,
+  () => 0n,
+  () => 1n,
+  () => -1n,
+  () => 2n ** 64n,
+  () => ({}),
+  () => [1],
+  () => () => 0,
+  () => new Int32Array([1, 2, 3]),
+  () => new Int32Array(0),
+  () => new Uint8Array(3),
+  () => new Uint8ClampedArray(3),
+  () => new Int8Array(3),
+  () => new Uint16Array([1, 1, 1]),
+  () => new Float64Array([1, 2, 3]),
+  () => new Float64Array([0.5, 2 ** 53]),
+  () => new BigUint64Array([1n, 2n ** 60n, 3n]),
+  () => new BigUint64Array([0n]),
+  () => new DataView(new ArrayBuffer(8)),
+  () => new ArrayBuffer(8),
+];
+
+/** A value as the comparison sees it: handles as 'handle', typed arrays as their contents. */
+function shown(v: unknown): unknown {
+  if (typeof v === 'bigint') return `${v}n`;
+  if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v as Int32Array, (x) => shown(x));
+  if (typeof v === 'object' && v !== null) return 'handle';
+  return v;
+}
+
+type Odd = (() => unknown) | 'freed' | 'foreign';
+
+/** Runs `call` on a fresh hash of backend b with args[at] = odd for each [at, odd] of `odds`. */
+function outcome(b: Backend, call: Call, odds: [number, Odd][]): unknown {
+  const other = getBackend(b.name === 'js' ? 'native' : 'js');
+  const h = b.create(2, 0, 0, undefined, undefined) as CoreHandle;
+  b.lookupAdd(h, 5, 1);
+  b.insert(h, 2n ** 63n, 40, 1);
+  const args = call.args();
+  if (call.handle) args.unshift(h);
+  /** handles made on the way, freed at the end by their own backend */
+  const made: [Backend, CoreHandle][] = [];
+  for (const [at, odd] of odds) {
+    if (odd === 'freed') {
+      const dead = b.create(0, 0, 0, undefined, undefined) as CoreHandle;
+      b.free(dead);
+      args[at] = dead;
+    } else if (odd === 'foreign') {
+      const foreign = other.create(0, 0, 0, undefined, undefined) as CoreHandle;
+      made.push([other, foreign]);
+      args[at] = foreign;
+    } else {
+      args[at] = odd();
+    }
+  }
+  let result: unknown;
+  try {
+    const r = (b[call.fn] as (...a: unknown[]) => unknown)(...args);
+    if (call.fn === 'create' && typeof r === 'object') made.push([b, r as CoreHandle]);
+    // the two backends count memory differently; only that it is a count matters
+    result = call.fn === 'memory' && typeof r === 'number' && r > 0 ? 'bytes' : shown(r);
+  } catch (e) {
+    result = e instanceof TypeError ? `TypeError: ${e.message}` : `threw ${String(e)}`;
+  }
+  const state = [b.size(h), b.nextObjref(h), b.buckets(h), b.fetch(h, 1, 1), b.fetch(h, 40, 1)];
+  b.free(h);
+  for (const [owner, x] of made) owner.free(x);
+  return { result, state, arrays: args.map((a) => (ArrayBuffer.isView(a) ? shown(a) : undefined)) };
+}
+
+const name = (odd: Odd): string => (typeof odd === 'string' ? odd : String(shown(odd())));
+
+describe.skipIf(IMPLS.length < 2)('native matches js, call by call', () => {
+  const native = getBackend('native');
+  const js = getBackend('js');
+  const arity = (call: Call) => call.args().length + (call.handle ? 1 : 0);
+
+  it('with each argument replaced by odd values: same results, same TypeError messages, same state', () => {
+    let typeErrors = 0;
+    let total = 0;
+    for (const call of CALLS) {
+      for (let at = 0; at < arity(call); at++) {
+        const odds: Odd[] = [...ODD];
+        if (call.handle && at === 0) odds.push('freed', 'foreign');
+        for (const odd of odds) {
+          const a = outcome(native, call, [[at, odd]]);
+          expect(outcome(js, call, [[at, odd]]), `${call.fn} argument ${at} = ${name(odd)}`).toEqual(a);
+          total++;
+          if (String((a as { result: unknown }).result).startsWith('TypeError')) typeErrors++;
+        }
+      }
+    }
+    // both the accepting and the refusing paths are exercised
+    expect(typeErrors / total).toBeGreaterThan(0.3);
+    expect(typeErrors / total).toBeLessThan(0.9);
+  });
+
+  it('with two arguments odd at once: the same one is refused first', () => {
+    const few: Odd[] = [() => undefined, () => 0.5, () => ({}), () => new Uint8Array(3), () => new DataView(new ArrayBuffer(8))];
+    for (const call of CALLS) {
+      for (let i = 0; i < arity(call); i++) {
+        for (let j = i + 1; j < arity(call); j++) {
+          for (const x of few.concat(call.handle && i === 0 ? ['freed'] : [])) {
+            for (const y of few) {
+              const odds: [number, Odd][] = [
+                [i, x],
+                [j, y],
+              ];
+              const what = `${call.fn} arguments ${i} = ${name(x)}, ${j} = ${name(y)}`;
+              expect(outcome(js, call, odds), what).toEqual(outcome(native, call, odds));
+            }
+          }
+        }
+      }
+    }
   });
 });
