@@ -154,6 +154,11 @@ describe.each(IMPLS)('schema types (%s)', (impl) => {
       expect(r).toEqual({ a: 7, b: 'x', c: 42, d: undefined });
     });
 
+    it('an older type refuses an image written by a newer one (a field it does not know), naming the field', () => {
+      const Older = defineObjType<{ a: number }>({ name: 'rec', fields: { a: 'uv' } });
+      expectCode(() => restart(img, Older, { impl, types: [Older] }), 'EINVAL', /field 'b' \(vstr\) is in the image but not in this type/);
+    });
+
     it('a type with fields and one with hand-written ops of the same name do not mix', () => {
       const Hand = defineObjType<{ a: number }>({ name: 'rec', restore: (ctx) => (ctx.readRecord(101), { a: ctx.uv() }) });
       expectCode(() => restart(img, Hand, { impl, types: [Hand] }), 'EINVAL', /with fields, but the type given has hand-written ops/);

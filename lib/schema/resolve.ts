@@ -7,8 +7,10 @@
  * 1. A field in both with the same kind is read.  Kinds are equal when
  *    their whole shape is (opt(u8) is not u8, list(u16) is not list(u32));
  *    ref and refs fields compare their target type by NAME.
- * 2. A field only in the image is read and dropped (its references are
- *    read but not resolved; a 'value' is decoded and dropped).
+ * 2. A field only in the image is an error: an older reader refuses an
+ *    image written by a newer version of the type rather than lose its
+ *    data (the issue's rule; the reader below could skip such fields, and
+ *    still does so where a future option allows it).
  * 3. A field only in the current schema takes its default (each object
  *    gets its own copy of an object default); without a default it must be
  *    opt(...), and is then undefined.  Otherwise the mismatch is an error.
@@ -42,7 +44,9 @@ export function resolveSchema(written: SchemaDesc, current: CompiledSchema, type
   const problems: string[] = [];
   for (const f of wf) {
     const c = here.get(f.name);
-    if (c !== undefined && !sameKind(f.kind, c.kind))
+    if (c === undefined)
+      problems.push(`field '${f.name}' (${kindName(f.kind)}) is in the image but not in this type (an image written by a newer version of it?)`);
+    else if (!sameKind(f.kind, c.kind))
       problems.push(`field '${f.name}' is ${kindName(f.kind)} in the image, ${kindName(c.kind)} here`);
   }
   for (const c of cf) {
