@@ -1,6 +1,6 @@
 /**
  * The contract between the facade and its two backends: the native addon
- * (native/binding/ over the C core) and the pure-JS twin (lib/js/core.ts).
+ * (native/binding/ over the C core) and the pure-JS twin (lib/js/, file for file).
  *
  * Both implement exactly the same algorithm and return exactly the same
  * values, so the facade (lib/hash/objhash.ts) is written once.  Conventions:

@@ -41,7 +41,6 @@ const { addWords, entryKey, fetchIndex, insertWords, lookupAddWords, lookupWords
 
 /** binding.h's struct Hash: the table and what the binding keeps beside it. */
 class JsHash extends Table implements CoreHandle {
-  declare readonly __brand?: 'CoreHandle';
   /** false once free() has started */
   live = true;
   /** true while a grab callback of this hash runs */
