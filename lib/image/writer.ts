@@ -1,28 +1,9 @@
 /**
- * ImageWriter: encodes a checkpoint image (docs/FORMAT.md).
- *
- * Design (this is the hot path of checkpoint):
- * - One growing Uint8Array + DataView ("main"), doubled when full.  A
- *   record opened with no other record open is written in place at the
- *   end of main: no copy, no allocation per record.
- * - Records nest.  Records are emitted in the order they are COMPLETED,
- *   so a record completed while others are open lands before them (the
- *   kernel's nested checkpoint_obj()).  Invariant: at most one open
- *   record lives in main, the innermost one, right after the completed
- *   bytes; every other open record lives in a per-depth side buffer.
- *   Opening a record while the innermost one is in main moves that one
- *   to its side buffer once; later children go straight into main; the
- *   parent is appended to main when it ends.  So every byte of a parent
- *   is copied at most twice, however many children it has (linear).
- * - The payload writers write into the "target" (buf/dv/pos), which is
- *   main or the innermost record's side buffer.  `limit` is
- *   min(buf.length, start + maxRecord) while a record is open and 0
- *   otherwise, so a single compare (pos + n > limit) guards capacity,
- *   maxRecord and "no open record" at once.
- * - Streaming: with a sink, whenever the completed bytes in main exceed
- *   highWaterMark after a record completes, main's completed bytes are
- *   handed to the sink (never touched again) and the writer continues in
- *   a fresh buffer; the CRC-32C is extended over each chunk as it leaves.
+ * ImageWriter: encodes a checkpoint image (docs/FORMAT.md), in format
+ * version 2 (default) or 1: the HEADER and its type table, OBJREF records
+ * (version 2: implicit objrefs where they come in order), BUFFER, STRING,
+ * user, FIELDS and VALUE records, TAIL or ERROR.  The records and their
+ * nesting are record-writer.ts's, the payload writers payload-writer.ts's.
  */
 import { ObjHashError } from '../errors.js';
 import {
@@ -45,7 +26,7 @@ import {
   type Crc32c,
   type TypeEntry,
 } from './format.js';
-import { PayloadWriter } from './payload-writer.js';
+import { RecordWriter, putUv } from './record-writer.js';
 import { ObjrefSet } from './validate.js';
 
 export interface ImageWriterOptions {
@@ -63,67 +44,22 @@ export interface ImageWriterOptions {
   version?: number;
 }
 
-/** Saved state of an open record that lives in a side buffer. */
-class Frame {
-  buf: Uint8Array;
-  dv: DataView;
-  start = 0;
-  pay = 0;
-  pos = 0;
-  constructor(size: number) {
-    this.buf = new Uint8Array(size);
-    this.dv = new DataView(this.buf.buffer);
-  }
-}
-
 const MODE_NEED_HEADER = 0;
 const MODE_RECORDS = 1;
 const MODE_ENDED = 2;
 const MODE_FINISHED = 3;
 
-const TWO32 = 4294967296;
-const U64_MAX = 0xffffffffffffffffn;
-const I64_MIN = -0x8000000000000000n;
-const I64_MAX = 0x7fffffffffffffffn;
-/** Side buffers larger than this are released after use. */
-const SIDE_KEEP = 1 << 20;
-/** Strings shorter than this are encoded by a JS loop; longer ones by TextEncoder.encodeInto. */
-const SHORT_STRING = 48;
 
-const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 
-export class ImageWriter extends PayloadWriter {
-  /** Whether the innermost open record lives in main (always true at depth 0). */
-  private topInMain = true;
-
-  // ---- main buffer while the target is a side buffer (stale otherwise)
-  private mbuf: Uint8Array;
-  private mdv: DataView;
-  private mpos = 0;
-
-  /** frames[k]: side buffer of the open record at depth k + 1. */
-  private readonly frames: Frame[] = [];
-  /** Image offset of main[0] (bytes already handed to the sink). */
-  private base = 0;
-  /** CRC-32C of image bytes [0, base + crcIdx). */
-  private crc = 0;
-  private crcIdx = 0;
+export class ImageWriter extends RecordWriter {
   private mode = MODE_NEED_HEADER;
   private endedBy = '';
-  /** The format version written. */
-  readonly version: number;
-  private readonly v2: boolean;
   /** Version 2: the objrefs defined so far (an OBJREF of the lowest undefined one is implicit). */
   private readonly defined = new ObjrefSet();
   /** A complete record's bytes, before they are placed (OBJREF). */
   private readonly scratch = new Uint8Array(32);
   private readonly sdv = new DataView(this.scratch.buffer);
-
-  private readonly crc32c: Crc32c;
-  private readonly sink: ((chunk: Uint8Array) => void) | null;
-  private readonly hwm: number;
-  private readonly initialSize: number;
 
   constructor(opts: ImageWriterOptions) {
     if (!opts || typeof opts.crc32c !== 'function') {
@@ -141,30 +77,14 @@ export class ImageWriter extends PayloadWriter {
     if (!FORMAT_VERSIONS.includes(version)) {
       throw new ObjHashError('EINVAL', `ImageWriter: version must be ${FORMAT_VERSIONS.join(' or ')}, got ${String(version)}`);
     }
-    super(init, checkMaxRecord(opts.maxRecord));
-    this.crc32c = opts.crc32c;
-    this.sink = opts.sink ?? null;
-    if (this.sink !== null && typeof this.sink !== 'function') {
+    const sink = opts.sink ?? null;
+    if (sink !== null && typeof sink !== 'function') {
       throw new ObjHashError('EINVAL', 'ImageWriter: opts.sink must be a function');
     }
-    this.hwm = hwm;
-    this.initialSize = init;
-    this.version = version;
-    this.v2 = version === 2;
-    this.mbuf = this.buf;
-    this.mdv = this.dv;
+    super(init, checkMaxRecord(opts.maxRecord), version, opts.crc32c, sink, hwm);
   }
 
-  /** Image offset at which the next completed record will land. */
-  get offset(): number {
-    if (this.depth_ === 0) return this.base + this.pos;
-    return this.base + (this.topInMain ? this.start : this.mpos);
-  }
 
-  /** Number of open records. */
-  get depth(): number {
-    return this.depth_;
-  }
 
   // ------------------------------------------------------------------ header
 
@@ -240,50 +160,8 @@ export class ImageWriter extends PayloadWriter {
     this.limit = Math.min(this.buf.length, this.maxRecord);
   }
 
-  /** Version 1: sets the len of the record at buf[start] that ends at p, and zeroes its padding. */
-  private closeV1(start: number, p: number): void {
-    const len = p - start;
-    if (len > this.maxRecord) this.tooBig(len);
-    this.dv.setUint32(start + 4, len, true);
-    if (p + 8 > this.buf.length) this.growRaw(8);
-    const b = this.buf;
-    for (let i = padding(len); i > 0; i--) b[p + i - 1] = 0;
-  }
 
-  /**
-   * Version 2: writes the payload length of the record at buf[start] (its
-   * head written, one byte kept for the length at pay - 1) that ends at
-   * pos; a length of 128 or more moves the payload up.  Returns the end.
-   */
-  private closeV2(): number {
-    const pay = this.pay;
-    let p = this.pos;
-    const n = p - pay;
-    if (n < 0x80) {
-      this.buf[pay - 1] = n;
-    } else {
-      const k = uvLength(n);
-      if (p + k > this.buf.length) this.growRaw(k);
-      const b = this.buf;
-      b.copyWithin(pay + k - 1, pay, p);
-      putUv(b, pay - 1, n);
-      p += k - 1;
-    }
-    if (p - this.start > this.maxRecord) this.tooBig(p - this.start);
-    return p;
-  }
 
-  /** Writes the head of a `type` record at buf[p] (room checked); returns its payload's index. */
-  private head(p: number, type: number): number {
-    if (this.v2) {
-      const q = putUv(this.buf, p, v2Head(type));
-      this.buf[q] = 0;
-      return q + 1;
-    }
-    this.dv.setUint32(p, type, true);
-    this.dv.setUint32(p + 4, 0, true);
-    return p + V1_HEADER;
-  }
 
   // ----------------------------------------------------------------- records
 
@@ -303,201 +181,12 @@ export class ImageWriter extends PayloadWriter {
     this.openRecord(type);
   }
 
-  /** Opens a record without checking the type or mode (internal). */
-  private openRecord(type: number): void {
-    if (this.depth_ !== 0) {
-      this.openNested(type);
-      return;
-    }
-    let p = this.pos;
-    if (p + 16 > this.buf.length) {
-      this.growRaw(16);
-      p = this.pos;
-    }
-    this.start = p;
-    this.pay = this.pos = this.head(p, type);
-    this.curType = type;
-    this.depth_ = 1;
-    this.topInMain = true;
-    this.limit = Math.min(this.buf.length, p + this.maxRecord);
-  }
 
-  private openNested(type: number): void {
-    const d = this.depth_;
-    if (this.topInMain) this.toSide();
-    // The innermost record is in its side buffer: save it, target main.
-    const f = this.frames[d - 1]!;
-    f.buf = this.buf;
-    f.dv = this.dv;
-    f.pos = this.pos;
-    f.start = this.start;
-    f.pay = this.pay;
-    this.buf = this.mbuf;
-    this.dv = this.mdv;
-    this.pos = this.mpos;
-    let p = this.pos;
-    if (p + 16 > this.buf.length) {
-      this.growRaw(16);
-      p = this.pos;
-    }
-    this.start = p;
-    this.pay = this.pos = this.head(p, type);
-    this.curType = type;
-    this.depth_ = d + 1;
-    this.topInMain = true;
-    this.limit = Math.min(this.buf.length, p + this.maxRecord);
-  }
 
-  /**
-   * Moves the innermost open record, which lives in main, into its side
-   * buffer, and makes that the target; main then holds only completed bytes.
-   */
-  private toSide(): void {
-    const f = this.frame(this.depth_ - 1);
-    const n = this.pos - this.start;
-    if (f.buf.length < n + 16) {
-      let size = f.buf.length * 2;
-      while (size < n + 16) size *= 2;
-      f.buf = new Uint8Array(size);
-      f.dv = new DataView(f.buf.buffer);
-    }
-    f.buf.set(this.buf.subarray(this.start, this.pos), 0);
-    this.mbuf = this.buf;
-    this.mdv = this.dv;
-    this.mpos = this.start;
-    this.buf = f.buf;
-    this.dv = f.dv;
-    this.pay -= this.start;
-    this.start = 0;
-    this.pos = n;
-    this.topInMain = false;
-    this.limit = Math.min(this.buf.length, this.maxRecord);
-  }
 
-  private frame(k: number): Frame {
-    let f = this.frames[k];
-    if (f === undefined) {
-      for (let i = this.frames.length; i <= k; i++) this.frames.push(new Frame(256));
-      f = this.frames[k]!;
-    }
-    return f;
-  }
 
-  /** Closes the innermost record; returns the image offset where it landed. */
-  end(): number {
-    if (this.depth_ !== 1 || !this.topInMain) return this.endSlow();
-    const start = this.start;
-    let p = this.pos;
-    if (this.v2) p = this.closeV2();
-    else {
-      const len = p - start;
-      if (len > this.maxRecord) this.tooBig(len);
-      this.dv.setUint32(start + 4, len, true);
-      if ((len & 7) !== 0) {
-        if (p + 8 > this.buf.length) this.growRaw(8);
-        // Zero the padding (and maybe a few bytes beyond it, which are free space).
-        this.dv.setUint32(p, 0, true);
-        this.dv.setUint32(p + 4, 0, true);
-        p += (8 - (len & 7)) & 7;
-      }
-    }
-    this.pos = p;
-    this.depth_ = 0;
-    this.limit = 0;
-    const off = this.base + start;
-    if (p > this.hwm && this.sink !== null) this.flush();
-    return off;
-  }
 
-  private endSlow(): number {
-    const d = this.depth_;
-    if (d === 0) {
-      throw new ObjHashError('EINVAL', 'end: no open record', this.offset);
-    }
-    // Finalize the innermost record in its buffer (main or side).
-    const start = this.start;
-    let p = this.pos;
-    if (this.v2) p = this.closeV2();
-    else {
-      this.closeV1(start, p);
-      p += padding(p - start);
-    }
-    let off: number;
-    if (this.topInMain) {
-      // Nested, in place in main (d >= 2): it lands right here.
-      off = this.base + start;
-      this.mbuf = this.buf;
-      this.mdv = this.dv;
-      this.mpos = p;
-    } else {
-      // In its side buffer: append it to main.
-      const f = this.frames[d - 1]!;
-      if (this.buf.length > SIDE_KEEP) {
-        f.buf = new Uint8Array(256);
-        f.dv = new DataView(f.buf.buffer);
-      } else {
-        f.buf = this.buf;
-        f.dv = this.dv;
-      }
-      const n = p - start;
-      const mp = this.mpos;
-      if (mp + n > this.mbuf.length) this.growMain(n);
-      this.mbuf.set(this.buf.subarray(start, p), mp);
-      off = this.base + mp;
-      this.mpos = mp + n;
-    }
-    this.depth_ = d - 1;
-    if (d - 1 === 0) {
-      this.buf = this.mbuf;
-      this.dv = this.mdv;
-      this.pos = this.mpos;
-      this.topInMain = true;
-      this.limit = 0;
-    } else {
-      const g = this.frames[d - 2]!;
-      this.buf = g.buf;
-      this.dv = g.dv;
-      this.pos = g.pos;
-      this.start = g.start;
-      this.pay = g.pay;
-      this.curType = this.recordType(g.buf, g.start);
-      this.topInMain = false;
-      this.limit = Math.min(g.buf.length, g.start + this.maxRecord);
-    }
-    if (this.mpos > this.hwm && this.sink !== null) this.flush();
-    return off;
-  }
 
-  /** Discards all open records (before writing ERROR after a failure). */
-  abort(): void {
-    if (this.depth_ === 0) return;
-    let mainPos: number;
-    if (this.topInMain) {
-      mainPos = this.start;
-      this.mbuf = this.buf;
-      this.mdv = this.dv;
-    } else {
-      const f = this.frames[this.depth_ - 1]!;
-      if (this.buf.length <= SIDE_KEEP) {
-        f.buf = this.buf;
-        f.dv = this.dv;
-      }
-      mainPos = this.mpos;
-    }
-    for (let k = 0; k < this.frames.length; k++) {
-      const f = this.frames[k]!;
-      if (f.buf.length > SIDE_KEEP) {
-        f.buf = new Uint8Array(256);
-        f.dv = new DataView(f.buf.buffer);
-      }
-    }
-    this.buf = this.mbuf;
-    this.dv = this.mdv;
-    this.pos = this.mpos = mainPos;
-    this.depth_ = 0;
-    this.topInMain = true;
-    this.limit = 0;
-  }
 
   // --------------------------------------------------- complete-record helpers
 
@@ -537,57 +226,8 @@ export class ImageWriter extends PayloadWriter {
     return this.complete(b, n);
   }
 
-  /** Places a complete record (bytes[0, n)) where the next completed record lands; returns its offset. */
-  private complete(bytes: Uint8Array, n: number): number {
-    if (this.depth_ === 0) {
-      let p = this.pos;
-      if (p + n + 8 > this.buf.length) {
-        this.growRaw(n + 8);
-        p = this.pos;
-      }
-      const b = this.buf;
-      for (let i = 0; i < n; i++) b[p + i] = bytes[i]!;
-      this.pos = p + n;
-      const off = this.base + p;
-      if (p + n > this.hwm && this.sink !== null) this.flush();
-      return off;
-    }
-    // Nested: main must hold only completed bytes, then append in place.
-    if (this.topInMain) this.toSide();
-    if (this.mpos + n > this.mbuf.length) this.growMain(n);
-    const mp = this.mpos;
-    const m = this.mbuf;
-    for (let i = 0; i < n; i++) m[mp + i] = bytes[i]!;
-    this.mpos = mp + n;
-    const off = this.base + mp;
-    if (mp + n > this.hwm && this.sink !== null) this.flush();
-    return off;
-  }
 
-  /** The type of the record whose first byte is b[start]. */
-  private recordType(b: Uint8Array, start: number): number {
-    if (!this.v2) return new DataView(b.buffer, b.byteOffset).getUint32(start, true);
-    let h = 0;
-    for (let i = 0, mul = 1; i < 5; i++, mul *= 128) {
-      const c = b[start + i]!;
-      h += (c & 0x7f) * mul;
-      if (c < 0x80) break;
-    }
-    return (h - 1) / 2;
-  }
 
-  /** Makes room for n more bytes in main while the target is a side buffer. */
-  private growMain(n: number): void {
-    const m = this.mbuf;
-    const need = this.mpos + n;
-    if (need <= m.length) return;
-    let size = m.length * 2;
-    while (size < need) size *= 2;
-    const nm = new Uint8Array(size);
-    nm.set(m.subarray(0, this.mpos), 0);
-    this.mbuf = nm;
-    this.mdv = new DataView(nm.buffer);
-  }
 
   /** Writes a BUFFER record holding `b`; returns its offset. */
   buffer(b: Uint8Array): number {
@@ -670,6 +310,7 @@ export class ImageWriter extends PayloadWriter {
       throw new ObjHashError('EINVAL', `finish: ${this.depth_} record(s) still open`, this.offset);
     }
     this.mode = MODE_FINISHED;
+    this.finished = true;
     this.limit = 0;
     const out = this.buf.subarray(0, this.pos);
     if (this.sink === null) return out;
@@ -677,29 +318,6 @@ export class ImageWriter extends PayloadWriter {
     return EMPTY;
   }
 
-  /** Hands main's completed bytes to the sink (no open record is in main). */
-  private flush(): void {
-    const targetIsMain = this.depth_ === 0;
-    const m = targetIsMain ? this.buf : this.mbuf;
-    const n = targetIsMain ? this.pos : this.mpos;
-    if (this.crcIdx < n) this.crc = this.crc32c(m.subarray(this.crcIdx, n), this.crc) >>> 0;
-    this.crcIdx = 0;
-    this.base += n;
-    const chunk = m.subarray(0, n);
-    const fresh =
-      this.mode === MODE_FINISHED
-        ? EMPTY
-        : new Uint8Array(Math.max(this.initialSize, Math.min(m.length, 2 * this.hwm + 64)));
-    this.mbuf = fresh;
-    this.mdv = new DataView(fresh.buffer);
-    this.mpos = 0;
-    if (targetIsMain) {
-      this.buf = this.mbuf;
-      this.dv = this.mdv;
-      this.pos = 0;
-    }
-    this.sink!(chunk);
-  }
 
   // ----------------------------------------------------------------- errors
 
@@ -731,13 +349,3 @@ export class ImageWriter extends PayloadWriter {
 
 /** Largest objtype a version 2 implicit OBJREF carries (the type table's ids are 1..65535). */
 const MAX_V2_OBJTYPE = 0xffff;
-
-/** Writes the unsigned LEB128 varint of v (0 <= v < 2^35) at b[p]; returns the index after it. */
-function putUv(b: Uint8Array, p: number, v: number): number {
-  while (v >= 0x80) {
-    b[p++] = (v & 0x7f) | 0x80;
-    v = Math.floor(v / 128);
-  }
-  b[p++] = v;
-  return p;
-}
