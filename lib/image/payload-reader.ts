@@ -9,7 +9,7 @@
  * payEnd === pos, so the same check rejects it.
  */
 import { ObjHashError } from '../errors.js';
-import { recordTypeName } from './format.js';
+import { recordTypeName, type TypeEntry } from './format.js';
 
 const TWO32 = 4294967296;
 const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -49,6 +49,67 @@ export abstract class PayloadReader {
 
   /** Image offset of the next unread record. */
   abstract get offset(): number;
+
+  /**
+   * The HEADER's type table (docs/FORMAT.md §4, §12): `count` entries of
+   * objtype, name and (version 2) schema, each 4-byte aligned with zero
+   * padding, then nothing.  Every fault is EINVAL "malformed type table".
+   */
+  protected readTypeTable(count: number, v2: boolean): TypeEntry[] {
+    const types: TypeEntry[] = [];
+    const seenType = new Set<number>();
+    const seenName = new Set<string>();
+    for (let i = 0; i < count; i++) {
+      const at = this.base + this.pos;
+      if (this.pos + 8 > this.payEnd) this.badTable(i, at, 'entry runs past the end of the record');
+      const objtype = this.u32();
+      const n = this.u32();
+      if (n === 0) this.badTable(i, at, 'empty type name');
+      if (n > this.payEnd - this.pos) this.badTable(i, at, `name length ${n} runs past the end of the record`);
+      let name: string;
+      try {
+        name = strict.decode(this.buf.subarray(this.pos, this.pos + n));
+      } catch {
+        this.badTable(i, at, 'type name is not valid UTF-8');
+      }
+      this.pos += n;
+      this.pad4(n, i, at, 'the type name');
+      if (seenType.has(objtype)) this.badTable(i, at, `duplicate objtype ${objtype}`);
+      if (seenName.has(name)) this.badTable(i, at, `duplicate type name '${name}'`);
+      seenType.add(objtype);
+      seenName.add(name);
+      if (!v2) {
+        types.push({ objtype, name });
+        continue;
+      }
+      if (objtype === 0 || objtype > 0xffff) this.badTable(i, at, `objtype ${objtype} is not 1..65535`);
+      if (this.pos + 4 > this.payEnd) this.badTable(i, at, 'schema length runs past the end of the record');
+      const m = this.u32();
+      if (m > this.payEnd - this.pos) this.badTable(i, at, `schema length ${m} runs past the end of the record`);
+      const schema = this.buf.slice(this.pos, this.pos + m);
+      this.pos += m;
+      this.pad4(m, i, at, 'the schema');
+      types.push({ objtype, name, schema });
+    }
+    if (this.pos !== this.payEnd) {
+      this.badTable(count, this.base + this.pos, `${this.payEnd - this.pos} unexpected byte(s) after the last entry`);
+    }
+    return types;
+  }
+
+  /** Skips the zero padding after n bytes of entry i, up to a multiple of 4. */
+  private pad4(n: number, i: number, at: number, what: string): void {
+    const k = (4 - (n & 3)) & 3;
+    if (this.pos + k > this.payEnd) this.badTable(i, at, `padding after ${what} runs past the end of the record`);
+    for (let j = 0; j < k; j++) {
+      if (this.buf[this.pos + j] !== 0) this.badTable(i, at, `non-zero padding after ${what}`);
+    }
+    this.pos += k;
+  }
+
+  private badTable(i: number, at: number, why: string): never {
+    throw new ObjHashError('EINVAL', `malformed type table in HEADER at offset 0: entry ${i} at offset ${at}: ${why}`, at);
+  }
 
   /** Payload bytes of the current record (its len less its head and padding). */
   get payloadLength(): number {

@@ -18,10 +18,8 @@
  * record, maxRecord and the bytes present before anything is allocated,
  * and every failure is an ObjHashError naming the offset (and record type).
  *
- * Internals: `buf` is the whole input (in memory) or the window (source);
- * all cursors are indices into `buf`, and `base` is the image offset of
- * buf[0].  A payload reader checks `pos + n > payEnd` once; with no
- * current record payEnd === pos, so the same check rejects it.
+ * The payload readers and the type table are payload-reader.ts's; this
+ * file frames records (both versions), keeps the window and the CRC.
  */
 import { ObjHashError, isStackOverflow } from '../errors.js';
 import {
@@ -90,7 +88,6 @@ const HEADER_PREFIX = new Uint8Array(16);
   v.setUint32(0, REC.HEADER, true);
   v.setBigUint64(8, HEADER_MAGIC, true);
 }
-const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const lenient = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
 export class ImageReader extends PayloadReader {
@@ -218,54 +215,7 @@ export class ImageReader extends PayloadReader {
         24,
       );
     }
-    const types: TypeEntry[] = [];
-    const seenType = new Set<number>();
-    const seenName = new Set<string>();
-    for (let i = 0; i < count; i++) {
-      const at = this.base + this.pos;
-      if (this.pos + 8 > this.payEnd) this.badTable(i, at, 'entry runs past the end of the record');
-      const objtype = this.u32();
-      const n = this.u32();
-      if (n === 0) this.badTable(i, at, 'empty type name');
-      if (n > this.payEnd - this.pos) this.badTable(i, at, `name length ${n} runs past the end of the record`);
-      let name: string;
-      try {
-        name = strict.decode(this.buf.subarray(this.pos, this.pos + n));
-      } catch {
-        this.badTable(i, at, 'type name is not valid UTF-8');
-      }
-      this.pos += n;
-      const k = (4 - (n & 3)) & 3;
-      if (this.pos + k > this.payEnd) this.badTable(i, at, 'name padding runs past the end of the record');
-      for (let j = 0; j < k; j++) {
-        if (this.buf[this.pos + j] !== 0) this.badTable(i, at, 'non-zero padding after the type name');
-      }
-      this.pos += k;
-      if (seenType.has(objtype)) this.badTable(i, at, `duplicate objtype ${objtype}`);
-      if (seenName.has(name)) this.badTable(i, at, `duplicate type name '${name}'`);
-      seenType.add(objtype);
-      seenName.add(name);
-      if (!v2) {
-        types.push({ objtype, name });
-        continue;
-      }
-      if (objtype === 0 || objtype > MAX_V2_OBJTYPE) this.badTable(i, at, `objtype ${objtype} is not 1..${MAX_V2_OBJTYPE}`);
-      if (this.pos + 4 > this.payEnd) this.badTable(i, at, 'schema length runs past the end of the record');
-      const m = this.u32();
-      if (m > this.payEnd - this.pos) this.badTable(i, at, `schema length ${m} runs past the end of the record`);
-      const schema = this.buf.slice(this.pos, this.pos + m);
-      this.pos += m;
-      const q = (4 - (m & 3)) & 3;
-      if (this.pos + q > this.payEnd) this.badTable(i, at, 'schema padding runs past the end of the record');
-      for (let j = 0; j < q; j++) {
-        if (this.buf[this.pos + j] !== 0) this.badTable(i, at, 'non-zero padding after the schema');
-      }
-      this.pos += q;
-      types.push({ objtype, name, schema });
-    }
-    if (this.pos !== this.payEnd) {
-      this.badTable(count, this.base + this.pos, `${this.payEnd - this.pos} unexpected byte(s) after the last entry`);
-    }
+    const types = this.readTypeTable(count, v2);
     this.state = STATE_RECORDS;
     this.version = version;
     this.v2 = v2;
@@ -273,9 +223,6 @@ export class ImageReader extends PayloadReader {
     return { version, flags, types };
   }
 
-  private badTable(i: number, at: number, why: string): never {
-    throw new ObjHashError('EINVAL', `malformed type table in HEADER at offset 0: entry ${i} at offset ${at}: ${why}`, at);
-  }
 
   // ----------------------------------------------------------------- records
 
