@@ -10,10 +10,15 @@
  *  - parent: a random earlier task (task 0 has none);
  *  - with cycles, file.owner is the first task that references the file.
  * The root is { tasks }.  Everything is generated from a seed, so every
- * implementation sees the same graph.
+ * implementation sees the same graph.  The objects are plain objects and
+ * arrays, so the graph is also W6's plain value (checkpoint(value), no
+ * types); graphSchemaTypes() declares the same types with `fields` (W7).
  */
 import {
   defineObjType,
+  list,
+  ref,
+  refs,
   type CheckpointContext,
   type ObjType,
   type RestartContext,
@@ -333,5 +338,30 @@ export function graphTypes(cycles: boolean, keyed: boolean): GraphTypes {
     },
   });
 
+  return { GraphT, TaskT, FileT, MmT, types: [GraphT, TaskT, FileT, MmT] };
+}
+
+/**
+ * The same four types declared with `fields` (W7): the same names and the
+ * same fields in the order the hand-written records write them.  The
+ * encodings differ (FIELDS records; `refs` writes its count, the
+ * hand-written task its 4 file objrefs without one; the type table
+ * carries each schema), so the images are not the same bytes.
+ */
+export function graphSchemaTypes(cycles: boolean): GraphTypes {
+  const MmT = defineObjType<Mm>({ name: 'mm', fields: { start: 'uv', end: 'uv', pages: list('uv') } });
+  // eslint-disable-next-line prefer-const
+  let TaskT: ObjType<Task>;
+  const FileT = defineObjType<File>({
+    name: 'file',
+    fields: cycles
+      ? { id: 'uv', path: 'vstr', pos: 'uv', flags: 'uv', owner: ref(() => TaskT) }
+      : { id: 'uv', path: 'vstr', pos: 'uv', flags: 'uv' },
+  });
+  TaskT = defineObjType<Task>({
+    name: 'task',
+    fields: { pid: 'uv', name: 'vstr', parent: ref(() => TaskT), mm: ref(MmT), files: refs(FileT) },
+  });
+  const GraphT = defineObjType<Graph>({ name: 'graph', fields: { tasks: refs(TaskT) } });
   return { GraphT, TaskT, FileT, MmT, types: [GraphT, TaskT, FileT, MmT] };
 }

@@ -22,8 +22,30 @@ import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 
 v8.setFlagsFromString('--expose-gc');
-/** A full garbage collection (global.gc, made available without --expose-gc). */
-export const gc: () => void = (globalThis as { gc?: () => void }).gc ?? (vm.runInNewContext('gc') as () => void);
+
+function findGc(): (() => void) | null {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (typeof g === 'function') return g;
+  try {
+    const f: unknown = vm.runInNewContext('typeof gc === "function" ? gc : null');
+    return typeof f === 'function' ? (f as () => void) : null;
+  } catch {
+    return null;
+  }
+}
+const foundGc = findGc();
+/**
+ * Whether a full GC can be forced: global.gc with --expose-gc, else the
+ * gc() V8 gives a new context after setFlagsFromString('--expose-gc')
+ * (so `npm run bench` needs no flag).
+ */
+export const gcAvailable = foundGc !== null;
+/** A full garbage collection (throws when !gcAvailable). */
+export const gc: () => void =
+  foundGc ??
+  (() => {
+    throw new Error('bench: no gc() (needs --expose-gc)');
+  });
 
 const hrNow = (): number => Number(process.hrtime.bigint()) / 1e6;
 

@@ -76,9 +76,14 @@ export function fmtCount(n: number): string {
   return String(n);
 }
 
+/** x with 2 decimals, or 4 when it is within 1% of 1 (and not 1), so 1.0024 does not print as 1.00. */
+function fineFixed(x: number): string {
+  return x.toFixed(x !== 1 && Math.abs(x - 1) < 0.01 ? 4 : 2);
+}
+
 export function fmtTargetValue(t: Target): string {
   if (t.measured === null) return '';
-  if (t.unit === '×') return fmtRatio(t.measured);
+  if (t.unit === '×') return t.measured !== 1 && Math.abs(t.measured - 1) < 0.01 ? `${fineFixed(t.measured)}×` : fmtRatio(t.measured);
   if (t.unit === 'B') return `${t.measured.toFixed(1)} B`;
   return `${t.measured.toFixed(2)} ${t.unit}`;
 }
@@ -87,7 +92,7 @@ export function fmtTargetValue(t: Target): string {
 export function fmtMet(t: Target): string {
   if (t.met === null || t.measured === null) return 'n/a';
   const by = t.cmp === '<=' ? t.measured / t.limit : t.limit / t.measured;
-  return t.met ? `met (${(1 / by).toFixed(2)}× margin)` : `MISSED by ${by.toFixed(2)}×`;
+  return t.met ? `met (${fineFixed(1 / by)}× margin)` : `MISSED by ${fineFixed(by)}×`;
 }
 
 export function target(

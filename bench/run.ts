@@ -22,6 +22,7 @@ import { getBackend } from '../lib/backend/loader.js';
 import {
   fmtBytes,
   fmtCount,
+  fmtInt,
   fmtRatio,
   renderMarkdown,
   renderSvg,
@@ -37,6 +38,10 @@ import { runW2 } from './workloads/w2.js';
 import { runW3, w3Tables, type W3Result } from './workloads/w3.js';
 import { runW4, w4Table, type W4Result } from './workloads/w4.js';
 import { runW5, w5Table, type W5Result } from './workloads/w5.js';
+import { runW6, w6CaseLabel, w6Table, type W6Case, type W6Result } from './workloads/w6.js';
+import { runW7, w7Table, type W7Result } from './workloads/w7.js';
+import { runW8, w8Table, type W8Result } from './workloads/w8.js';
+import { runW9, w9Table, type W9Result } from './workloads/w9.js';
 
 export interface BenchConfig {
   quick: boolean;
@@ -70,6 +75,15 @@ export interface BenchConfig {
   w5Bytes: number;
   w5Rounds: number;
   w5Iterations: number;
+  /** W6/W9: task counts of the W1-shaped plain graph (the last one is the target's 200k objects in a full run). */
+  plainGraphSizes: number[];
+  /** W6: nodes of the parent-pointer tree. */
+  plainTreeNodes: number;
+  /** W6/W9: from this many JS objects on, 1 sample per round. */
+  plainBigObjects: number;
+  /** W8: depth of the chain. */
+  depthN: number;
+  depthRounds: number;
 }
 
 const FULL: BenchConfig = {
@@ -96,6 +110,12 @@ const FULL: BenchConfig = {
   w5Bytes: 64 * 1024 * 1024,
   w5Rounds: 5,
   w5Iterations: 3,
+  // 2 + 3.25 T JS objects: T = 61,536 is 199,994 (the issue's 200k)
+  plainGraphSizes: [10_000, 61_536],
+  plainTreeNodes: 1_000_000,
+  plainBigObjects: 100_000,
+  depthN: 1_000_000,
+  depthRounds: 2,
 };
 
 const QUICK: BenchConfig = {
@@ -122,6 +142,11 @@ const QUICK: BenchConfig = {
   w5Bytes: 1024 * 1024,
   w5Rounds: 2,
   w5Iterations: 2,
+  plainGraphSizes: [400, 2_000],
+  plainTreeNodes: 20_000,
+  plainBigObjects: 6_000,
+  depthN: 20_000,
+  depthRounds: 2,
 };
 
 export interface Env {
@@ -130,7 +155,7 @@ export interface Env {
   log: (msg: string) => void;
 }
 
-const WORKLOADS = ['W1', 'W2', 'W3', 'W4', 'W5'] as const;
+const WORKLOADS = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'W8', 'W9'] as const;
 type WorkloadId = (typeof WORKLOADS)[number];
 
 interface Args {
@@ -161,7 +186,7 @@ function parseArgs(argv: string[]): Args {
         .split(',')
         .map((x) => x.trim().toUpperCase())
         .filter(Boolean);
-      for (const id of ids) if (!(WORKLOADS as readonly string[]).includes(id)) usage(`unknown workload ${id} (W1..W5)`);
+      for (const id of ids) if (!(WORKLOADS as readonly string[]).includes(id)) usage(`unknown workload ${id} (W1..W9)`);
       a.only = ids as WorkloadId[];
     } else if (flag === '--json') a.json = value();
     else if (flag === '--svg') a.svg = value();
@@ -203,7 +228,29 @@ export interface Meta {
   seconds?: number;
 }
 
+export interface Results {
+  W1?: GraphWorkloadResult;
+  W2?: GraphWorkloadResult;
+  W3?: W3Result;
+  W4?: W4Result;
+  W5?: W5Result;
+  W6?: W6Result;
+  W7?: W7Result;
+  W8?: W8Result;
+  W9?: W9Result;
+}
+
 // ------------------------------------------------------------------ targets
+
+/** W6's target cases: the graph at its largest size (200k objects in a full run) and the tree. */
+function w6TargetCases(r: W6Result): W6Case[] {
+  const graphs = r.cases.filter((c) => c.input === 'graph');
+  return [graphs[graphs.length - 1], ...r.cases.filter((c) => c.input === 'tree')].filter((c): c is W6Case => c !== undefined);
+}
+
+function w6TargetName(c: W6Case, what: string): string {
+  return `${w6CaseLabel(c)} (${fmtCount(Math.round(c.objects / 1000) * 1000)} objects): ${what}`;
+}
 
 function graphCase(r: GraphWorkloadResult | undefined, T: number, cycles: boolean): GraphCaseResult | undefined {
   return r?.cases.find((c) => c.T === T && c.cycles === cycles);
@@ -212,7 +259,7 @@ function graphCase(r: GraphWorkloadResult | undefined, T: number, cycles: boolea
 function computeTargets(
   cfg: BenchConfig,
   env: Env,
-  res: { W1?: GraphWorkloadResult; W3?: W3Result; W4?: W4Result; W5?: W5Result },
+  res: Results,
 ): Target[] {
   const t: Target[] = [];
   const notRun = 'not run';
@@ -293,6 +340,32 @@ function computeTargets(
     else t.push(target('W5', 'CRC-32C native throughput', '≥ 5 GB/s (SSE4.2)', null, '>=', 5, 'GB/s', 'no SSE4.2 / no addon'));
     t.push(target('W5', 'CRC-32C twin throughput', '≥ 0.5 GB/s', tw?.gbPerS, '>=', 0.5, 'GB/s'));
   }
+  // W6 (issue #10): plain values, at 200k objects, and the tree
+  if (res.W6) {
+    for (const c of w6TargetCases(res.W6)) {
+      const n = c.impls['objhash native'];
+      const nn = n ? undefined : notRun;
+      t.push(target('W6', w6TargetName(c, 'native ckpt+restart vs v8'), '≤ 0.8× v8', n?.vsV8, '<=', 0.8, '×', nn));
+      t.push(target('W6', w6TargetName(c, 'image bytes vs v8'), '≤ 0.7× v8', n?.bytesVsV8, '<=', 0.7, '×', nn));
+    }
+  }
+  // W7 (issue #10): fields vs hand-written
+  if (res.W7) {
+    for (const c of res.W7.cases) {
+      const x = c.rows.find((r) => r.backend === 'native');
+      const v = `T=${fmtCount(c.T)}${c.cycles ? ', cycles' : ''}`;
+      t.push(target('W7', `${v}: native ckpt+restart, fields vs hand-written`, '≤ 1.05× hand-written', x?.timeRatio, '<=', 1.05, '×', x ? undefined : notRun));
+    }
+    const T = cfg.graphSizes[cfg.graphSizes.length - 1]!;
+    for (const c of res.W7.cases.filter((k) => k.T === T)) {
+      const x = c.rows[0];
+      const d = x ? x.schema.bytes - x.hand.bytes : 0;
+      const note = x && d !== 0 ? `${d > 0 ? '+' : ''}${fmtInt(d)} B: the encodings differ, see W7` : undefined;
+      t.push(
+        target('W7', `T=${fmtCount(T)}${c.cycles ? ', cycles' : ''}: fields image bytes vs hand-written`, 'same bytes (1.0×)', x?.bytesRatio, '<=', 1.0, '×', x ? note : notRun),
+      );
+    }
+  }
   return t;
 }
 
@@ -300,13 +373,13 @@ function computeTargets(
 
 const COLORS = { native: '#1f77b4', twin: '#ff7f0e', msgpackr: '#8c8c8c', percall: '#9ecae1' };
 
-function chartRows(res: { W1?: GraphWorkloadResult; W2?: GraphWorkloadResult; W3?: W3Result; W4?: W4Result }, targets: Target[], cfg: BenchConfig): ChartRow[] {
+function chartRows(res: Results, targets: Target[], cfg: BenchConfig): ChartRow[] {
   const rows: ChartRow[] = [];
   const tgt = (name: string, invert = false): ChartRow['target'] => {
     const t = targets.find((x) => x.name === name);
     if (!t || t.met === null) return undefined;
     const value = invert ? 1 / t.limit : t.limit;
-    return { value, met: t.met, text: `${t.met ? '✓' : '✗'} target ${invert ? '≤ ' + fmtRatio(value) : t.goal.replace(/ v8| msgpackr/, '')}` };
+    return { value, met: t.met, text: `${t.met ? '✓' : '✗'} target ${invert ? '≤ ' + fmtRatio(value) : t.goal.replace(/ v8| msgpackr| hand-written/, '')}` };
   };
   for (const [id, r] of [
     ['W1', res.W1],
@@ -372,6 +445,36 @@ function chartRows(res: { W1?: GraphWorkloadResult; W2?: GraphWorkloadResult; W3
       }
     }
   }
+  if (res.W6) {
+    for (const [what, key, tname] of [
+      ['checkpoint + restart time', 'vsV8', 'native ckpt+restart vs v8'],
+      ['image bytes', 'bytesVsV8', 'image bytes vs v8'],
+    ] as const) {
+      for (const c of res.W6.cases) {
+        const bars = [];
+        const n = c.impls['objhash native'];
+        if (n) bars.push({ name: 'native', value: n[key], color: COLORS.native });
+        if (key === 'vsV8') bars.push({ name: 'twin', value: c.impls['objhash twin']![key], color: COLORS.twin });
+        if (c.impls.msgpackr) bars.push({ name: 'msgpackr', value: c.impls.msgpackr[key], color: COLORS.msgpackr });
+        rows.push({
+          section: `W6: plain values (no types), ${what} ÷ v8's`,
+          label: `${w6CaseLabel(c)}`,
+          bars,
+          target: tgt(w6TargetName(c, tname)),
+        });
+      }
+    }
+  }
+  if (res.W7) {
+    for (const c of res.W7.cases) {
+      rows.push({
+        section: 'W7: types with fields, time ÷ the hand-written types\' (W1)',
+        label: `T=${fmtCount(c.T)}${c.cycles ? ', cycles' : ''}`,
+        bars: c.rows.map((x) => ({ name: x.backend, value: x.timeRatio, color: x.backend === 'native' ? COLORS.native : COLORS.twin })),
+        target: tgt(`T=${fmtCount(c.T)}${c.cycles ? ', cycles' : ''}: native ckpt+restart, fields vs hand-written`),
+      });
+    }
+  }
   return rows;
 }
 
@@ -419,7 +522,7 @@ async function main(): Promise<void> {
   console.log(`load average at start: ${meta.loadavgStart.join(' ')} (other jobs make timings noisy)`);
   console.log('');
 
-  const res: { W1?: GraphWorkloadResult; W2?: GraphWorkloadResult; W3?: W3Result; W4?: W4Result; W5?: W5Result } = {};
+  const res: Results = {};
   const tables: Table[] = [];
   const show = (t: Table) => {
     tables.push(t);
@@ -444,6 +547,18 @@ async function main(): Promise<void> {
     } else if (id === 'W5') {
       res.W5 = await runW5(cfg, env);
       show(w5Table(res.W5));
+    } else if (id === 'W6') {
+      res.W6 = await runW6(cfg, env);
+      show(w6Table(res.W6));
+    } else if (id === 'W7') {
+      res.W7 = await runW7(cfg, env);
+      show(w7Table(res.W7));
+    } else if (id === 'W8') {
+      res.W8 = await runW8(cfg, env);
+      show(w8Table(res.W8));
+    } else if (id === 'W9') {
+      res.W9 = await runW9(cfg, env);
+      show(w9Table(res.W9));
     }
   }
 

@@ -9,7 +9,7 @@ import * as v8 from 'node:v8';
 import { Packr } from 'msgpackr';
 import { checkpoint, restart, type ImplName } from '../../lib/index.js';
 import { buildGraph, graphTypes, verifyGraph, type Graph } from '../graph.js';
-import { measure, type Group, type Measured } from '../harness.js';
+import { gc, measure, type Group } from '../harness.js';
 import type { BenchConfig, Env } from '../run.js';
 import { fmtBytes, fmtMs, fmtRatio, type Table } from '../report.js';
 
@@ -49,9 +49,9 @@ export interface GraphWorkloadResult {
   cases: GraphCaseResult[];
 }
 
-interface Codec {
-  ckpt: (g: Graph) => Uint8Array;
-  rst: (img: Uint8Array) => Graph;
+export interface Codec<G = Graph> {
+  ckpt: (g: G) => Uint8Array;
+  rst: (img: Uint8Array) => G;
 }
 
 function codecs(cycles: boolean, keyed: boolean, withMsgpackr: boolean, env: Env): Partial<Record<GraphImpl, Codec>> {
@@ -63,12 +63,117 @@ function codecs(cycles: boolean, keyed: boolean, withMsgpackr: boolean, env: Env
   };
   if (env.nativeAvailable) out['objhash native'] = objhash('native');
   out['objhash twin'] = objhash('js');
-  out.v8 = { ckpt: (g) => v8.serialize(g), rst: (img) => v8.deserialize(img) as Graph };
+  Object.assign(out, anchorCodecs(withMsgpackr));
+  return out;
+}
+
+/** The anchors: v8.serialize/deserialize and (optionally) msgpackr with structuredClone. */
+export function anchorCodecs<G>(withMsgpackr: boolean): { v8: Codec<G>; msgpackr?: Codec<G> } {
+  const out: { v8: Codec<G>; msgpackr?: Codec<G> } = { v8: { ckpt: (g) => v8.serialize(g), rst: (img) => v8.deserialize(img) as G } };
   if (withMsgpackr) {
     const packr = new Packr({ structuredClone: true });
-    out.msgpackr = { ckpt: (g) => packr.pack(g), rst: (img) => packr.unpack(img) as Graph };
+    out.msgpackr = { ckpt: (g) => packr.pack(g), rst: (img) => packr.unpack(img) as G };
   }
   return out;
+}
+
+/** One implementation's medians on one input. */
+export interface CodecTiming {
+  checkpointMs: number;
+  restartMs: number;
+  totalMs: number;
+  bytes: number;
+  samples: number;
+}
+
+export interface CodecCase<G> {
+  name: string;
+  codec: Codec<G>;
+  /** A full GC (untimed) before every checkpoint and every restart (issue #11). */
+  gcBetweenCalls?: boolean;
+}
+
+export interface CodecRounds {
+  rounds: number;
+  iterations: number;
+  warmup: boolean;
+}
+
+/**
+ * Measures checkpoint + restart of `root` by every codec, interleaved in
+ * rounds (harness.ts; a full GC before each codec's samples), and calls
+ * verify on every restored copy outside the timed region.  Each codec is
+ * one group of two cases, "<name> checkpoint" and "<name> restart".
+ */
+export async function measureCodecs<G>(
+  root: G,
+  cases: readonly CodecCase<G>[],
+  verify: (back: G, name: string) => void,
+  r: CodecRounds,
+): Promise<Map<string, CodecTiming>> {
+  const bytes = new Map<string, number>();
+  const groups: Group[] = [];
+  for (const { name, codec: c, gcBetweenCalls } of cases) {
+    let img: Uint8Array | null = null;
+    let back: G | null = null;
+    const before = gcBetweenCalls ? gc : undefined;
+    groups.push({
+      name,
+      cases: [
+        {
+          name: `${name} checkpoint`,
+          before,
+          fn: () => {
+            img = c.ckpt(root);
+          },
+          after: () => bytes.set(name, img!.length),
+        },
+        {
+          name: `${name} restart`,
+          before,
+          fn: () => {
+            back = c.rst(img!);
+          },
+          after: () => {
+            verify(back!, name);
+            back = null;
+          },
+        },
+      ],
+    });
+  }
+  const m = await measure(groups, { rounds: r.rounds, iterations: r.iterations, warmup: r.warmup, gcEachGroup: true });
+  const out = new Map<string, CodecTiming>();
+  for (const { name } of cases) {
+    const ck = m.get(`${name} checkpoint`)!;
+    const rs = m.get(`${name} restart`)!;
+    out.set(name, { checkpointMs: ck.median, restartMs: rs.median, totalMs: ck.median + rs.median, bytes: bytes.get(name)!, samples: rs.samples.length });
+  }
+  return out;
+}
+
+/** The ratios of GraphImplResult from the timings of the four GRAPH_IMPLS (those present). */
+export function graphImplResults(t: ReadonlyMap<string, CodecTiming>): Partial<Record<GraphImpl, GraphImplResult>> {
+  const v8t = t.get('v8')!;
+  const mp = t.get('msgpackr');
+  const impls: Partial<Record<GraphImpl, GraphImplResult>> = {};
+  for (const name of GRAPH_IMPLS) {
+    const x = t.get(name);
+    if (!x) continue;
+    impls[name] = {
+      ...x,
+      vsV8: x.totalMs / v8t.totalMs,
+      vsMsgpackr: mp ? x.totalMs / mp.totalMs : null,
+      bytesVsV8: x.bytes / v8t.bytes,
+    };
+  }
+  return impls;
+}
+
+/** Throws unless the native and twin codecs write the same bytes for root (untimed). */
+export function sameImages<G>(nat: Codec<G> | undefined, twin: Codec<G>, root: G, label: string): void {
+  const a = nat?.ckpt(root);
+  if (a && Buffer.compare(a, twin.ckpt(root)) !== 0) throw new Error(`bench: ${label}: native and twin images differ`);
 }
 
 /**
@@ -85,64 +190,16 @@ export async function runGraphWorkload(id: 'W1' | 'W2', keyed: boolean, cfg: Ben
       const cs = codecs(cycles, keyed, !keyed, env);
       // Untimed check first: both backends write the same bytes (every
       // restart in the measured rounds is verified).
-      const nat = cs['objhash native']?.ckpt(root);
-      if (nat && Buffer.compare(nat, cs['objhash twin']!.ckpt(root)) !== 0)
-        throw new Error(`bench: ${label}: native and twin images differ`);
-
-      const bytes = new Map<GraphImpl, number>();
-      const groups: Group[] = [];
-      for (const [name, c] of Object.entries(cs) as [GraphImpl, Codec][]) {
-        let img: Uint8Array | null = null;
-        let back: Graph | null = null;
-        groups.push({
-          name,
-          cases: [
-            {
-              name: `${name} checkpoint`,
-              fn: () => {
-                img = c.ckpt(root);
-              },
-              after: () => bytes.set(name, img!.length),
-            },
-            {
-              name: `${name} restart`,
-              fn: () => {
-                back = c.rst(img!);
-              },
-              after: () => {
-                verifyGraph(back!, spec, root, `${label} ${name}`);
-                back = null;
-              },
-            },
-          ],
-        });
-      }
+      sameImages(cs['objhash native'], cs['objhash twin']!, root, label);
       const big = T >= cfg.graphBigT;
-      env.log(`${label}: measuring ${groups.length} implementations, ${big ? cfg.graphBigRounds : cfg.graphRounds} rounds`);
-      const m = await measure(groups, {
-        rounds: big ? cfg.graphBigRounds : cfg.graphRounds,
-        iterations: big ? 1 : cfg.graphIterations,
-        warmup: !big,
-        gcEachGroup: true,
-      });
-      const get = (k: string): Measured => m.get(k)!;
-      const impls: Partial<Record<GraphImpl, GraphImplResult>> = {};
-      const total = (n: GraphImpl) => get(`${n} checkpoint`).median + get(`${n} restart`).median;
-      const v8Total = total('v8');
-      const mpTotal = cs.msgpackr ? total('msgpackr') : NaN;
-      for (const name of Object.keys(cs) as GraphImpl[]) {
-        const t = total(name);
-        impls[name] = {
-          checkpointMs: get(`${name} checkpoint`).median,
-          restartMs: get(`${name} restart`).median,
-          totalMs: t,
-          bytes: bytes.get(name)!,
-          vsV8: t / v8Total,
-          vsMsgpackr: Number.isNaN(mpTotal) ? null : t / mpTotal,
-          bytesVsV8: bytes.get(name)! / bytes.get('v8')!,
-          samples: get(`${name} restart`).samples.length,
-        };
-      }
+      env.log(`${label}: measuring ${Object.keys(cs).length} implementations, ${big ? cfg.graphBigRounds : cfg.graphRounds} rounds`);
+      const timings = await measureCodecs(
+        root,
+        (Object.entries(cs) as [GraphImpl, Codec][]).map(([name, codec]) => ({ name, codec })),
+        (back, name) => verifyGraph(back, spec, root, `${label} ${name}`),
+        { rounds: big ? cfg.graphBigRounds : cfg.graphRounds, iterations: big ? 1 : cfg.graphIterations, warmup: !big },
+      );
+      const impls = graphImplResults(timings);
       const objects = 1 + T + T + T / 8;
       const n = impls['objhash native'];
       cases.push({ T, cycles, keyed, objects, impls, nativeVsTwin: n ? n.totalMs / impls['objhash twin']!.totalMs : null });
@@ -151,26 +208,29 @@ export async function runGraphWorkload(id: 'W1' | 'W2', keyed: boolean, cfg: Ben
   return { id, cases };
 }
 
+/** The cells of one implementation's row, from 'impl' to 'n' (graphTable's columns). */
+export function graphImplCells(name: GraphImpl, x: GraphImplResult, nativeVsTwin: number | null): string[] {
+  return [
+    name,
+    fmtMs(x.checkpointMs),
+    fmtMs(x.restartMs),
+    fmtMs(x.totalMs),
+    fmtRatio(x.vsV8),
+    fmtRatio(x.vsMsgpackr),
+    name === 'objhash native' && nativeVsTwin !== null ? fmtRatio(nativeVsTwin) : '',
+    fmtBytes(x.bytes),
+    fmtRatio(x.bytesVsV8),
+    String(x.samples),
+  ];
+}
+
 export function graphTable(r: GraphWorkloadResult, title: string): Table {
   const rows: string[][] = [];
   for (const c of r.cases) {
     for (const name of GRAPH_IMPLS) {
       const x = c.impls[name];
       if (!x) continue;
-      rows.push([
-        String(c.T),
-        c.cycles ? 'yes' : 'no',
-        name,
-        fmtMs(x.checkpointMs),
-        fmtMs(x.restartMs),
-        fmtMs(x.totalMs),
-        fmtRatio(x.vsV8),
-        fmtRatio(x.vsMsgpackr),
-        name === 'objhash native' && c.nativeVsTwin !== null ? fmtRatio(c.nativeVsTwin) : '',
-        fmtBytes(x.bytes),
-        fmtRatio(x.bytesVsV8),
-        String(x.samples),
-      ]);
+      rows.push([String(c.T), c.cycles ? 'yes' : 'no', ...graphImplCells(name, x, c.nativeVsTwin)]);
     }
   }
   return {

@@ -1,0 +1,183 @@
+/**
+ * W6 - plain JS values, no types (issue #10): `checkpoint(value)` and
+ * `restart(image)` on
+ *
+ *  - the W1 graph (graph.ts: tasks, files shared 4 ways, mms shared 8
+ *    ways, parent pointers), which is built of plain objects and arrays;
+ *  - a parent-pointer tree: N nodes { id, kind, parent, children: [] },
+ *    each node's parent a random earlier node (a random recursive tree,
+ *    height about e·ln N), so every edge is a cycle (parent <-> children).
+ *
+ * against v8.serialize/deserialize and msgpackr with structuredClone, all
+ * interleaved in one process (w1.ts measureCodecs).  Every restart is
+ * verified outside the timed region: the graph by verifyGraph (values,
+ * each file one object in its 4 slots, each mm in its 8 tasks, parents),
+ * the tree node by node against the original (ids, kinds, child counts,
+ * every child's parent the restored node itself).  Native and twin must
+ * write the same bytes.
+ */
+import { checkpoint, restart, type ImplName } from '../../lib/index.js';
+import { buildGraph, verifyGraph, type Graph } from '../graph.js';
+import { rng } from '../prng.js';
+import type { BenchConfig, Env } from '../run.js';
+import { fmtCount, fmtInt, type Table } from '../report.js';
+import {
+  GRAPH_IMPLS,
+  anchorCodecs,
+  graphImplCells,
+  graphImplResults,
+  measureCodecs,
+  sameImages,
+  type Codec,
+  type GraphImpl,
+  type GraphImplResult,
+} from './w1.js';
+
+export interface TreeNode {
+  id: number;
+  kind: number;
+  parent: TreeNode | null;
+  children: TreeNode[];
+}
+
+export interface W6Case {
+  input: 'graph' | 'tree';
+  /** Graph: tasks; tree: nodes. */
+  size: number;
+  /** JS objects in the value, arrays included. */
+  objects: number;
+  impls: Partial<Record<GraphImpl, GraphImplResult>>;
+  /** native total / twin total. */
+  nativeVsTwin: number | null;
+}
+
+export interface W6Result {
+  id: 'W6';
+  cases: W6Case[];
+}
+
+/** JS objects (objects and arrays) in the W1 graph of T tasks without cycles: root, tasks array, T tasks, T file arrays, T files, T/8 mms and their page arrays. */
+export function graphObjects(T: number): number {
+  return 2 + 3 * T + 2 * (T / 8);
+}
+
+/** The tree: node i > 0 hangs under a random earlier node. */
+export function buildTree(n: number, seed = 0x7ee): TreeNode {
+  const rand = rng(seed ^ n);
+  const nodes: TreeNode[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const parent = i === 0 ? null : nodes[Math.floor(rand() * i)]!;
+    const node: TreeNode = { id: i, kind: i % 13, parent, children: [] };
+    nodes[i] = node;
+    if (parent) parent.children.push(node);
+  }
+  return nodes[0]!;
+}
+
+/** Throws unless `back` is a restored copy of the tree `orig` (walked side by side, no recursion). */
+export function verifyTree(back: TreeNode, orig: TreeNode, n: number, label: string): void {
+  const fail = (msg: string): never => {
+    throw new Error(`bench: ${label}: restored tree is wrong: ${msg}`);
+  };
+  if (back === orig) fail('the root is the original object');
+  if (!back || back.parent !== null) fail('the root has a parent');
+  const a: TreeNode[] = [orig];
+  const b: TreeNode[] = [back];
+  let seen = 0;
+  while (a.length) {
+    const x = a.pop()!;
+    const y = b.pop()!;
+    seen++;
+    if (y.id !== x.id || y.kind !== x.kind) fail(`node ${x.id}: id/kind ${y.id}/${y.kind}`);
+    if (!Array.isArray(y.children) || y.children.length !== x.children.length) fail(`node ${x.id}: ${y.children?.length} children, expected ${x.children.length}`);
+    for (let i = 0; i < x.children.length; i++) {
+      const c = y.children[i]!;
+      if (c.parent !== y) fail(`node ${x.children[i]!.id}: parent is not the restored node ${x.id} (identity lost)`);
+      a.push(x.children[i]!);
+      b.push(c);
+    }
+  }
+  if (seen !== n) fail(`${seen} nodes, expected ${n}`);
+}
+
+/** objhash for plain values (no types), native and twin, then the anchors. */
+export function plainCodecs<G>(env: Env, withMsgpackr: boolean): Partial<Record<GraphImpl, Codec<G>>> {
+  const out: Partial<Record<GraphImpl, Codec<G>>> = {};
+  const objhash = (impl: ImplName): Codec<G> => {
+    const opts = { impl };
+    return { ckpt: (g) => checkpoint(g, opts), rst: (img) => restart(img, opts) as G };
+  };
+  if (env.nativeAvailable) out['objhash native'] = objhash('native');
+  out['objhash twin'] = objhash('js');
+  Object.assign(out, anchorCodecs<G>(withMsgpackr));
+  return out;
+}
+
+async function runCase<G>(
+  input: 'graph' | 'tree',
+  size: number,
+  objects: number,
+  root: G,
+  verify: (back: G, name: string) => void,
+  label: string,
+  cfg: BenchConfig,
+  env: Env,
+): Promise<W6Case> {
+  const cs = plainCodecs<G>(env, true);
+  sameImages(cs['objhash native'], cs['objhash twin']!, root, label);
+  const big = objects >= cfg.plainBigObjects;
+  const rounds = big ? cfg.graphBigRounds : cfg.graphRounds;
+  env.log(`${label}: measuring ${Object.keys(cs).length} implementations, ${rounds} rounds`);
+  const timings = await measureCodecs(
+    root,
+    (Object.entries(cs) as [GraphImpl, Codec<G>][]).map(([name, codec]) => ({ name, codec })),
+    verify,
+    { rounds, iterations: big ? 1 : cfg.graphIterations, warmup: !big },
+  );
+  const impls = graphImplResults(timings);
+  const n = impls['objhash native'];
+  return { input, size, objects, impls, nativeVsTwin: n ? n.totalMs / impls['objhash twin']!.totalMs : null };
+}
+
+export async function runW6(cfg: BenchConfig, env: Env): Promise<W6Result> {
+  const cases: W6Case[] = [];
+  for (const T of cfg.plainGraphSizes) {
+    const label = `W6 graph T=${T}`;
+    env.log(`${label}: building the graph`);
+    const { root, spec } = buildGraph(T, false);
+    cases.push(await runCase<Graph>('graph', T, graphObjects(T), root, (back, name) => verifyGraph(back, spec, root, `${label} ${name}`), label, cfg, env));
+  }
+  {
+    const n = cfg.plainTreeNodes;
+    const label = `W6 tree N=${n}`;
+    env.log(`${label}: building the tree`);
+    const root = buildTree(n);
+    cases.push(await runCase<TreeNode>('tree', n, 2 * n, root, (back, name) => verifyTree(back, root, n, `${label} ${name}`), label, cfg, env));
+  }
+  return { id: 'W6', cases };
+}
+
+export function w6CaseLabel(c: W6Case): string {
+  return c.input === 'graph' ? `graph T=${fmtCount(c.size)}` : `tree N=${fmtCount(c.size)}`;
+}
+
+export function w6Table(r: W6Result): Table {
+  const rows: string[][] = [];
+  for (const c of r.cases) {
+    for (const name of GRAPH_IMPLS) {
+      const x = c.impls[name];
+      if (!x) continue;
+      rows.push([w6CaseLabel(c), fmtInt(c.objects), ...graphImplCells(name, x, c.nativeVsTwin)]);
+    }
+  }
+  return {
+    title: 'W6 - plain objects, no types: objhash checkpoint(value)/restart(image) vs v8.serialize vs msgpackr structuredClone',
+    columns: ['input', 'objects', 'impl', 'ckpt ms', 'restart ms', 'total ms', 'vs v8', 'vs msgpackr', 'vs twin', 'image', 'bytes vs v8', 'n'],
+    rows,
+    notes: [
+      'ms per checkpoint and per restart (medians); total = checkpoint + restart; ratios are time ÷ the anchor\'s (lower is better).',
+      'graph: the W1 graph (no cycles) as plain objects and arrays; tree: nodes { id, kind, parent, children } under random earlier nodes (every edge a cycle).',
+      'objects = JS objects in the value, arrays included; every restart verified (values, shared identity, parents); native and twin images are the same bytes.',
+    ],
+  };
+}

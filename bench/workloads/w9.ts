@@ -1,0 +1,133 @@
+/**
+ * W9 - a full GC between every call (issue #11): the W1 graph (no cycles)
+ * checkpointed and restarted through W1's hand-written types and as W6's
+ * plain value, and by v8.serialize, each twice in the same rounds: as the
+ * other workloads measure it (a GC only before each implementation's
+ * samples in a round), and with a full GC (untimed) before every
+ * checkpoint and every restart, as in a program that checkpoints now and
+ * then.  A forced full GC drops the maps (hidden classes) of objects that
+ * all died and the code that embeds them, so the next call may run cold.
+ *
+ * The GC comes from harness.ts: global.gc when node runs with
+ * --expose-gc, else the one V8 gives a new context after
+ * v8.setFlagsFromString('--expose-gc').  Without either, the rows say
+ * "needs --expose-gc".
+ */
+import { checkpoint, restart, type ImplName } from '../../lib/index.js';
+import { buildGraph, graphTypes, verifyGraph, type Graph } from '../graph.js';
+import { gcAvailable } from '../harness.js';
+import type { BenchConfig, Env } from '../run.js';
+import { fmtCount, fmtInt, fmtMs, fmtRatio, type Table } from '../report.js';
+import { anchorCodecs, measureCodecs, type Codec, type CodecCase, type CodecTiming } from './w1.js';
+import { graphObjects } from './w6.js';
+
+export interface W9Row {
+  /** 'W1 types' | 'W6 plain' | 'v8'. */
+  via: string;
+  impl: string;
+  steady: CodecTiming;
+  gc: CodecTiming;
+  /** gc total ÷ steady total. */
+  gcVsSteady: number;
+  /** with GC: total ÷ v8's total with GC. */
+  gcVsV8: number;
+  /** without forced GC: total ÷ v8's. */
+  steadyVsV8: number;
+}
+
+export interface W9Case {
+  T: number;
+  objects: number;
+  rows: W9Row[];
+}
+
+export interface W9Result {
+  id: 'W9';
+  /** null when no GC could be had ("needs --expose-gc"). */
+  cases: W9Case[] | null;
+}
+
+export async function runW9(cfg: BenchConfig, env: Env): Promise<W9Result> {
+  if (!gcAvailable) {
+    env.log('W9: no gc() (needs --expose-gc)');
+    return { id: 'W9', cases: null };
+  }
+  const impls: ImplName[] = env.nativeAvailable ? ['native', 'js'] : ['js'];
+  const cases: W9Case[] = [];
+  for (const T of cfg.plainGraphSizes) {
+    const label = `W9 T=${T}`;
+    env.log(`${label}: building the graph`);
+    const { root, spec } = buildGraph(T, false);
+    const { GraphT, types } = graphTypes(false, false);
+    const codecs: [string, string, Codec<Graph>][] = [];
+    for (const impl of impls) {
+      const name = impl === 'native' ? 'objhash native' : 'objhash twin';
+      codecs.push(['W1 types', name, { ckpt: (g) => checkpoint(g, GraphT, { types, impl }), rst: (img) => restart(img, GraphT, { types, impl }) }]);
+    }
+    for (const impl of impls) {
+      const name = impl === 'native' ? 'objhash native' : 'objhash twin';
+      codecs.push(['W6 plain', name, { ckpt: (g) => checkpoint(g, { impl }), rst: (img) => restart(img, { impl }) as Graph }]);
+    }
+    codecs.push(['v8', 'v8', anchorCodecs<Graph>(false).v8]);
+    const list: CodecCase<Graph>[] = [];
+    for (const [via, name, codec] of codecs) {
+      list.push({ name: `${via}/${name}`, codec });
+      list.push({ name: `${via}/${name} +gc`, codec, gcBetweenCalls: true });
+    }
+    const big = graphObjects(T) >= cfg.plainBigObjects;
+    const rounds = big ? cfg.graphBigRounds : cfg.graphRounds;
+    env.log(`${label}: measuring ${list.length} implementations, ${rounds} rounds`);
+    // Big inputs: 1 sample per round, after an untimed warm-up call, so the
+    // steady rows are not the first call after the GC before each group.
+    const t = await measureCodecs(root, list, (back, name) => verifyGraph(back, spec, root, `${label} ${name}`), {
+      rounds,
+      iterations: big ? 1 : cfg.graphIterations,
+      warmup: true,
+    });
+    const v8s = t.get('v8/v8')!;
+    const v8g = t.get('v8/v8 +gc')!;
+    cases.push({
+      T,
+      objects: graphObjects(T),
+      rows: codecs.map(([via, name]) => {
+        const s = t.get(`${via}/${name}`)!;
+        const g = t.get(`${via}/${name} +gc`)!;
+        return { via, impl: name, steady: s, gc: g, gcVsSteady: g.totalMs / s.totalMs, gcVsV8: g.totalMs / v8g.totalMs, steadyVsV8: s.totalMs / v8s.totalMs };
+      }),
+    });
+  }
+  return { id: 'W9', cases };
+}
+
+export function w9Table(r: W9Result): Table {
+  const title = 'W9 - a full GC between every call: W1 (hand-written types) and W6 (plain value) on the W1 graph, vs v8';
+  const columns = ['graph', 'objects', 'via', 'impl', 'total ms', 'vs v8', '+GC ckpt', '+GC restart', '+GC total', '+GC vs v8', '+GC ÷ no GC', 'n'];
+  if (r.cases === null) return { title, columns, rows: [['', '', '', 'needs --expose-gc', '', '', '', '', '', '', '', '']] };
+  const rows: string[][] = [];
+  for (const c of r.cases)
+    for (const x of c.rows)
+      rows.push([
+        `T=${fmtCount(c.T)}`,
+        fmtInt(c.objects),
+        x.via,
+        x.impl,
+        fmtMs(x.steady.totalMs),
+        fmtRatio(x.steadyVsV8),
+        fmtMs(x.gc.checkpointMs),
+        fmtMs(x.gc.restartMs),
+        fmtMs(x.gc.totalMs),
+        fmtRatio(x.gcVsV8),
+        fmtRatio(x.gcVsSteady),
+        String(Math.min(x.steady.samples, x.gc.samples)),
+      ]);
+  return {
+    title,
+    columns,
+    rows,
+    notes: [
+      'total ms: checkpoint + restart medians without a forced GC between calls (after a warm-up call each round); +GC: a full GC (untimed) before every checkpoint and every restart.',
+      'All rows interleaved in one process; vs v8 compares like with like (no GC with no GC, +GC with +GC); +GC ÷ no GC is the cost of running cold after a GC.',
+      'objects = JS objects in the graph (no cycles), arrays included; every restart verified as in W1.',
+    ],
+  };
+}
