@@ -2,7 +2,8 @@
  * objhash - checkpoint/restart of shared object graphs, after the Linux
  * kernel's c/r "infrastructure for shared objects".
  */
-export { ObjHash, type ObjHashOptions, type LookupAddResult } from './hash/objhash.js';
+export { ObjHash } from './hash/objhash.js';
+export type { ObjHashOptions, LookupAddResult } from './hash/options.js';
 export { defineObjType, type ObjType, type ObjTypeOps, type ObjOf, type NumericKey } from './types.js';
 export { opt, ref, refs, list, type Fields, type FieldSpec, type FieldsType } from './schema/index.js';
 export { ValueT } from './walk/walked.js';

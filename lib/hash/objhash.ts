@@ -8,32 +8,16 @@
  *  - numeric keys (number or bigint, or what a type's `key(obj)` returns):
  *    they live in the core's table (C in the native backend).
  */
-import { ERRNO, FLAG_FIXED, FLAG_MULT_2009, MAX_OBJREF, TYPE_DROP, TYPE_GRAB } from '../backend/codes.js';
+import { ERRNO, MAX_OBJREF, TYPE_DROP, TYPE_GRAB } from '../backend/codes.js';
 import type { Backend, CoreHandle, Key, KeyArray } from '../backend/contract.js';
 import diagnostics from 'node:diagnostics_channel';
 import { ObjHashError, errnoName } from '../errors.js';
 import { backendFor, type ImplName } from '../backend/loader.js';
 import { checkType, type NumericKey, type ObjType } from '../types.js';
+import { coreFailure, hashParams, type LookupAddResult, type ObjHashOptions } from './options.js';
 import { asNumericKey, checkInt32Array, checkKeyArray, checkObjref, describe, isObjectKey } from '../backend/args.js';
 
-export interface ObjHashOptions {
-  /** log2 of the initial bucket count, 1..28 (default 10: the kernel's 1024). */
-  nbits?: number;
-  /** Keep 1 << nbits buckets forever, as the kernel does (default false: grow). */
-  fixed?: boolean;
-  /** Average chain length that triggers doubling, 1..1024 (default 1). */
-  maxLoad?: number;
-  /** hash_long multiplier: today's kernel (default) or the 2009 one. */
-  multiplier?: 'current' | '2009';
-  /** Backend for this hash (default: the loader's choice). */
-  impl?: ImplName;
-}
-
-/** Result of lookupAdd: the objref, and whether the object was added now. */
-export interface LookupAddResult {
-  objref: number;
-  first: boolean;
-}
+export type { ObjHashOptions, LookupAddResult } from './options.js';
 
 const NONE: unique symbol = Symbol('none');
 const REF_CACHE = 1 << 22; // objrefs cached on the JS side
@@ -110,19 +94,10 @@ export class ObjHash implements Disposable {
   #added = false;
 
   constructor(opts: ObjHashOptions = {}) {
-    if (typeof opts !== 'object' || opts === null)
-      throw new ObjHashError('EINVAL', 'ObjHash: options must be an object');
-    const { nbits = 0, fixed = false, maxLoad = 0, multiplier = 'current', impl } = opts;
-    if (nbits !== 0 && (!Number.isInteger(nbits) || nbits < 1 || nbits > 28))
-      throw new ObjHashError('EINVAL', `ObjHash: options.nbits must be an integer 1..28 (got ${describe(nbits)})`);
-    if (maxLoad !== 0 && (!Number.isInteger(maxLoad) || maxLoad < 1 || maxLoad > 1024))
-      throw new ObjHashError('EINVAL', `ObjHash: options.maxLoad must be an integer 1..1024 (got ${describe(maxLoad)})`);
-    if (multiplier !== 'current' && multiplier !== '2009')
-      throw new ObjHashError('EINVAL', `ObjHash: options.multiplier must be 'current' or '2009'`);
+    const { nbits, flags, maxLoad, mult2009, impl } = hashParams(opts);
     this.#b = backendFor(impl);
     this.impl = this.#b.name;
-    this.#mult2009 = multiplier === '2009';
-    const flags = (fixed ? FLAG_FIXED : 0) | (multiplier === '2009' ? FLAG_MULT_2009 : 0);
+    this.#mult2009 = mult2009;
     const h = this.#b.create(
       nbits,
       flags,
@@ -214,25 +189,7 @@ export class ObjHash implements Disposable {
   }
 
   #fail(ret: number, where: string, what = ''): never {
-    const code = errnoName(ret);
-    let msg: string;
-    switch (ret) {
-      case -ERRNO.EBUSY:
-        msg = 'the hash is busy: called from inside a grab or drop callback';
-        break;
-      case -ERRNO.E2BIG:
-        msg = 'out of objrefs (2^31 - 1)';
-        break;
-      case -ERRNO.ENOMEM:
-        msg = 'out of memory';
-        break;
-      case -ERRNO.EBADF:
-        msg = 'the hash was freed';
-        break;
-      default:
-        msg = what || code;
-    }
-    throw new ObjHashError(code, `${where}: ${msg}`);
+    throw coreFailure(ret, where, what);
   }
 
   /** Resynchronise the entry count after a batch that stopped midway. */
