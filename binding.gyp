@@ -10,6 +10,7 @@
         "native/binding/hash.cc",
         "native/binding/batch.cc",
         "native/objhash.c",
+        "native/objhash_many.c",
         "native/crc32c.c"
       ],
       "include_dirs": [

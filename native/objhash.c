@@ -20,79 +20,24 @@
  *    the add goes on.  Only running out of memory for an entry is
  *    -OBJHASH_ENOMEM.
  *
- * All memory goes through the hash's struct objhash_allocator.
+ * The batch forms (objhash_*_many) are in objhash_many.c; struct
+ * objhash, the chain walks and the per-item steps both files use are in
+ * objhash_impl.h.  All memory goes through the hash's struct
+ * objhash_allocator.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "objhash.h"
-#include "list.h"
+#include "objhash_impl.h"
 
-#define OBJHASH_CHUNK_SHIFT	12
-#define OBJHASH_CHUNK_SIZE	(1u << OBJHASH_CHUNK_SHIFT)
-#define OBJHASH_CHUNK_MASK	(OBJHASH_CHUNK_SIZE - 1)
 #define OBJHASH_MIN_CHUNKS_CAP	16u
 
 #define OBJHASH_KNOWN_FLAGS	(OBJHASH_FIXED | OBJHASH_MULT_OLD)
 
-/* next_objref past the last objref: nothing left to hand out */
-#define OBJHASH_OBJREF_EXHAUSTED ((uint32_t)OBJHASH_MAX_OBJREF + 1u)
-
-/* how far ahead the batch paths prefetch chain heads and first entries */
-#ifndef OBJHASH_PREFETCH_HEAD
-#define OBJHASH_PREFETCH_HEAD	16
-#endif
-#ifndef OBJHASH_PREFETCH_ENTRY
-#define OBJHASH_PREFETCH_ENTRY	8
-#endif
-/* ... the objref chain head of the objref handed out that many adds on */
-#ifndef OBJHASH_PREFETCH_NEXT
-#define OBJHASH_PREFETCH_NEXT	8
-#endif
-/* ... and the new chain heads of the entry that many on, when rehashing */
+/* how many entries ahead grow() warms the new chain heads it will write */
 #ifndef OBJHASH_PREFETCH_REHASH
 #define OBJHASH_PREFETCH_REHASH	16
 #endif
-
-#ifdef __GNUC__
-#define objhash_prefetch(p)	__builtin_prefetch(p)
-#define objhash_prefetchw(p)	__builtin_prefetch(p, 1)
-#define objhash_likely(x)	__builtin_expect(!!(x), 1)
-#define objhash_unlikely(x)	__builtin_expect(!!(x), 0)
-#else
-#define objhash_prefetch(p)	((void)(p))
-#define objhash_prefetchw(p)	((void)(p))
-#define objhash_likely(x)	(x)
-#define objhash_unlikely(x)	(x)
-#endif
-
-struct objhash_entry {
-	uint64_t key;		/* 0: no key, not on a key chain */
-	int32_t objref;
-	uint32_t type;
-	uint32_t knext;		/* link of the next entry on the key chain */
-	uint32_t rnext;		/* link of the next entry on the objref chain */
-};
-
-struct objhash {
-	struct objhash_entry **chunks;	/* the arena */
-	uint32_t *khead;		/* 1 << nbits heads, by key */
-	uint32_t *rhead;		/* 1 << nbits heads, by objref */
-	uint64_t mult;			/* hash_long() multiplier */
-	uint64_t grow_at;		/* grow before adding at this count */
-	size_t memory;			/* bytes held from the allocator */
-	uint32_t count;			/* entries, = index of the next one */
-	uint32_t nchunks;		/* chunks allocated */
-	uint32_t chunks_cap;		/* room in @chunks */
-	uint32_t next_objref;		/* 1 .. OBJHASH_OBJREF_EXHAUSTED */
-	unsigned int nbits;
-	unsigned int max_load;
-	unsigned int flags;
-	int busy;			/* in ops.grab or ops.drop */
-	struct objhash_ops ops;
-	void *priv;
-	struct objhash_allocator allocator;
-};
 
 /* the default allocator: malloc() and free() */
 
@@ -130,83 +75,12 @@ static inline size_t heads_size(unsigned int nbits)
 	return sizeof(uint32_t) << nbits;
 }
 
-static inline uint32_t key_bucket(const struct objhash *h, uint64_t key)
-{
-	return (uint32_t)objhash_hash_long(key, h->nbits, h->mult);
-}
-
-static inline uint32_t ref_bucket(const struct objhash *h, int32_t objref)
-{
-	return (uint32_t)objhash_hash_long((uint64_t)(uint32_t)objref,
-					   h->nbits, h->mult);
-}
-
-static inline struct objhash_entry *entry_at(const struct objhash *h,
-					     uint32_t index)
-{
-	return &h->chunks[index >> OBJHASH_CHUNK_SHIFT]
-			 [index & OBJHASH_CHUNK_MASK];
-}
-
 /* the count at which a table of 1 << @nbits buckets should grow */
 static inline uint64_t grow_limit(const struct objhash *h, unsigned int nbits)
 {
 	if ((h->flags & OBJHASH_FIXED) || nbits >= OBJHASH_MAX_NBITS)
 		return UINT64_MAX;
 	return (uint64_t)h->max_load << nbits;
-}
-
-static inline struct objhash_entry *find_key(const struct objhash *h,
-					     uint64_t key)
-{
-	struct objhash_entry *e;
-	uint32_t link;
-
-	ihlist_for_each_entry(e, link, h->khead[key_bucket(h, key)],
-			      entry_at, h, knext)
-		if (e->key == key)
-			return e;
-	return NULL;
-}
-
-/* Return: the link (index + 1) of the entry with @objref, or 0 */
-static inline uint32_t find_ref(const struct objhash *h, int32_t objref)
-{
-	struct objhash_entry *e;
-	uint32_t link;
-
-	ihlist_for_each_entry(e, link, h->rhead[ref_bucket(h, objref)],
-			      entry_at, h, rnext)
-		if (e->objref == objref)
-			break;
-	return link;
-}
-
-/* warm the cache for a lookup of @key a few items from now */
-static inline void prefetch_key(const struct objhash *h, uint64_t key)
-{
-	objhash_prefetch(&h->khead[key_bucket(h, key)]);
-}
-
-static inline void prefetch_key_entry(const struct objhash *h, uint64_t key)
-{
-	uint32_t link = h->khead[key_bucket(h, key)];
-
-	if (link)
-		objhash_prefetch(entry_at(h, ihlist_index(link)));
-}
-
-static inline void prefetch_ref(const struct objhash *h, int32_t objref)
-{
-	objhash_prefetch(&h->rhead[ref_bucket(h, objref)]);
-}
-
-static inline void prefetch_ref_entry(const struct objhash *h, int32_t objref)
-{
-	uint32_t link = h->rhead[ref_bucket(h, objref)];
-
-	if (link)
-		objhash_prefetch(entry_at(h, ihlist_index(link)));
 }
 
 /* push entry @index on the chains of both heads arrays */
@@ -311,13 +185,14 @@ static struct objhash_entry *reserve_slot(struct objhash *h)
 }
 
 /*
- * add_entry - the one way in: slot, grab, grow, link
+ * objhash_add_entry - the one way in: slot, grab, grow, link (called by
+ * add_next() and insert_one(), objhash_impl.h, which documents it)
  *
  * The caller has checked @key and @objref.  Nothing is visible, and
  * nothing but arena capacity is left behind, until grab has said yes.
  */
-static int add_entry(struct objhash *h, uint64_t key, uint32_t type,
-		     int32_t objref)
+int objhash_add_entry(struct objhash *h, uint64_t key, uint32_t type,
+		      int32_t objref)
 {
 	struct objhash_entry *e;
 	uint32_t index = h->count;
@@ -347,81 +222,6 @@ static int add_entry(struct objhash *h, uint64_t key, uint32_t type,
 	link_entry(h->khead, h->rhead, h->nbits, h->mult, e, index);
 	h->count++;
 	return 0;
-}
-
-/* add with the next objref.  Return: objref or a negative code */
-static inline int add_next(struct objhash *h, uint64_t key, uint32_t type)
-{
-	int32_t objref;
-	int ret;
-
-	if (objhash_unlikely(h->next_objref >= OBJHASH_OBJREF_EXHAUSTED))
-		return -OBJHASH_E2BIG;
-	objref = (int32_t)h->next_objref;
-	/* objrefs come in order: warm the head that add will write */
-	objhash_prefetchw(&h->rhead[objhash_hash_long(
-		(uint64_t)(h->next_objref + OBJHASH_PREFETCH_NEXT),
-		h->nbits, h->mult)]);
-	ret = add_entry(h, key, type, objref);
-	if (ret < 0)
-		return ret;
-	h->next_objref++;
-	return objref;
-}
-
-static inline int lookup_add_one(struct objhash *h, uint64_t key,
-				 uint32_t type, int *first)
-{
-	struct objhash_entry *e;
-
-	if (objhash_unlikely(!key))
-		return -OBJHASH_EINVAL;
-	e = find_key(h, key);
-	if (e) {
-		if (objhash_unlikely(e->type != type))
-			return -OBJHASH_EINVAL;
-		*first = 0;
-		return e->objref;
-	}
-	*first = 1;
-	return add_next(h, key, type);
-}
-
-static inline int insert_one(struct objhash *h, uint64_t key, int32_t objref,
-			     uint32_t type)
-{
-	int ret;
-
-	if (objref <= 0 || find_ref(h, objref))
-		return -OBJHASH_EINVAL;
-	if (key && find_key(h, key))
-		return -OBJHASH_EEXIST;
-	ret = add_entry(h, key, type, objref);
-	if (ret < 0)
-		return ret;
-	if ((uint32_t)objref >= h->next_objref)
-		h->next_objref = (uint32_t)objref + 1;
-	return 0;
-}
-
-/* Return: index (>= 0) or a negative code; *@key set on success */
-static inline int64_t fetch_one(const struct objhash *h, int32_t objref,
-				uint32_t type, uint64_t *key)
-{
-	struct objhash_entry *e;
-	uint32_t link;
-
-	if (objref <= 0)
-		return -OBJHASH_EINVAL;
-	link = find_ref(h, objref);
-	if (!link)
-		return -OBJHASH_EINVAL;
-	e = entry_at(h, ihlist_index(link));
-	if (e->type != type)
-		return -OBJHASH_ENOMSG;
-	if (key)
-		*key = e->key;
-	return ihlist_index(link);
 }
 
 /**
@@ -714,140 +514,4 @@ uint32_t objhash_nbuckets(const struct objhash *h)
 size_t objhash_memory(const struct objhash *h)
 {
 	return h->memory;
-}
-
-/**
- * objhash_lookup_add_many - objhash_lookup_add() over @keys[0..n)
- * @h: the hash
- * @keys: the keys
- * @n: how many
- * @type: objtype of all of them
- * @objrefs: [output] objref of each key
- * @first: [output] 1 where the key was added now, else 0; may be NULL
- * @done: [output] items completed; may be NULL
- *
- * Stops at the first error; entries added before it stay.
- *
- * Return: the number of entries added, or a negative code
- */
-int64_t objhash_lookup_add_many(struct objhash *h, const uint64_t *keys,
-				size_t n, uint32_t type, int32_t *objrefs,
-				uint8_t *first, size_t *done)
-{
-	int64_t added = 0;
-	int ret = 0;
-	size_t i;
-
-	if (n && (!keys || !objrefs)) {
-		if (done)
-			*done = 0;
-		return -OBJHASH_EINVAL;
-	}
-
-	for (i = 0; i < n; i++) {
-		int f;
-
-		if (i + OBJHASH_PREFETCH_HEAD < n)
-			prefetch_key(h, keys[i + OBJHASH_PREFETCH_HEAD]);
-		if (i + OBJHASH_PREFETCH_ENTRY < n)
-			prefetch_key_entry(h, keys[i + OBJHASH_PREFETCH_ENTRY]);
-
-		ret = lookup_add_one(h, keys[i], type, &f);
-		if (objhash_unlikely(ret < 0))
-			break;
-		objrefs[i] = ret;
-		if (first)
-			first[i] = (uint8_t)f;
-		added += f;
-	}
-
-	if (done)
-		*done = i;
-	return ret < 0 ? ret : added;
-}
-
-/**
- * objhash_insert_many - objhash_insert() of (@keys[i], @objrefs[i])
- * @h: the hash
- * @keys: the keys, or NULL: the entries get no key
- * @objrefs: the objrefs
- * @n: how many
- * @type: objtype of all of them
- * @done: [output] items completed; may be NULL
- *
- * Stops at the first error; entries inserted before it stay.
- *
- * Return: @n (the number of entries added), or a negative code
- */
-int64_t objhash_insert_many(struct objhash *h, const uint64_t *keys,
-			    const int32_t *objrefs, size_t n, uint32_t type,
-			    size_t *done)
-{
-	int ret = 0;
-	size_t i;
-
-	if (n && !objrefs) {
-		if (done)
-			*done = 0;
-		return -OBJHASH_EINVAL;
-	}
-
-	for (i = 0; i < n; i++) {
-		ret = insert_one(h, keys ? keys[i] : 0, objrefs[i], type);
-		if (objhash_unlikely(ret < 0))
-			break;
-	}
-
-	if (done)
-		*done = i;
-	return ret < 0 ? ret : (int64_t)n;
-}
-
-/**
- * objhash_fetch_many - objhash_fetch() of @objrefs[0..n)
- * @h: the hash
- * @objrefs: the objrefs
- * @n: how many
- * @type: expected objtype of all of them
- * @keys: [output] each entry's key; may be NULL
- * @index: [output] each entry's index; may be NULL
- * @done: [output] items completed; may be NULL
- *
- * Return: 0, -OBJHASH_EINVAL (an objref absent) or -OBJHASH_ENOMSG (of
- * another type)
- */
-int64_t objhash_fetch_many(const struct objhash *h, const int32_t *objrefs,
-			   size_t n, uint32_t type, uint64_t *keys,
-			   uint32_t *index, size_t *done)
-{
-	int64_t ret = 0;
-	size_t i;
-
-	if (n && !objrefs) {
-		if (done)
-			*done = 0;
-		return -OBJHASH_EINVAL;
-	}
-
-	for (i = 0; i < n; i++) {
-		uint64_t key;
-
-		if (i + OBJHASH_PREFETCH_HEAD < n)
-			prefetch_ref(h, objrefs[i + OBJHASH_PREFETCH_HEAD]);
-		if (i + OBJHASH_PREFETCH_ENTRY < n)
-			prefetch_ref_entry(h,
-					   objrefs[i + OBJHASH_PREFETCH_ENTRY]);
-
-		ret = fetch_one(h, objrefs[i], type, &key);
-		if (objhash_unlikely(ret < 0))
-			break;
-		if (keys)
-			keys[i] = key;
-		if (index)
-			index[i] = (uint32_t)ret;
-	}
-
-	if (done)
-		*done = i;
-	return ret < 0 ? ret : 0;
 }
