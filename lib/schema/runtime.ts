@@ -10,6 +10,7 @@ import type { PayloadReader } from '../image/payload-reader.js';
 import type { PayloadWriter } from '../image/payload-writer.js';
 import type { RefReader, RefWriter } from '../walk/refs.js';
 import { BytesReader, BytesWriter } from './bytes.js';
+import { MAX_BIGINT_BYTES, fromMagnitude, magnitudeBytes } from '../image/bigint.js';
 
 // ------------------------------------------------------------------ bigint
 
@@ -19,26 +20,12 @@ import { BytesReader, BytesWriter } from './bytes.js';
  * is the single byte 0; "negative zero" and a high zero byte are refused
  * on read, so every bigint has one encoding.
  */
-/** Longest magnitude read, in bytes (V8's bigints hold at most 2^30 bits). */
-const MAX_BIGINT_BYTES = 1 << 27;
 
 export function writeBigint(w: PayloadWriter, v: bigint): void {
   if (typeof v !== 'bigint') throw new ObjHashError('EINVAL', `bigint: expected a bigint, got ${showValue(v)}`);
   const neg = v < 0n;
-  const m = neg ? -v : v;
-  if (m <= 0x1fffffffffffffn) {
-    let x = Number(m);
-    let n = 0;
-    for (let y = x; y > 0; y = Math.floor(y / 256)) n++;
-    w.uv(n * 2 + (neg ? 1 : 0));
-    for (; x > 0; x = Math.floor(x / 256)) w.u8(x % 256);
-    return;
-  }
-  const hex = m.toString(16);
-  const n = (hex.length + 1) >> 1;
-  const b = new Uint8Array(n);
-  for (let i = 0, e = hex.length; i < n; i++, e -= 2) b[i] = parseInt(hex.slice(Math.max(0, e - 2), e), 16);
-  w.uv(n * 2 + (neg ? 1 : 0));
+  const b = magnitudeBytes(neg ? -v : v);
+  w.uv(b.length * 2 + (neg ? 1 : 0));
   w.bytes(b);
 }
 
@@ -54,16 +41,7 @@ export function readBigint(r: PayloadReader): bigint {
   if (n > MAX_BIGINT_BYTES) badBigint(r, `${n} bytes are more than a bigint holds`);
   const b = r.bytes(n);
   if (b[n - 1] === 0) badBigint(r, 'a high zero byte (not the shortest encoding)');
-  let m: bigint;
-  if (n <= 6) {
-    let x = 0;
-    for (let i = n - 1; i >= 0; i--) x = x * 256 + b[i]!;
-    m = BigInt(x);
-  } else {
-    const parts: string[] = [];
-    for (let i = n - 1; i >= 0; i--) parts.push((b[i]! + 0x100).toString(16).slice(1));
-    m = BigInt('0x' + parts.join(''));
-  }
+  const m = fromMagnitude(b);
   return neg ? -m : m;
 }
 

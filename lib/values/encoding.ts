@@ -261,7 +261,7 @@ export const MAX_TABLE_STRING = 64;
 /** The writer's policy: objects with more keys are written as DICT. */
 export const MAX_SHAPE_KEYS = 64;
 /** Longest bigint magnitude in bytes (V8's limit is 2^30 bits). */
-export const MAX_BIGINT_BYTES = 1 << 27;
+export { MAX_BIGINT_BYTES } from '../image/bigint.js';
 /** Largest objref (the image's objrefs are s32). */
 export const MAX_OBJREF = 0x7fffffff;
 /** Largest array length. */

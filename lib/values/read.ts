@@ -30,6 +30,7 @@ import {
 } from './encoding.js';
 import { AB_BYTELENGTH, isArrayBuffer, isDetached, isIndex, isResizable } from './kinds.js';
 import type { Shape, ValueCodecState } from './state.js';
+import { fromMagnitude } from '../image/bigint.js';
 
 /** readTag's result for a REF / REF_NEXT tag (the objref is in state.ref). */
 export const REF_MARK: unknown = Object.freeze({ mark: 'ref' });
@@ -561,15 +562,6 @@ function readBigInt(r: PayloadReader, neg: boolean, off: number): bigint {
   }
   const b = r.bytes(n);
   if (b[n - 1] === 0) bad(off, 'a bigint with a leading zero byte');
-  let m: bigint;
-  if (n <= 6) {
-    let x = 0;
-    for (let i = n - 1; i >= 0; i--) x = x * 256 + b[i]!;
-    m = BigInt(x);
-  } else {
-    let hex = '0x';
-    for (let i = n - 1; i >= 0; i--) hex += HEX[b[i]!];
-    m = BigInt(hex);
-  }
+  const m = fromMagnitude(b);
   return neg ? -m : m;
 }

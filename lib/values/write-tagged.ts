@@ -10,6 +10,7 @@ import { Refusal, type PathStep, type RefWriter } from '../walk/refs.js';
 import { INT_SMALL_MAX, INT_SMALL_MIN, MAX_STRINGS, MAX_TABLE_STRING, POW10, T } from './encoding.js';
 import { notPlainReason } from './kinds.js';
 import type { ValueCodecState } from './state.js';
+import { magnitudeBytes } from '../image/bigint.js';
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 /** |m| of a DEC tag stays under this (sv's range). */
@@ -128,36 +129,12 @@ function writeDouble(w: PayloadWriter, v: number): void {
 
 export function writeBigInt(w: PayloadWriter, v: bigint): void {
   const neg = v < 0n;
-  const m = neg ? -v : v;
+  const b = magnitudeBytes(neg ? -v : v);
   w.u8(neg ? T.BIGINT_NEG : T.BIGINT_POS);
-  if (m <= 0x1fffffffffffffn) {
-    let x = Number(m);
-    let n = 0;
-    for (let y = x; y > 0; y = Math.floor(y / 256)) n++;
-    w.uv(n);
-    for (let i = 0; i < n; i++) {
-      w.u8(x % 256);
-      x = Math.floor(x / 256);
-    }
-    return;
-  }
-  const hex = m.toString(16);
-  const h = hex.length;
-  const n = (h + 1) >> 1;
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    // byte i (little-endian) is hex digits [h - 2i - 2, h - 2i)
-    const lo = hexDigit(hex.charCodeAt(h - 2 * i - 1));
-    const hi = h - 2 * i - 2 >= 0 ? hexDigit(hex.charCodeAt(h - 2 * i - 2)) : 0;
-    b[i] = (hi << 4) | lo;
-  }
-  w.uv(n);
+  w.uv(b.length);
   w.bytes(b);
 }
 
-function hexDigit(c: number): number {
-  return c <= 57 ? c - 48 : c - 87; // '0'-'9', 'a'-'f'
-}
 
 /** A string value: a table reference, or new (defined while the table pays, see ValueCodecState). */
 export function writeString(w: PayloadWriter, s: string, st: ValueCodecState): void {
