@@ -1,6 +1,6 @@
 /**
  * batch.ts -- the pure-JS twin of native/binding/batch.cc and of the
- * *_many loops of native/objhash.c (objhash_lookup_add_many, _insert_many,
+ * *_many loops of native/objhash_many.c (objhash_lookup_add_many, _insert_many,
  * _fetch_many): Float64Array keys converted chunk by chunk, a type with a
  * grab callback taken one item at a time, addMany's keyless adds.  The
  * arguments are checked already (adapter.ts); every function returns a
@@ -36,7 +36,7 @@ const { addNext, insertWords, lookupAddWords, refBucket, walkKey, walkRef } = ta
 /* the entry layout (table.ts): index + 1 links, STRIDE words per entry */
 const { EXHAUSTED, STRIDE, K_LO, K_HI, TYPE, OBJREF } = table;
 
-/** objhash.c OBJHASH_PREFETCH_HEAD: items per warmed block */
+/** objhash_many.c OBJHASH_PREFETCH_HEAD: items per warmed block */
 const PREFETCH = 16;
 /** bucket of each item of the current block */
 const pfBucket = new Int32Array(PREFETCH);
