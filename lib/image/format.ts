@@ -109,6 +109,32 @@ export function padding(len: number): number {
   return (8 - (len & 7)) & 7;
 }
 
+/**
+ * The length rule of a non-user record: undefined when `size` is right for
+ * `type`, else what it must be; null when `type` is not a record type of
+ * that version (a HEADER after offset 0 included).  Version 1 measures
+ * `len` (head included, at least 8), version 2 the payload.
+ */
+export function lengthRule(v2: boolean, type: number, size: number): string | undefined | null {
+  switch (type) {
+    case REC.BUFFER:
+    case REC.STRING:
+    case REC.ERROR:
+      return v2 || size >= V1_HEADER ? undefined : `at least ${V1_HEADER}`;
+    case REC.FIELDS:
+    case REC.VALUE:
+      return v2 ? undefined : null;
+    case REC.OBJREF:
+      if (v2) return size >= 2 && size <= 2 * V2_VARINT_MAX ? undefined : `a payload of 2..${2 * V2_VARINT_MAX} bytes`;
+      return size === OBJREF_LEN ? undefined : String(OBJREF_LEN);
+    case REC.TAIL:
+      if (v2) return size === TAIL_PAYLOAD ? undefined : `a payload of ${TAIL_PAYLOAD} bytes`;
+      return size === TAIL_LEN ? undefined : String(TAIL_LEN);
+    default:
+      return null;
+  }
+}
+
 /** Validates a maxRecord option (undefined → DEFAULT_MAX_RECORD); EINVAL if out of range. */
 export function checkMaxRecord(v: number | undefined): number {
   if (v === undefined) return DEFAULT_MAX_RECORD;

@@ -38,6 +38,7 @@ import {
   TAIL_PAYLOAD,
   V1_HEADER,
   V2_VARINT_MAX,
+  lengthRule,
   padding,
   checkMaxRecord,
   recordTypeName,
@@ -289,7 +290,7 @@ export class ImageReader extends PayloadReader {
     const n = this.varintAt(q, 'record length');
     const hdr = this.vend - p;
     const len = hdr + n;
-    if (type < REC.USER_MIN || type > REC.USER_MAX) this.checkSpecialV2(p, type, n);
+    if (type < REC.USER_MIN || type > REC.USER_MAX) this.checkSpecial(p, type, n);
     this.openAt(p, type, len, hdr, 0);
     if (type === REC.OBJREF) {
       const objtype = this.uv();
@@ -335,25 +336,6 @@ export class ImageReader extends PayloadReader {
   }
 
   /** Checks a version 2 non-user record's payload length n. */
-  private checkSpecialV2(p: number, type: number, n: number): void {
-    switch (type) {
-      case REC.BUFFER:
-      case REC.STRING:
-      case REC.ERROR:
-      case REC.FIELDS:
-      case REC.VALUE:
-        return;
-      case REC.OBJREF:
-        if (n < 2 || n > 2 * V2_VARINT_MAX) this.wrongLen(p, type, n, 'a payload of 2..10 bytes');
-        return;
-      case REC.TAIL:
-        if (n !== TAIL_PAYLOAD) this.wrongLen(p, type, n, `a payload of ${TAIL_PAYLOAD} bytes`);
-        return;
-      default:
-        this.unknownType(p, type);
-    }
-  }
-
   /** next(), then checks that the record is of `type` (EINVAL otherwise). */
   expect(type: number): RecordInfo {
     const rec = this.next();
@@ -383,22 +365,12 @@ export class ImageReader extends PayloadReader {
   }
 
   /** Checks a non-user record header (kept out of next() to keep it small). */
-  private checkSpecial(p: number, type: number, len: number): void {
-    if (len < 8) this.badLen(p, type, len);
-    switch (type) {
-      case REC.BUFFER:
-      case REC.STRING:
-      case REC.ERROR:
-        return;
-      case REC.OBJREF:
-        if (len !== OBJREF_LEN) this.wrongLen(p, type, len, String(OBJREF_LEN));
-        return;
-      case REC.TAIL:
-        if (len !== TAIL_LEN) this.wrongLen(p, type, len, String(TAIL_LEN));
-        return;
-      default:
-        this.unknownType(p, type);
-    }
+  /** Checks a non-user record's length (version 1: len; version 2: the payload's n) by format.ts's rule. */
+  private checkSpecial(p: number, type: number, size: number): void {
+    if (!this.v2 && size < V1_HEADER) this.badLen(p, type, size);
+    const want = lengthRule(this.v2, type, size);
+    if (want === null) this.unknownType(p, type);
+    if (want !== undefined) this.wrongLen(p, type, size, want);
   }
 
   private unknownType(p: number, type: number): never {
