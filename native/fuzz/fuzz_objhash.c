@@ -18,316 +18,25 @@
  * byte taken from the allocator was given back; objhash_memory() always
  * equals the allocator's count of live bytes.
  *
- * A failed check calls abort(): libFuzzer reports it and keeps the input.
- * The same file, linked with standalone.c instead of libFuzzer, replays
- * inputs with any C compiler (make -C native/fuzz replay).
+ * The model, the allocator, the grab log and the checks of the whole hash
+ * are in objhash_model.c; this file has the callbacks, the operations and
+ * the entry point.  A failed check calls abort(): libFuzzer reports it and
+ * keeps the input.  The same files, linked with standalone.c instead of
+ * libFuzzer, replay inputs with any C compiler (make -C native/fuzz
+ * replay).
  */
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "objhash.h"
-
-/*
- * What a grab returns to refuse an entry: the caller's own value, not an
- * OBJHASH_E* code, which the core must hand back as is.
- */
-#define GRAB_REFUSED	(-1000)
+#include "objhash_model.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(c)                                                        \
-	do {                                                            \
-		if (!(c))                                               \
-			check_failed(__LINE__, #c);                     \
-	} while (0)
-
-static void check_failed(int line, const char *what)
-{
-	fprintf(stderr, "fuzz_objhash.c:%d: check failed: %s\n", line, what);
-	abort();
-}
-
-/* ------------------------------------------------------------------ input */
-
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static uint8_t in_u8(struct input *in)
-{
-	if (!in->n)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
-
-static uint16_t in_u16(struct input *in)
-{
-	uint16_t v = in_u8(in);
-
-	return (uint16_t)(v | (uint16_t)in_u8(in) << 8);
-}
-
-static uint32_t in_u32(struct input *in)
-{
-	uint32_t v = in_u16(in);
-
-	return v | (uint32_t)in_u16(in) << 16;
-}
-
-static uint64_t in_u64(struct input *in)
-{
-	uint64_t v = in_u32(in);
-
-	return v | (uint64_t)in_u32(in) << 32;
-}
-
-/* -------------------------------------------------------------- allocator */
-
-#define MAX_LIVE 4096
-
-struct fault_alloc {
-	void *ptr[MAX_LIVE];
-	size_t size[MAX_LIVE];
-	unsigned int nlive;
-	size_t live_bytes;
-	unsigned long calls;
-	unsigned long fail_at;		/* fail this call (1-based); 0: never */
-	unsigned long fail_from;	/* fail every call from this one on */
-	unsigned long failed;		/* failures so far */
-};
-
-static void *fa_alloc(void *opaque, size_t size)
-{
-	struct fault_alloc *a = opaque;
-	void *p;
-
-	a->calls++;
-	if ((a->fail_at && a->calls == a->fail_at) ||
-	    (a->fail_from && a->calls >= a->fail_from)) {
-		a->failed++;
-		return NULL;
-	}
-	CHECK(a->nlive < MAX_LIVE);
-	p = malloc(size ? size : 1);
-	CHECK(p != NULL);
-	a->ptr[a->nlive] = p;
-	a->size[a->nlive] = size;
-	a->nlive++;
-	a->live_bytes += size;
-	return p;
-}
-
-static void fa_free(void *opaque, void *p)
-{
-	struct fault_alloc *a = opaque;
-	unsigned int i;
-
-	CHECK(p != NULL);
-	for (i = a->nlive; i-- > 0;)
-		if (a->ptr[i] == p)
-			break;
-	CHECK(i < a->nlive);	/* freed what was allocated, once */
-	a->live_bytes -= a->size[i];
-	a->nlive--;
-	a->ptr[i] = a->ptr[a->nlive];
-	a->size[i] = a->size[a->nlive];
-	free(p);
-}
-
-/* ------------------------------------------------------------------ model */
-
-#define MODEL_CAP 32768u
-#define SLOTS 65536u		/* > 2 * MODEL_CAP, a power of two */
-#define EXHAUSTED 0x80000000u	/* next objref once 0x7fffffff is used */
-#define BULK_MAX 6000u
-#define BATCH_MAX 16u
-
-struct ment {
-	uint64_t key;
-	int32_t objref;
-	uint32_t type;
-};
-
-struct model {
-	struct ment e[MODEL_CAP];
-	uint32_t n;
-	uint32_t next;
-	uint32_t kslot[SLOTS];	/* index + 1, or 0 */
-	uint32_t rslot[SLOTS];
-	uint32_t used[2 * MODEL_CAP];	/* slots set, to clear them */
-	uint32_t nused;
-};
-
-static uint32_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= UINT64_C(0xff51afd7ed558ccd);
-	x ^= x >> 33;
-	x *= UINT64_C(0xc4ceb9fe1a85ec53);
-	x ^= x >> 33;
-	return (uint32_t)x;
-}
-
-static int m_find_key(const struct model *m, uint64_t key)
-{
-	uint32_t i = mix64(key) & (SLOTS - 1);
-
-	for (; m->kslot[i]; i = (i + 1) & (SLOTS - 1))
-		if (m->e[m->kslot[i] - 1].key == key)
-			return (int)m->kslot[i] - 1;
-	return -1;
-}
-
-static int m_find_ref(const struct model *m, int32_t objref)
-{
-	uint32_t i = mix64((uint64_t)(uint32_t)objref * 7 + 1) & (SLOTS - 1);
-
-	for (; m->rslot[i]; i = (i + 1) & (SLOTS - 1))
-		if (m->e[m->rslot[i] - 1].objref == objref)
-			return (int)m->rslot[i] - 1;
-	return -1;
-}
-
-static void m_add(struct model *m, uint64_t key, int32_t objref,
-		  uint32_t type)
-{
-	uint32_t i;
-
-	CHECK(m->n < MODEL_CAP);
-	m->e[m->n].key = key;
-	m->e[m->n].objref = objref;
-	m->e[m->n].type = type;
-	if (key) {
-		for (i = mix64(key) & (SLOTS - 1); m->kslot[i];
-		     i = (i + 1) & (SLOTS - 1))
-			;
-		m->kslot[i] = m->n + 1;
-		m->used[m->nused++] = i;
-	}
-	for (i = mix64((uint64_t)(uint32_t)objref * 7 + 1) & (SLOTS - 1);
-	     m->rslot[i]; i = (i + 1) & (SLOTS - 1))
-		;
-	m->rslot[i] = m->n + 1;
-	m->used[m->nused++] = i | SLOTS;
-	m->n++;
-	if ((uint32_t)objref >= m->next)
-		m->next = (uint32_t)objref + 1;
-}
-
-/* what the model says one item does */
-enum { P_FOUND, P_ADD, P_ERR };
-
-struct pred {
-	int kind;
-	int err;
-	int32_t objref;
-};
-
-static struct pred pr(int kind, int err, int32_t objref)
-{
-	struct pred p;
-
-	p.kind = kind;
-	p.err = err;
-	p.objref = objref;
-	return p;
-}
-
-static struct pred pred_add_next(const struct model *m)
-{
-	if (m->next >= EXHAUSTED)
-		return pr(P_ERR, -OBJHASH_E2BIG, 0);
-	return pr(P_ADD, 0, (int32_t)m->next);
-}
-
-static struct pred pred_lookup_add(const struct model *m, uint64_t key,
-				   uint32_t type)
-{
-	int i;
-
-	if (!key)
-		return pr(P_ERR, -OBJHASH_EINVAL, 0);
-	i = m_find_key(m, key);
-	if (i >= 0)
-		return m->e[i].type == type ? pr(P_FOUND, 0, m->e[i].objref) :
-					      pr(P_ERR, -OBJHASH_EINVAL, 0);
-	return pred_add_next(m);
-}
-
-static struct pred pred_add(const struct model *m, uint64_t key)
-{
-	if (key && m_find_key(m, key) >= 0)
-		return pr(P_ERR, -OBJHASH_EEXIST, 0);
-	return pred_add_next(m);
-}
-
-static struct pred pred_insert(const struct model *m, uint64_t key,
-			       int32_t objref)
-{
-	if (objref <= 0 || m_find_ref(m, objref) >= 0)
-		return pr(P_ERR, -OBJHASH_EINVAL, 0);
-	if (key && m_find_key(m, key) >= 0)
-		return pr(P_ERR, -OBJHASH_EEXIST, 0);
-	return pr(P_ADD, 0, objref);
-}
-
-/* ------------------------------------------------------------------ state */
-
-struct glog {
-	uint64_t key;
-	uint32_t type;
-	int32_t objref;
-	uint32_t index;
-	int refused;
-};
-
-struct state {
-	struct objhash *h;
-	struct fault_alloc a;
-	struct model m;
-	struct glog log[BULK_MAX + BATCH_MAX];
-	uint32_t nlog;		/* grab calls in this operation */
-	uint32_t logpos;	/* ... matched to predicted adds */
-	unsigned long failed_before;	/* a.failed when the op began */
-	int has_grab, has_drop;
-	int refuse_next;	/* the next grab returns GRAB_REFUSED */
-	int reenter;		/* callbacks probe the hash */
-	uint32_t drops;
-	unsigned int nbits0;
-	unsigned int max_load;
-	unsigned int flags;
-	uint64_t pool[16];
-};
-
+/* the input being run; the callbacks check that it is their priv */
 static struct state S;
 
-/* back to a fresh state: clears only what the last input used */
-static void reset_state(void)
-{
-	uint32_t i;
-
-	for (i = 0; i < S.m.nused; i++) {
-		uint32_t u = S.m.used[i];
-
-		if (u & SLOTS)
-			S.m.rslot[u & (SLOTS - 1)] = 0;
-		else
-			S.m.kslot[u] = 0;
-	}
-	S.m.nused = 0;
-	S.m.n = 0;
-	S.m.next = 1;
-	memset(&S.a, 0, sizeof(S.a));
-	S.h = NULL;
-	S.nlog = S.logpos = 0;
-	S.failed_before = 0;
-	S.refuse_next = 0;
-	S.drops = 0;
-}
+/* -------------------------------------------------------------- callbacks */
 
 static int grab_cb(void *priv, uint64_t key, uint32_t type, int32_t objref,
 		   uint32_t index)
@@ -382,36 +91,6 @@ static void drop_cb(void *priv, uint64_t key, uint32_t type, int32_t objref,
 
 		CHECK(r == -OBJHASH_EBUSY || r == -OBJHASH_E2BIG);
 		CHECK(objhash_fetch(s->h, objref, type, NULL) == (int64_t)index);
-	}
-}
-
-/*
- * settle_add - an add the model predicted: err 0 if the core says it was
- * made, else the error it stopped with.  Matches it to the grab log and
- * applies it to the model.
- */
-static void settle_add(struct state *s, uint64_t key, uint32_t type,
-		       int32_t objref, int err)
-{
-	struct glog *g = s->logpos < s->nlog ? &s->log[s->logpos] : NULL;
-
-	if (s->has_grab && err != -OBJHASH_ENOMEM) {
-		/* the entry got a grab call, with the right arguments */
-		CHECK(g != NULL);
-		CHECK(g->key == key && g->type == type &&
-		      g->objref == objref && g->index == s->m.n);
-		s->logpos++;
-	}
-	if (err == 0) {
-		CHECK(!g || !g->refused || !s->has_grab);
-		m_add(&s->m, key, objref, type);
-	} else if (err == -OBJHASH_ENOMEM) {
-		/* only when an allocation failed in this operation; the
-		 * slot is taken before grab, so grab was not called */
-		CHECK(s->a.failed > s->failed_before);
-		CHECK(s->logpos == s->nlog);
-	} else {
-		CHECK(err == GRAB_REFUSED && s->has_grab && g && g->refused);
 	}
 }
 
@@ -738,43 +417,6 @@ static void op_alloc_faults(struct input *in)
 	}
 }
 
-static void check_invariants(void)
-{
-	uint32_t nb = objhash_nbuckets(S.h);
-	int32_t next = objhash_next_objref(S.h);
-
-	CHECK(objhash_count(S.h) == S.m.n);
-	CHECK(next == (S.m.next >= EXHAUSTED ? -OBJHASH_E2BIG : (int32_t)S.m.next));
-	CHECK(objhash_memory(S.h) == S.a.live_bytes);
-	CHECK(nb && (nb & (nb - 1)) == 0);
-	CHECK(nb >= 1u << S.nbits0 && nb <= 1u << OBJHASH_MAX_NBITS);
-	if (S.flags & OBJHASH_FIXED)
-		CHECK(nb == 1u << S.nbits0);
-	else if (!S.a.failed && nb < 1u << OBJHASH_MAX_NBITS)
-		CHECK((uint64_t)S.m.n <= (uint64_t)S.max_load * nb);
-	CHECK(S.logpos == S.nlog);	/* every grab call was an add */
-}
-
-static void check_all_entries(void)
-{
-	uint32_t i;
-
-	for (i = 0; i < S.m.n; i++) {
-		const struct ment *e = &S.m.e[i];
-		uint64_t key;
-		int32_t objref;
-		uint32_t type;
-
-		CHECK(objhash_entry(S.h, i, &key, &objref, &type) == 0);
-		CHECK(key == e->key && objref == e->objref && type == e->type);
-		CHECK(objhash_fetch(S.h, e->objref, e->type, &key) == i);
-		if (e->key)
-			CHECK(objhash_lookup(S.h, e->key, e->type) ==
-			      e->objref);
-	}
-	CHECK(objhash_entry(S.h, S.m.n, NULL, NULL, NULL) == -OBJHASH_EINVAL);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct input in = { data, size };
@@ -786,7 +428,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int valid, ret;
 	unsigned int i, nops = 0;
 
-	reset_state();
+	reset_state(&S);
 
 	nb = in_u8(&in);
 	ml = in_u8(&in);
@@ -841,7 +483,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	CHECK(ret == 0 && S.h != NULL);
 	S.a.fail_at = 0;
-	check_invariants();
+	check_invariants(&S);
 
 	while (in.n && nops++ < 4096) {
 		uint8_t op = in_u8(&in);
@@ -863,11 +505,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 12: S.refuse_next = S.has_grab; break;
 		case 13: op_alloc_faults(&in); break;
 		case 14: op_insert_high(&in); break;
-		default: check_all_entries(); break;
+		default: check_all_entries(&S); break;
 		}
-		check_invariants();
+		check_invariants(&S);
 	}
-	check_all_entries();
+	check_all_entries(&S);
 
 	objhash_free(S.h);
 	if (S.has_drop)

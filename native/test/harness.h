@@ -48,8 +48,15 @@ static inline uint64_t test_rand(uint64_t *s)
 	return *s * UINT64_C(0x2545F4914F6CDD1D);
 }
 
-extern const struct test_case objhash_tests[];
-extern const size_t objhash_ntests;
+/* the tables, one per test file (test_main.c runs them in this order) */
+extern const struct test_case objhash_basic_tests[];
+extern const size_t objhash_basic_ntests;
+extern const struct test_case objhash_growth_tests[];
+extern const size_t objhash_growth_ntests;
+extern const struct test_case objhash_many_tests[];
+extern const size_t objhash_many_ntests;
+extern const struct test_case objhash_alloc_tests[];
+extern const size_t objhash_alloc_ntests;
 extern const struct test_case crc32c_tests[];
 extern const size_t crc32c_ntests;
 

@@ -56,13 +56,26 @@ static void run(const struct test_case *tests, size_t n, const char *filter,
 	}
 }
 
+/* the test files' tables, in the order they run */
+static const struct {
+	const struct test_case *tests;
+	const size_t *n;
+} suites[] = {
+	{ objhash_basic_tests, &objhash_basic_ntests },
+	{ objhash_growth_tests, &objhash_growth_ntests },
+	{ objhash_many_tests, &objhash_many_ntests },
+	{ objhash_alloc_tests, &objhash_alloc_ntests },
+	{ crc32c_tests, &crc32c_ntests },
+};
+
 int main(int argc, char **argv)
 {
 	const char *filter = argc > 1 ? argv[1] : NULL;
 	int passed = 0, failed = 0;
+	size_t i;
 
-	run(objhash_tests, objhash_ntests, filter, &passed, &failed);
-	run(crc32c_tests, crc32c_ntests, filter, &passed, &failed);
+	for (i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
+		run(suites[i].tests, *suites[i].n, filter, &passed, &failed);
 	if (!passed && !failed) {
 		printf("no test matches \"%s\"\n", filter);
 		return 1;
