@@ -54,7 +54,7 @@ const items = (tag: number, count: number): Item[] =>
 
 // The child: checkpointToFile(path) of OBJECTS items; after each item's
 // record is complete (and so handed to the file: highWaterMark is below
-// one record) it prints "item N" and waits 5 ms.
+// one record) it prints "item N" and waits 5 ms (5 s after the last one).
 const CHILD = `
 'use strict';
 const fs = require('node:fs');
@@ -66,7 +66,9 @@ const ItemT = o.defineObjType({
   checkpoint(ctx, it) {
     ctx.begin(701).u32(it.n).blob(it.data).end();
     fs.writeSync(1, 'item ' + (it.n + 1) + '\\n');
-    Atomics.wait(pause, 0, 0, 5);
+    // after the last item, long enough for the parent's SIGKILL to land
+    // before TAIL, fsync and rename even on a loaded machine
+    Atomics.wait(pause, 0, 0, it.n + 1 === +count ? 5000 : 5);
   },
 });
 const ListT = o.defineObjType({
