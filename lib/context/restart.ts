@@ -60,7 +60,9 @@ export class RestartContext implements Disposable {
    * arrays (no allocation per reference): #fixHead[objref] is the first
    * waiting slot + 1, #fixNext[slot] the next one + 1.
    */
-  #fixHead: number[] = [];
+  #fixHead = new Int32Array(1024);
+  /** the same for objrefs far beyond the objects defined (a hostile image's: no array sized by them) */
+  #fixFar = new Map<number, number>();
   #fixNext: number[] = [];
   #fixHolder: object[] = [];
   #fixKey: (string | number)[] = [];
@@ -275,9 +277,15 @@ export class RestartContext implements Disposable {
   #define(objref: number, obj: unknown, type: ObjType<any>): void {
     this.#objs[objref] = obj;
     this.#otype[objref] = type;
-    let slot = this.#fixHead[objref];
-    if (slot === undefined) return;
-    this.#fixHead[objref] = undefined as never;
+    let slot: number;
+    if (objref < this.#fixHead.length) {
+      slot = this.#fixHead[objref]!;
+      this.#fixHead[objref] = 0;
+    } else {
+      slot = this.#fixFar.get(objref) ?? 0;
+      this.#fixFar.delete(objref);
+    }
+    if (slot === 0) return;
     while (slot !== 0) {
       const i = slot - 1;
       const want = this.#fixType[i];
@@ -301,12 +309,22 @@ export class RestartContext implements Disposable {
     if (!(objref > 0 && objref <= LIMITS.MAX_OBJREF))
       throw new ObjHashError('EINVAL', `restart: objref ${objref} in the record at offset ${this.#at()} is not an objref`, this.#at());
     const i = this.#fixNext.length;
-    this.#fixNext.push(this.#fixHead[objref] ?? 0);
+    let heads = this.#fixHead;
+    if (objref >= heads.length && objref <= 2 * (this.#objects.count + this.#objects.maxObjrefGap)) {
+      let n = heads.length * 2;
+      while (n <= objref) n *= 2;
+      const grown = new Int32Array(n);
+      grown.set(heads);
+      this.#fixHead = heads = grown;
+    }
+    const far = objref >= heads.length;
+    this.#fixNext.push(far ? (this.#fixFar.get(objref) ?? 0) : heads[objref]!);
     this.#fixHolder.push(holder);
     this.#fixKey.push(key);
     this.#fixType.push(type);
     this.#fixAt.push(this.#at());
-    this.#fixHead[objref] = i + 1;
+    if (far) this.#fixFar.set(objref, i + 1);
+    else heads[objref] = i + 1;
     this.#pending++;
     return undefined;
   }
@@ -322,8 +340,10 @@ export class RestartContext implements Disposable {
   /** At TAIL: every reference resolved, then the deferred fills (Map and Set contents). */
   #settle(tailAt: number): void {
     if (this.#pending > 0) {
-      const objref = this.#fixHead.findIndex((h) => h !== undefined && h !== 0);
-      const at = this.#fixAt[this.#fixHead[objref]! - 1]!;
+      let objref = this.#fixHead.findIndex((h) => h !== 0);
+      let slot = objref >= 0 ? this.#fixHead[objref]! : 0;
+      if (objref < 0) [objref, slot] = this.#fixFar.entries().next().value as [number, number];
+      const at = this.#fixAt[slot - 1]!;
       throw new ObjHashError(
         'EINVAL',
         `restart: objref ${objref} is referred to by the record at offset ${at} but no object has it (TAIL at offset ${tailAt})`,
@@ -539,7 +559,8 @@ export class RestartContext implements Disposable {
   #release(): void {
     this.#objs = [];
     this.#otype = [];
-    this.#fixHead = [];
+    this.#fixHead = new Int32Array(0);
+    this.#fixFar = new Map();
     this.#fixNext = [];
     this.#fixHolder = [];
     this.#fixKey = [];
