@@ -9,7 +9,7 @@
  * The fast loops work in blocks of PREFETCH items: first they read each
  * item's bucket head, the first entry of its chain and (lookupAddMany)
  * the objref buckets the next adds link into -- independent loads that the
- * CPU overlaps, the JS stand-in for objhash.c's __builtin_prefetch -- then
+ * CPU overlaps, the JS stand-in for objhash_many.c's prefetches -- then
  * they process the block with those cache lines warm (measured on 1M
  * random keys: lookupAddMany ~15%, fetchMany ~25% faster than a plain
  * loop).  The fast loops run no callback (a type with TYPE_GRAB goes one
@@ -112,8 +112,8 @@ function lookupAddBlock(
     sink ^= kheads[k]!;
   }
   sink ^= warmFirstEntries(kheads, ent, count);
-  // the objref chain heads the adds will link into (objhash.c's prefetch
-  // of OBJHASH_PREFETCH_NEXT)
+  // the objref chain heads the adds will link into (add_next()'s prefetch
+  // of OBJHASH_PREFETCH_NEXT, objhash_impl.h)
   const rheads = h.rheads;
   for (let j = 0, o = h.next; j < count && o < EXHAUSTED; j++, o++) {
     sink ^= rheads[refBucket(o, mlo, mhi, shift)]!;

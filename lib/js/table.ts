@@ -1,6 +1,7 @@
 /**
- * table.ts -- the pure-JS twin of native/objhash.c: one objhash over typed
- * arrays, with the same buckets, chains, growth, objrefs and errors.
+ * table.ts -- the pure-JS twin of native/objhash.c and the per-item steps
+ * of native/objhash_impl.h: one objhash over typed arrays, with the same
+ * buckets, chains, growth, objrefs and errors.
  * batch.ts has the *_many loops (native/binding/batch.cc), adapter.ts the
  * Backend object (the rest of native/binding/).
  *
@@ -23,7 +24,7 @@
  * objref, nbits), with the current or the 2009 multiplier, computed on
  * 32-bit halves (hash64.ts).
  *
- * An add, as objhash.c's add_entry: room for the entry (-ENOMEM), then the
+ * An add, as objhash.c's objhash_add_entry: room for the entry (-ENOMEM), then the
  * grab hook if set (a throw propagates: nothing was added, no objref used,
  * no growth), then -- unless FLAG_FIXED -- if count >= maxLoad << nbits the
  * buckets double (nbits + 1, at most MAX_NBITS) and every entry is
@@ -261,7 +262,7 @@ function reserveSlot(h: Table): boolean {
 /* ---- adding ------------------------------------------------------------ */
 
 /**
- * add_entry(): the one way in -- slot, grab, grow, link.  The caller has
+ * objhash_add_entry(): the one way in -- slot, grab, grow, link.  The caller has
  * checked key and objref.  Returns 0 or -ENOMEM; a grab exception
  * propagates.
  */
