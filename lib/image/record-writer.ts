@@ -154,6 +154,11 @@ export abstract class RecordWriter extends PayloadWriter {
       this.openNested(type);
       return;
     }
+    this.openAtPos(type, 1);
+  }
+
+  /** Opens a `type` record at pos in the target (main), as the innermost one, at `depth`. */
+  private openAtPos(type: number, depth: number): void {
     let p = this.pos;
     if (p + 16 > this.buf.length) {
       this.growRaw(16);
@@ -162,7 +167,7 @@ export abstract class RecordWriter extends PayloadWriter {
     this.start = p;
     this.pay = this.pos = this.head(p, type);
     this.curType = type;
-    this.depth_ = 1;
+    this.depth_ = depth;
     this.topInMain = true;
     this.limit = Math.min(this.buf.length, p + this.maxRecord);
   }
@@ -180,17 +185,7 @@ export abstract class RecordWriter extends PayloadWriter {
     this.buf = this.mbuf;
     this.dv = this.mdv;
     this.pos = this.mpos;
-    let p = this.pos;
-    if (p + 16 > this.buf.length) {
-      this.growRaw(16);
-      p = this.pos;
-    }
-    this.start = p;
-    this.pay = this.pos = this.head(p, type);
-    this.curType = type;
-    this.depth_ = d + 1;
-    this.topInMain = true;
-    this.limit = Math.min(this.buf.length, p + this.maxRecord);
+    this.openAtPos(type, d + 1);
   }
 
   /**
