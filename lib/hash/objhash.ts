@@ -15,7 +15,7 @@ import { ObjHashError, errnoName } from '../errors.js';
 import { backendFor, type ImplName } from '../backend/loader.js';
 import { checkType, type NumericKey, type ObjType } from '../types.js';
 import { coreFailure, hashParams, type LookupAddResult, type ObjHashOptions } from './options.js';
-import { asNumericKey, checkInt32Array, checkKeyArray, checkObjref, describe, isObjectKey } from '../backend/args.js';
+import { asNumericKey, checkInt32Array, checkKeyArray, checkObjref, describe, isObjectKey, isObjref } from '../backend/args.js';
 
 export type { ObjHashOptions, LookupAddResult } from './options.js';
 
@@ -457,7 +457,7 @@ export class ObjHash implements Disposable {
       this.#fail(-ERRNO.EINVAL, 'fetch', `no object with objref ${objref}`);
     if (typeof objref !== 'number' || !Number.isInteger(objref))
       throw new ObjHashError('EINVAL', `fetch: objref must be an integer (got ${describe(objref)})`);
-    const r = objref > 0 && objref <= 0x7fffffff ? this.#b.fetch(h, objref, tid) : -ERRNO.EINVAL;
+    const r = isObjref(objref) ? this.#b.fetch(h, objref, tid) : -ERRNO.EINVAL;
     if (r < 0) {
       if (r === -ERRNO.ENOMSG) this.#fail(r, 'fetch', `objref ${objref} is not a ${type.name}`);
       this.#fail(r, 'fetch', `no object with objref ${objref}`);
