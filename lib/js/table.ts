@@ -165,34 +165,6 @@ function findRef(h: Table, objref: number): number {
   return walkRef(h.ent, h.rheads[refBucket(objref, h.mlo, h.mhi, h.shift)]!, objref) - 1;
 }
 
-/**
- * link_entry(): push entry `index` (at word b of ent), with key (hi:lo)
- * and this objref, on its chains.
- */
-function linkEntry(
-  ent: Int32Array,
-  kheads: Int32Array,
-  rheads: Int32Array,
-  mlo: number,
-  mhi: number,
-  shift: number,
-  b: number,
-  index: number,
-  lo: number,
-  hi: number,
-  objref: number,
-): void {
-  if ((lo | hi) !== 0) {
-    const k = hashHi32(lo, hi, mlo, mhi) >>> shift;
-    ent[b + K_NEXT] = kheads[k]!;
-    kheads[k] = index + 1;
-  } else {
-    ent[b + K_NEXT] = 0;
-  }
-  const r = refBucket(objref, mlo, mhi, shift);
-  ent[b + R_NEXT] = rheads[r]!;
-  rheads[r] = index + 1;
-}
 
 /**
  * grow(): double the buckets (more than once only after a failed growth)
@@ -201,7 +173,7 @@ function linkEntry(
  * and try again once the count has grown by half.
  */
 function grow(h: Table): void {
-  const want = h.count + 1;
+  const want = h.count; // the entry just linked included
   let nbits = h.nbits;
   while (nbits < LIMITS.MAX_NBITS && growLimit(h.fixed, nbits, h.maxLoad) < want) nbits++;
   if (nbits === h.nbits) {
@@ -262,25 +234,39 @@ function reserveSlot(h: Table): boolean {
 /* ---- adding ------------------------------------------------------------ */
 
 /**
- * objhash_add_entry(): the one way in -- slot, grab, grow, link.  The caller has
+ * objhash_add_entry(): the one way in -- slot, grab, link, grow.  The caller has
  * checked key and objref.  Returns 0 or -ENOMEM; a grab exception
  * propagates.
  */
 function addEntry(h: Table, lo: number, hi: number, objref: number, type: number): number {
   if (!reserveSlot(h)) return -ERRNO.ENOMEM;
   const index = h.count;
+  // Everything that calls a function, and so could meet the JS stack's
+  // limit and throw, happens before grab; after it come only stores, so a
+  // grabbed entry is always added (and dropped at free).  Growth comes
+  // last: it rehashes in insertion order, so the chains are as the core's
+  // (which grows before linking), and a growth cut short leaves the entry in.
+  const kb = (lo | hi) !== 0 ? hashHi32(lo, hi, h.mlo, h.mhi) >>> h.shift : -1;
+  const rb = refBucket(objref, h.mlo, h.mhi, h.shift);
   const grab = h.grab;
   if (grab !== null) grab(h, type, lo, hi, index);
-  if (index >= h.growAt) grow(h);
   const ent = h.ent;
   const b = index * STRIDE;
   ent[b + K_LO] = lo;
   ent[b + K_HI] = hi;
   ent[b + TYPE] = type;
   ent[b + OBJREF] = objref;
-  linkEntry(ent, h.kheads, h.rheads, h.mlo, h.mhi, h.shift, b, index, lo, hi, objref);
+  if (kb >= 0) {
+    ent[b + K_NEXT] = h.kheads[kb]!;
+    h.kheads[kb] = index + 1;
+  } else {
+    ent[b + K_NEXT] = 0;
+  }
+  ent[b + R_NEXT] = h.rheads[rb]!;
+  h.rheads[rb] = index + 1;
   h.count = index + 1;
   if (objref >= h.next) h.next = objref + 1;
+  if (index >= h.growAt) grow(h);
   return 0;
 }
 
