@@ -22,38 +22,18 @@ import {
   inspectImage,
   restart,
   restartFromFile,
-  type ByteSource,
   type ObjType,
 } from '../lib/index.js';
 import { getBackend } from '../lib/backend/loader.js';
 import { TYPES, TaskType, buildTree, diffTrees } from '../examples/proctree.js';
-import { IMPLS, expectCode, rng } from './helpers.js';
+import { IMPLS, chunked as chunks, expectCode, outcome, rng } from './helpers.js';
+
+const chunked = (img: Uint8Array, size = -1) => chunks(img, { piece: 5, size });
 
 const crc32c = (b: Uint8Array, c: number) => getBackend('js').crc32c(b, c);
 const dir = mkdtempSync(join(tmpdir(), 'objhash-v2-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
-
-function chunked(img: Uint8Array, size: number | -1 = -1): ByteSource {
-  return {
-    size,
-    read(dst, off, len, pos) {
-      const n = Math.max(0, Math.min(len, img.length - pos, 5));
-      dst.set(img.subarray(pos, pos + n), off);
-      return n;
-    },
-  };
-}
-
-function outcome(fn: () => unknown): string {
-  try {
-    fn();
-    return 'ok';
-  } catch (e) {
-    if (!(e instanceof ObjHashError)) throw e;
-    return e.code;
-  }
-}
 
 describe.each(IMPLS)('format version 2 (%s)', (impl) => {
   const opts = { impl, types: TYPES };

@@ -32,7 +32,9 @@ import {
   type ObjType,
 } from '../lib/index.js';
 import { getBackend } from '../lib/backend/loader.js';
-import { IMPLS, expectCode, rng } from './helpers.js';
+import { IMPLS, chunked as chunks, expectCode, outcome, rng } from './helpers.js';
+
+const chunked = (img: Uint8Array, read?: ByteSource['read']) => chunks(img, { read });
 
 const crc32c = (b: Uint8Array, c: number) => getBackend('js').crc32c(b, c);
 const REC_NODE = 201;
@@ -115,20 +117,6 @@ function patch(img: Uint8Array, off: number, v: number): Uint8Array {
   return m;
 }
 
-/** A ByteSource that hands out at most 7 bytes per read. */
-function chunked(img: Uint8Array, read?: ByteSource['read']): ByteSource {
-  return {
-    size: -1,
-    read:
-      read ??
-      ((dst, off, len, pos) => {
-        const n = Math.max(0, Math.min(len, img.length - pos, 7));
-        dst.set(img.subarray(pos, pos + n), off);
-        return n;
-      }),
-  };
-}
-
 const dir = mkdtempSync(join(tmpdir(), 'objhash-rules-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
@@ -152,16 +140,6 @@ describe.each(IMPLS)('restart rules (%s)', (impl) => {
     writeFileSync(path, img);
     return inspectImage(path, { impl, ...o });
   }
-  function outcome(fn: () => unknown): string {
-    try {
-      fn();
-      return 'ok';
-    } catch (e) {
-      if (!(e instanceof ObjHashError)) throw e;
-      return e.code;
-    }
-  }
-
   /** Faults visible in the bytes: [what, image, options, code or 'ok', message]. */
   const visible: [string, Uint8Array, Partial<ContextOptions>, string, RegExp | undefined][] = [
     ['no root object', craft((w) => w.tail(0)), {}, 'EINVAL', /holds no object \(no root object\)/],
