@@ -7,7 +7,7 @@
  * verify refuses what restart refuses; the objhash command reads them.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -54,6 +54,14 @@ describe.each(IMPLS)('format version 2 (%s)', (impl) => {
       // a restored graph checkpoints to the same image (a fixpoint)
       expect(checkpoint(back, TaskType, opts)).toEqual(img);
     }
+  });
+
+  it('an image written by the previous release (format version 1, commit 814df13) restarts to the same tree, and version 1 is still written byte for byte', () => {
+    const old = new Uint8Array(readFileSync(join(__dirname, 'fixtures', 'proctree-v1-814df13.img')));
+    const back = restart(old, TaskType, opts);
+    expect(diffTrees(buildTree(), back)).toEqual([]);
+    expect(inspectImage(old, { impl }).valid).toBe(true);
+    expect(checkpoint(back, TaskType, { ...opts, version: 1 })).toEqual(old);
   });
 
   it('a version 1 image of the same graph restarts to the same graph, and is larger', () => {
