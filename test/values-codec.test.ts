@@ -1,7 +1,10 @@
 /**
  * lib/values in isolation: the body codec of plain JS values, driven by a
  * tiny walker written here (objrefs in a Map, a FIFO queue, one VALUE
- * record per object, refNow nesting, fix-ups and later() on restart).
+ * record per object the codec hands it, refNow nesting, fix-ups and
+ * later() on restart).  As the real walker, it tells the codec which
+ * objects it holds (state.ids: minus the objref); the codec writes the
+ * others inline.
  */
 import { describe, it, expect } from 'vitest';
 import * as v8 from 'node:v8';
@@ -63,6 +66,7 @@ function checkpoint(root: unknown, opts: { maxRecord?: number } = {}): Uint8Arra
   const add = (child: object, step: PathStep): number => {
     const id = next++;
     ids.set(child, id);
+    if (!st.ids.has(child)) st.ids.set(child, -id);
     paths.set(child, join(current, step));
     return id;
   };
@@ -93,14 +97,16 @@ function checkpoint(root: unknown, opts: { maxRecord?: number } = {}): Uint8Arra
     try {
       writeValue(w, v, refs, st);
     } catch (e) {
-      if (e instanceof Refusal) throw new PathError(join(current, e.step), e);
+      if (e instanceof Refusal) throw new PathError(join([...e.outer].reverse().reduce(join, current), e.step), e);
       throw e;
     }
     w.end();
     current = saved;
   }
-  if (typeof root === 'object' && root !== null) ids.set(root, next++);
-  else next++;
+  if (typeof root === 'object' && root !== null) {
+    ids.set(root, next);
+    st.ids.set(root, -next++);
+  } else next++;
   paths.set(root, 'root');
   body(root, 1);
   for (let i = 0; i < queue.length; i++) if (!written.has(queue[i])) body(queue[i], ids.get(queue[i]!)!);
@@ -260,7 +266,8 @@ describe('primitives', () => {
     values.push({ name: 'late', u: 'late', s: 'late', tag: 'other' }, { name: 'late', u: 'seven', s: 'x', tag: 'late' });
     const img = checkpoint(values);
     expect(roundTrip(values)).toEqual(values);
-    const last = (dump(img) as { props: unknown[] }[]).slice(-2).map((d) => d.props);
+    const items = (dump(img) as { items: { props: unknown[] }[] }[])[0]!.items;
+    const last = items.slice(-2).map((d) => d.props);
     expect(last).toEqual([
       [['name', 'late'], ['u', 'late'], ['s', 'late'], ['tag', 'other']],
       [['name', 'late'], ['u', 'seven'], ['s', 'x'], ['tag', 'late']],
@@ -580,10 +587,12 @@ describe('tagged values and describeValue', () => {
     w.writeHeader([{ objtype: 1, name: VALUE_TYPE_NAME }]);
     const st = new ValueCodecState();
     const child = {};
-    const refs: RefWriter = { ref: () => 2, refTyped: () => 0, refNow: () => 0 };
+    const held = {};
+    st.ids.set(held, -2); // the walker holds it as objref 2
+    const refs: RefWriter = { ref: () => 3, refTyped: () => 0, refNow: () => 0 };
     w.objref(1, 1);
     w.beginBuiltin(BODY);
-    for (const v of ['k', 'k', -0, 10n, child, undefined]) writeTagged(w, v, refs, 'f', st);
+    for (const v of ['k', 'k', -0, 10n, held, child, child, undefined]) writeTagged(w, v, refs, 'f', st);
     w.end();
     w.tail(1);
     const r = new ImageReader(w.finish(), { crc32c, maxObjrefGap: 10 });
@@ -594,16 +603,21 @@ describe('tagged values and describeValue', () => {
     const holder = {};
     const got: unknown[] = [];
     const rr: RefReader = { get: (o) => `obj${o}`, getTyped: () => 0, now: () => 0, later: () => {}, offset: r.recOffset };
-    for (let i = 0; i < 6; i++) got.push(readTagged(r, rr, holder, 'f', rs));
-    expect(got).toEqual(['k', 'k', -0, 10n, 'obj2', undefined]);
+    for (let i = 0; i < 8; i++) got.push(readTagged(r, rr, holder, 'f', rs));
+    expect(got).toEqual(['k', 'k', -0, 10n, 'obj2', {}, {}, undefined]);
     expect(Object.is(got[2], -0)).toBe(true);
+    expect(got[6]).toBe(got[5]); // inline once, then its VREF
     expect(r.remaining()).toBe(0);
   });
 
   it('describes bodies with shapes, refs and shown primitives', () => {
-    expect(dump(checkpoint({ a: 1, b: [2, -0], c: 'x' }))).toEqual([
-      { kind: 'Object', shape: 0, props: [['a', 1], ['b', { ref: 2 }], ['c', 'x']] },
-      { kind: 'Array', length: 2, items: [2, { number: '-0' }] },
+    const b = [2, -0];
+    expect(dump(checkpoint({ a: 1, b, c: 'x', d: b }))).toEqual([
+      {
+        kind: 'Object',
+        shape: 0,
+        props: [['a', 1], ['b', { index: 0, kind: 'Array', length: 2, items: [2, { number: '-0' }] }], ['c', 'x'], ['d', { vref: 0 }]],
+      },
     ]);
   });
 
@@ -775,7 +789,22 @@ describe('hostile bodies are ObjHashError only', () => {
     expectEinval(() => restart(rawImage([K.PRIM, T.STR_NEW16, ...big])), /UTF-16/);
     expectEinval(() => restart(rawImage([K.SPARSE, 0x80, 0x80, 0x80, 0x80, 0x10, 1, 0, 1])), /array length/);
     expectEinval(() => restart(rawImage([K.PRIM, 0xff])), /unknown tag/);
-    expectEinval(() => restart(rawImage([0x14])), /unknown kind/);
+    expectEinval(() => restart(rawImage([0x15])), /unknown kind/);
+    // inline objects: nesting, value indexes, kinds an inline body cannot be
+    const nest = (n: number): number[] => [...Array.from({ length: n }, () => [K.SMALL_ARRAY + 1, T.INLINE]).flat(), K.SMALL_ARRAY];
+    expect(restart(rawImage([K.SMALL_ARRAY + 1, T.INLINE, ...nest(63)]))).toBeInstanceOf(Array);
+    expectEinval(() => restart(rawImage([K.SMALL_ARRAY + 1, T.INLINE, ...nest(64)])), /deeper than 64/);
+    expectEinval(() => restart(rawImage([K.SMALL_ARRAY + 1, T.VREF, 0])), /value index 0 is not defined/);
+    const selfCycle = restart(rawImage([K.SMALL_ARRAY + 1, T.INLINE, K.SMALL_ARRAY + 1, T.VREF, 0])) as unknown[][];
+    expect(selfCycle[0]![0]).toBe(selfCycle[0]); // an array exists before its elements are read
+    expectEinval(() => restart(rawImage([K.SMALL_ARRAY + 1, T.INLINE, K.TYPED + 1, T.VREF, 0, 0, 0])), /still being read/);
+    expectEinval(() => restart(rawImage([K.SMALL_ARRAY + 1, T.INLINE, K.PRIM, 0])), /inline PRIM/);
+    expectEinval(() => restart(rawImage([K.SMALL_ARRAY + 1, T.INLINE, K.ALIAS, T.VREF, 0])), /inline ALIAS/);
+    expectEinval(() => restart(rawImage([K.ALIAS, 0])), /ALIAS body without a VREF/);
+    expectEinval(() => restart(rawImage([K.ALIAS, T.VREF, 0])), /value index 0 is not defined/);
+    expectEinval(() => restart(rawImage([K.TYPED + 5, T.INLINE, K.SMALL_ARRAY, 0, 0])), /not an ArrayBuffer/);
+    expectEinval(() => restart(rawImage([K.TYPED + 5, T.INLINE, K.ARRAYBUFFER, 8, 0, 0, 0, 0, 0, 0, 0, 0, 2, 1])), /multiple of 4/);
+    expectEinval(() => restart(rawImage([K.TYPED + 5, 0x10])), /not an object/);
     expectEinval(() => restart(rawImage([K.SHAPED + 3])), /shape 3/);
     expectEinval(() => restart(rawImage([K.PRIM, T.STR_REF_SMALL + 2])), /string 2/);
     expectEinval(() => restart(rawImage([K.PRIM, T.REF_NEXT])), /reference/);

@@ -121,6 +121,7 @@ export class CheckpointContext implements Disposable {
     }
     if (++this.#count > this.#maxObjects)
       throw new ObjHashError('E2BIG', `checkpointObj: more than ${this.#maxObjects} objects (options.maxObjects)`);
+    if (type === ValueT && key === obj && !this.#values.ids.has(obj as object)) this.#values.ids.set(obj as object, -objref);
     if (this.#current !== 0) {
       this.#parent[objref] = this.#current;
       this.#step[objref] = this.#pendingStep;
@@ -216,6 +217,7 @@ export class CheckpointContext implements Disposable {
     if (!seam.added(h)) return objref;
     if (++this.#count > this.#maxObjects)
       throw new ObjHashError('E2BIG', `checkpoint: more than ${this.#maxObjects} objects (options.maxObjects)`);
+    if (type === ValueT && !this.#values.ids.has(child as object)) this.#values.ids.set(child as object, -objref);
     this.#queue.push(child);
     this.#qtype.push(type);
     this.#qref.push(objref);
@@ -228,6 +230,7 @@ export class CheckpointContext implements Disposable {
   /** The ObjHashError for a refusal inside the body of objref, with the path from the root. */
   #refusal(e: Refusal, objref: number): ObjHashError {
     const steps: PathStep[] = e.step === undefined ? [] : [e.step];
+    for (const s of e.outer) steps.push(s);
     for (let r = objref; this.#parent[r] !== undefined; r = this.#parent[r]!) steps.push(this.#step[r]!);
     return new ObjHashError('EINVAL', `checkpoint: ${formatPath(steps.reverse())}: ${e.why}`, undefined, { cause: e.cause });
   }

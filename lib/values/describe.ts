@@ -3,14 +3,16 @@
  * the same tag reader as restart (so the state's tables stay in step),
  * making no objects.  Primitives JSON cannot hold are shown as
  * { number: 'NaN' | '-0' | 'Infinity' | '-Infinity' }, { bigint: '123' },
- * { undefined: true }; an object reference as { ref: objref }; an array
- * hole as { hole: true }.  Properties are [key, value] pairs.
+ * { undefined: true }; an object reference as { ref: objref }; an inline
+ * object as its description with `index` (its value index) first; a
+ * reference to one as { vref: index }; an array hole as { hole: true }.
+ * Properties are [key, value] pairs.
  */
 import { ObjHashError } from '../errors.js';
 import type { PayloadReader } from '../image/payload-reader.js';
-import { ERROR_NAMES, E_CAUSE, E_MESSAGE, E_PROTO, E_STACK, K, MAX_ARRAY_LENGTH, P_DICT, P_NEW, P_SHAPE, REGEXP_FLAGS, TYPED } from './encoding.js';
+import { ERROR_NAMES, E_CAUSE, E_MESSAGE, E_PROTO, E_STACK, K, MAX_ARRAY_LENGTH, MAX_INLINE, P_DICT, P_NEW, P_SHAPE, REGEXP_FLAGS, TYPED } from './encoding.js';
 import { isIndex } from './kinds.js';
-import { HOLE_MARK, REF_MARK, bad, defineShape, readKey, readTag, rebase } from './read.js';
+import { HOLE_MARK, INLINE_MARK, REF_MARK, VREF_MARK, bad, defineShape, readKey, readTag, rebase } from './read.js';
 import type { ValueCodecState } from './state.js';
 
 /** Bytes of a buffer shown (as hex) by describeValue. */
@@ -22,7 +24,7 @@ type Desc = Record<string, unknown>;
 export function describeValue(r: PayloadReader, st: ValueCodecState): unknown {
   const off = r.recOffset;
   try {
-    return describeBody(r, st, off);
+    return describeBody(r, st, off, false);
   } catch (e) {
     throw asObjHash(e, off);
   }
@@ -32,7 +34,7 @@ export function describeValue(r: PayloadReader, st: ValueCodecState): unknown {
 export function describeTagged(r: PayloadReader, st: ValueCodecState): unknown {
   const off = r.recOffset;
   try {
-    return show(readTag(r, st, off), st);
+    return item(r, st, off);
   } catch (e) {
     throw asObjHash(e, off);
   }
@@ -45,7 +47,7 @@ function asObjHash(e: unknown, off: number): unknown {
 
 function show(x: unknown, st: ValueCodecState): unknown {
   if (x === REF_MARK) return { ref: st.ref };
-  if (x === HOLE_MARK) return { hole: true };
+  if (x === HOLE_MARK) return HOLE_MARK;
   switch (typeof x) {
     case 'number':
       if (Object.is(x, -0)) return { number: '-0' };
@@ -59,10 +61,33 @@ function show(x: unknown, st: ValueCodecState): unknown {
   }
 }
 
-function value(r: PayloadReader, st: ValueCodecState, off: number): unknown {
+/** A tagged value; an inline object described in place (as restart reads it). */
+function item(r: PayloadReader, st: ValueCodecState, off: number): unknown {
   const x = readTag(r, st, off);
-  if (x === HOLE_MARK) bad(off, 'a hole outside an array');
+  if (x === INLINE_MARK) {
+    if (st.depth >= MAX_INLINE) bad(off, `inline values nested deeper than ${MAX_INLINE} levels`);
+    const index = st.objects.length;
+    st.objects.push(true);
+    st.depth++;
+    try {
+      const d: Desc = { index, ...(describeBody(r, st, off, true) as Desc) };
+      st.objects[index] = d.kind;
+      return d;
+    } finally {
+      st.depth--;
+    }
+  }
+  if (x === VREF_MARK) {
+    if (st.ref >= st.objects.length) bad(off, `value index ${st.ref} is not defined (${st.objects.length} are)`);
+    return { vref: st.ref };
+  }
   return show(x, st);
+}
+
+function value(r: PayloadReader, st: ValueCodecState, off: number): unknown {
+  const x = item(r, st, off);
+  if (x === HOLE_MARK) bad(off, 'a hole outside an array');
+  return x;
 }
 
 function typed(r: PayloadReader, st: ValueCodecState, off: number, want: string): unknown {
@@ -71,15 +96,22 @@ function typed(r: PayloadReader, st: ValueCodecState, off: number, want: string)
   return show(x, st);
 }
 
-function describeBody(r: PayloadReader, st: ValueCodecState, off: number): unknown {
+function describeBody(r: PayloadReader, st: ValueCodecState, off: number, inline: boolean): unknown {
   const k = r.u8();
   if (k >= K.SHAPED) return { kind: 'Object', ...shaped(r, st, k - K.SHAPED, false, off) };
   if (k >= K.SMALL_ARRAY) return { kind: 'Array', length: k - K.SMALL_ARRAY, items: elements(r, st, k - K.SMALL_ARRAY, off) };
   switch (k) {
     case K.PRIM: {
+      if (inline) bad(off, 'an inline PRIM body');
       const x = readTag(r, st, off);
-      if (x === REF_MARK || x === HOLE_MARK) bad(off, 'a primitive body holds a reference or a hole');
+      if (x !== null && typeof x === 'object') bad(off, 'a primitive body holds a reference or a hole');
       return { kind: 'primitive', value: show(x, st) };
+    }
+    case K.ALIAS: {
+      if (inline) bad(off, 'an inline ALIAS body');
+      if (readTag(r, st, off) !== VREF_MARK) bad(off, 'an ALIAS body without a VREF');
+      if (st.ref >= st.objects.length) bad(off, `value index ${st.ref} is not defined (${st.objects.length} are)`);
+      return { kind: 'alias', vref: st.ref };
     }
     case K.OBJECT:
     case K.NULL_OBJECT:
@@ -170,13 +202,21 @@ function describeBody(r: PayloadReader, st: ValueCodecState, off: number): unkno
 
 function elements(r: PayloadReader, st: ValueCodecState, n: number, off: number): unknown[] {
   const items: unknown[] = [];
-  for (let i = 0; i < n; i++) items.push(show(readTag(r, st, off), st));
+  for (let i = 0; i < n; i++) {
+    const x = item(r, st, off);
+    items.push(x === HOLE_MARK ? { hole: true } : x);
+  }
   return items;
 }
 
 function view(r: PayloadReader, st: ValueCodecState, name: string, tracking: boolean, off: number): Desc {
-  if (readTag(r, st, off) !== REF_MARK) bad(off, "a view's buffer that is not a reference");
-  const d: Desc = { kind: name, buffer: { ref: st.ref }, byteOffset: r.uv() };
+  const buffer = item(r, st, off) as Desc;
+  const isBuffer =
+    buffer !== null &&
+    typeof buffer === 'object' &&
+    (typeof buffer.ref === 'number' || buffer.kind === 'ArrayBuffer' || (typeof buffer.vref === 'number' && st.objects[buffer.vref] === 'ArrayBuffer'));
+  if (!isBuffer) bad(off, "a view's buffer that is not an ArrayBuffer");
+  const d: Desc = { kind: name, buffer, byteOffset: r.uv() };
   if (tracking) d.lengthTracking = true;
   else d[name === 'DataView' ? 'byteLength' : 'length'] = r.uv();
   return d;

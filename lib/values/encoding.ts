@@ -6,13 +6,28 @@
  *
  * # Where plain values live
  *
- * Every plain object (object, array, Map, Set, Date, RegExp, wrapper,
- * Error, ArrayBuffer, typed array, DataView) is one object of the image:
- * the walker writes its OBJREF (objtype of the type-table entry named
- * `objhash:value`), then one VALUE record (type 7) whose payload is the
- * object's BODY.  A body refers to other objects only by objref, so
- * sharing, cycles and any depth need nothing more.  An image whose root is
- * a primitive holds one VALUE body of kind PRIM.
+ * A plain object (object, array, Map, Set, Date, RegExp, wrapper, Error,
+ * ArrayBuffer, typed array, DataView) is written INLINE where a tagged
+ * value first meets it: an INLINE tag, then the object's BODY, at that
+ * spot of the enclosing body.  Inline objects get the next VALUE INDEX
+ * (0, 1, ... per image, in the order their INLINE tags appear); a later
+ * reference to one is a VREF tag naming its index.  Inline objects are
+ * not objects of the objhash (no objref, no OBJREF record, not counted in
+ * TAIL); they exist only inside the bodies that hold them, so sharing and
+ * cycles among plain values cost one Map entry per object and no framing.
+ *
+ * A plain value that the objhash itself holds (the image's root, the
+ * target of a `ref(ValueT)` field or of checkpointObj(obj, ValueT), or a
+ * value met deeper than MAX_INLINE inline levels in one record) is an
+ * object of the image: the walker writes its OBJREF (objtype of the
+ * type-table entry named `objhash:value`), then one VALUE record (type 7)
+ * whose payload is the object's BODY; tagged values refer to it with REF
+ * / REF_NEXT (its objref).  An object first written inline and later asked
+ * for by objref gets a VALUE record whose body is ALIAS (a VREF to the
+ * inline object).  A record's body nests at most MAX_INLINE (64) INLINE
+ * levels: the writer moves deeper values to records of their own (so any
+ * depth works with bounded recursion), a reader refuses deeper nesting.
+ * An image whose root is a primitive holds one VALUE body of kind PRIM.
  *
  * # The codec state (per image)
  *
@@ -30,6 +45,11 @@
  * - LAST, the highest objref any REF / REF_NEXT tag has named so far
  *   (initially 0): REF_NEXT means objref LAST + 1, and after every
  *   reference LAST = max(LAST, objref).
+ * - the VALUE INDEX count: every INLINE tag takes the next index, before
+ *   its body is read (a reader reserves the slot at the tag and fills it
+ *   when the body has made the object); VREF i names an index already
+ *   taken (a VREF to an object whose body is still being read, before it
+ *   exists, is EINVAL).
  *
  * A body that makes the walker write another body while it is being
  * written (a view: refNow(buffer)) does so before it touches the state, so
@@ -65,7 +85,9 @@
  * | d8        | REF: uv objref (1..2^31-1), an object                        |
  * | d9        | REF_NEXT: the object with objref LAST + 1                   |
  * | da-f8     | STR_SHORT_LIT: as STR_SHORT (tag - 0xd9 = 1..31 bytes), not defined |
- * | f9-ff     | reserved (EINVAL)                                          |
+ * | f9        | INLINE: a BODY follows (not PRIM, not ALIAS); the object takes the next value index |
+ * | fa        | VREF: uv i, the inline object with value index i            |
+ * | fb-ff     | reserved (EINVAL)                                          |
  *
  * Numbers take the first form that fits: a safe integer as 00-5f, UINT or
  * NINT; -0, NaN; DEC1..DEC6 (when m fits 20 bits); F32; DEC; F64.
@@ -99,10 +121,11 @@
  * | 0f    | ERROR: u8 b: bits 0-2 the prototype (0 Error, 1 EvalError, 2 RangeError, 3 ReferenceError, 4 SyntaxError, 5 TypeError, 6 URIError), bit 3 a message follows (tagged string), bit 4 a stack follows (tagged string), bit 5 a cause follows (tagged value); bits 6-7 zero |
  * | 10    | ARRAYBUFFER: uv byteLength, the bytes                          |
  * | 11    | RESIZABLE ARRAYBUFFER: uv byteLength, uv maxByteLength, the bytes |
- * | 12    | DATAVIEW: REF/REF_NEXT of its buffer, uv byteOffset, uv byteLength |
- * | 13    | DATAVIEW, length-tracking (of a resizable buffer): REF/REF_NEXT, uv byteOffset |
- * | 20-2b | typed array of type kind - 0x20 (0 Int8, 1 Uint8, 2 Uint8Clamped, 3 Int16, 4 Uint16, 5 Int32, 6 Uint32, 7 Float32, 8 Float64, 9 BigInt64, 10 BigUint64, 11 Float16): REF/REF_NEXT of its buffer, uv byteOffset, uv length (elements) |
- * | 30-3b | the same, length-tracking: REF/REF_NEXT, uv byteOffset          |
+ * | 12    | DATAVIEW: its buffer (REF/REF_NEXT, INLINE or VREF), uv byteOffset, uv byteLength |
+ * | 13    | DATAVIEW, length-tracking (of a resizable buffer): its buffer, uv byteOffset |
+ * | 14    | ALIAS: a VREF tag; this record's object is that inline object (VALUE records only) |
+ * | 20-2b | typed array of type kind - 0x20 (0 Int8, 1 Uint8, 2 Uint8Clamped, 3 Int16, 4 Uint16, 5 Int32, 6 Uint32, 7 Float32, 8 Float64, 9 BigInt64, 10 BigUint64, 11 Float16): its buffer (REF/REF_NEXT, INLINE or VREF), uv byteOffset, uv length (elements) |
+ * | 30-3b | the same, length-tracking: its buffer, uv byteOffset            |
  * | 40-5f | SMALL_ARRAY: an ARRAY of length kind - 0x40 (0..31): the values  |
  * | 60-ff | SHAPED_OBJECT: an OBJECT of shape kind - 0x60 (0..159): the values |
  * | other | reserved (EINVAL)                                              |
@@ -119,10 +142,12 @@
  *
  * A buffer's bytes are its memory as is (typed array elements in the
  * host's byte order: little-endian on every platform Node supports but
- * s390x and ppc64be).  A view's buffer is written before the view (the
- * walker's refNow, also for a buffer already queued), so a reader has it
- * whole when it makes the view, and checks the view's offset, alignment
- * and length against it.  Views sharing one buffer name the same objref.
+ * s390x and ppc64be).  A view's buffer is whole before the view is made:
+ * inline in the view's body, a VREF to an inline buffer, or a REF to a
+ * buffer whose record the walker wrote before the view's (its refNow,
+ * also for a buffer already queued); a reader checks the view's offset,
+ * alignment and length against it.  Views sharing one buffer name the
+ * same buffer.
  *
  * A reader defines an own property named `__proto__` (assigning it would
  * set the prototype); the walker's later fix-up then assigns the own
@@ -183,6 +208,7 @@ export const K = {
   RESIZABLE: 0x11,
   DATAVIEW: 0x12,
   DATAVIEW_TRACKING: 0x13,
+  ALIAS: 0x14,
   TYPED: 0x20,
   TYPED_TRACKING: 0x30,
   SMALL_ARRAY: 0x40,
@@ -231,7 +257,12 @@ export const T = {
   REF_NEXT: 0xd9,
   /** 0xda..0xf8: a literal string of tag - 0xd9 UTF-8 bytes. */
   STR_SHORT_LIT: 0xd9,
+  INLINE: 0xf9,
+  VREF: 0xfa,
 } as const;
+
+/** INLINE levels one record's body may nest (writer and reader). */
+export const MAX_INLINE = 64;
 
 /** Smallest and largest integer written in the tag byte. */
 export const INT_SMALL_MIN = -T.INT_BIAS;

@@ -16,6 +16,7 @@ import {
   ERROR_NAMES,
   K,
   MAX_ARRAY_LENGTH,
+  MAX_INLINE,
   MAX_BIGINT_BYTES,
   MAX_OBJREF,
   MAX_SHAPES,
@@ -29,13 +30,17 @@ import {
   TYPED,
 } from './encoding.js';
 import { AB_BYTELENGTH, isArrayBuffer, isDetached, isIndex, isResizable } from './kinds.js';
-import type { Shape, ValueCodecState } from './state.js';
+import { PENDING, type Shape, type ValueCodecState } from './state.js';
 import { fromMagnitude } from '../image/bigint.js';
 
 /** readTag's result for a REF / REF_NEXT tag (the objref is in state.ref). */
 export const REF_MARK: unknown = Object.freeze({ mark: 'ref' });
 /** readTag's result for a HOLE tag. */
 export const HOLE_MARK: unknown = Object.freeze({ mark: 'hole' });
+/** readTag's result for an INLINE tag (a body follows). */
+export const INLINE_MARK: unknown = Object.freeze({ mark: 'inline' });
+/** readTag's result for a VREF tag (the value index is in state.ref). */
+export const VREF_MARK: unknown = Object.freeze({ mark: 'vref' });
 
 const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const f32 = new Float32Array(1);
@@ -67,7 +72,7 @@ export function rebase(e: unknown, off: number): unknown {
 export function readValue(r: PayloadReader, refs: RefReader, created: Created, st: ValueCodecState): unknown {
   const off = refs.offset;
   try {
-    return readBody(r, refs, created, st, off);
+    return readBody(r, refs, created, st, off, false);
   } catch (e) {
     throw rebase(e, off);
   }
@@ -77,7 +82,7 @@ export function readValue(r: PayloadReader, refs: RefReader, created: Created, s
 export function readTagged(r: PayloadReader, refs: RefReader, holder: object, key: string | number, st: ValueCodecState): unknown {
   const off = refs.offset;
   try {
-    const x = readTag(r, st, off);
+    const x = readItem(r, refs, st, off);
     if (x === REF_MARK) return refs.get(st.ref, holder, key);
     if (x === HOLE_MARK) bad(off, 'a hole outside an array');
     return x;
@@ -86,7 +91,40 @@ export function readTagged(r: PayloadReader, refs: RefReader, holder: object, ke
   }
 }
 
-function readBody(r: PayloadReader, refs: RefReader, created: Created, st: ValueCodecState, off: number): unknown {
+/**
+ * A tagged value with inline objects resolved: a primitive, an object
+ * (INLINE: its body read now; VREF), REF_MARK (objref in st.ref) or
+ * HOLE_MARK.
+ */
+function readItem(r: PayloadReader, refs: RefReader, st: ValueCodecState, off: number): unknown {
+  const x = readTag(r, st, off);
+  if (x === INLINE_MARK) return readInline(r, refs, st, off);
+  if (x === VREF_MARK) return inlineAt(st, st.ref, off);
+  return x;
+}
+
+/** The body after an INLINE tag: its object takes the next value index. */
+function readInline(r: PayloadReader, refs: RefReader, st: ValueCodecState, off: number): unknown {
+  if (st.depth >= MAX_INLINE) bad(off, `inline values nested deeper than ${MAX_INLINE} levels`);
+  st.pend.push(st.objects.length);
+  st.objects.push(PENDING);
+  st.depth++;
+  try {
+    return readBody(r, refs, st.inlineCreated, st, off, true);
+  } finally {
+    st.depth--;
+  }
+}
+
+/** The inline object with value index i. */
+function inlineAt(st: ValueCodecState, i: number, off: number): unknown {
+  const o = i < st.objects.length ? st.objects[i] : undefined;
+  if (o === undefined) bad(off, `value index ${i} is not defined (${st.objects.length} are)`);
+  if (o === PENDING) bad(off, `value index ${i} names an object whose body is still being read`);
+  return o;
+}
+
+function readBody(r: PayloadReader, refs: RefReader, created: Created, st: ValueCodecState, off: number, inline: boolean): unknown {
   const k = r.u8();
   if (k >= K.SHAPED) {
     const s = shapeAt(st, k - K.SHAPED, false, off);
@@ -103,10 +141,18 @@ function readBody(r: PayloadReader, refs: RefReader, created: Created, st: Value
   }
   switch (k) {
     case K.PRIM: {
+      if (inline) bad(off, 'an inline PRIM body');
       const x = readTag(r, st, off);
-      if (x === REF_MARK || x === HOLE_MARK) bad(off, 'a primitive body holds a reference or a hole');
+      if (x !== null && typeof x === 'object') bad(off, 'a primitive body holds a reference or a hole');
       created(x);
       return x;
+    }
+    case K.ALIAS: {
+      if (inline) bad(off, 'an inline ALIAS body');
+      if (readTag(r, st, off) !== VREF_MARK) bad(off, 'an ALIAS body without a VREF');
+      const o = inlineAt(st, st.ref, off);
+      created(o);
+      return o;
     }
     case K.OBJECT:
     case K.NULL_OBJECT: {
@@ -176,7 +222,7 @@ function wrap(x: unknown, created: Created): object {
 
 function readElements(r: PayloadReader, refs: RefReader, st: ValueCodecState, a: unknown[], n: number, off: number): void {
   for (let i = 0; i < n; i++) {
-    const x = readTag(r, st, off);
+    const x = readItem(r, refs, st, off);
     if (x === REF_MARK) a[i] = refs.get(st.ref, a, i);
     else if (x === HOLE_MARK) a.length = i + 1;
     else a[i] = x;
@@ -195,7 +241,7 @@ function readSparse(r: PayloadReader, refs: RefReader, created: Created, st: Val
   for (let j = 0; j < count; j++) {
     idx += r.uv() + 1;
     if (idx >= len) bad(off, `sparse index ${idx} past the length ${len}`);
-    const x = readTag(r, st, off);
+    const x = readItem(r, refs, st, off);
     if (x === REF_MARK) a[idx] = refs.get(st.ref, a, idx);
     else if (x === HOLE_MARK) bad(off, 'a hole in a sparse array');
     else a[idx] = x;
@@ -206,7 +252,7 @@ function readSparse(r: PayloadReader, refs: RefReader, created: Created, st: Val
 
 /** holder[key] = the next tagged value (a reference through refs.get). */
 function readInto(r: PayloadReader, refs: RefReader, st: ValueCodecState, o: Obj, k: string, off: number): void {
-  const x = readTag(r, st, off);
+  const x = readItem(r, refs, st, off);
   if (x === REF_MARK) o[k] = refs.get(st.ref, o, k);
   else if (x === HOLE_MARK) bad(off, 'a hole outside an array');
   else o[k] = x;
@@ -296,14 +342,14 @@ function readCollection(r: PayloadReader, refs: RefReader, created: Created, st:
   let vals: unknown[] | null = null;
   let ids: number[] | null = null;
   for (let i = 0; i < size; i++) {
-    const k = readTag(r, st, off);
+    const k = readItem(r, refs, st, off);
     let kid = 0;
     if (k === REF_MARK) kid = st.ref;
     else if (k === HOLE_MARK) bad(off, 'a hole in a Map or Set');
     let v: unknown;
     let vid = 0;
     if (map) {
-      v = readTag(r, st, off);
+      v = readItem(r, refs, st, off);
       if (v === REF_MARK) vid = st.ref;
       else if (v === HOLE_MARK) bad(off, 'a hole in a Map');
     }
@@ -408,18 +454,19 @@ function readView(
   tracking: boolean,
   off: number,
 ): ArrayBufferView {
-  const x = readTag(r, st, off);
-  if (x !== REF_MARK) bad(off, "a view's buffer that is not a reference");
-  const objref = st.ref;
+  const x = readItem(r, refs, st, off);
+  const objref = x === REF_MARK ? st.ref : 0;
+  if (objref === 0 && (x === null || typeof x !== 'object' || x === HOLE_MARK)) bad(off, "a view's buffer that is not an object");
   const byteOffset = r.uv();
   const length = tracking ? 0 : r.uv();
   const info = t < 0 ? undefined : TYPED[t]!;
   const name = info === undefined ? 'DataView' : info.name;
   const C = info === undefined ? DataView : info.ctor;
   if (C === undefined) bad(off, `${name} is not available in this Node`);
-  const buf = refs.now(objref);
-  if (!isArrayBuffer(buf)) bad(off, `the buffer of a ${name}, objref ${objref}, is not an ArrayBuffer`);
-  if (isDetached(buf)) bad(off, `the buffer of a ${name}, objref ${objref}, is detached`);
+  const buf = objref !== 0 ? refs.now(objref) : x;
+  const which = objref !== 0 ? `, objref ${objref},` : '';
+  if (!isArrayBuffer(buf)) bad(off, `the buffer of a ${name}${which} is not an ArrayBuffer`);
+  if (isDetached(buf)) bad(off, `the buffer of a ${name}${which} is detached`);
   const es = info === undefined ? 1 : info.size;
   const bl = AB_BYTELENGTH.call(buf) as number;
   if (byteOffset % es !== 0) bad(off, `a ${name} at byteOffset ${byteOffset}, not a multiple of ${es}`);
@@ -442,7 +489,8 @@ function readView(
 // ----------------------------------------------------------- tagged values
 
 /**
- * One tagged value: a primitive, REF_MARK (the objref in st.ref) or
+ * One tagged value: a primitive, REF_MARK (the objref in st.ref),
+ * VREF_MARK (the value index in st.ref), INLINE_MARK (a body follows) or
  * HOLE_MARK.  Defines table strings and advances st.last as it goes.
  */
 export function readTag(r: PayloadReader, st: ValueCodecState, off: number): unknown {
@@ -500,6 +548,11 @@ export function readTag(r: PayloadReader, st: ValueCodecState, off: number): unk
       st.ref = st.last = o;
       return REF_MARK;
     }
+    case T.INLINE:
+      return INLINE_MARK;
+    case T.VREF:
+      st.ref = r.uv();
+      return VREF_MARK;
     default:
       if (t > T.DEC && t <= T.DEC + T.DEC_MAX) return r.sv() / POW10[t - T.DEC]!;
       if (t > T.STR_SHORT_LIT && t <= T.STR_SHORT_LIT + T.STR_SHORT_MAX) return readShort(r, null, t - T.STR_SHORT_LIT, off);

@@ -80,7 +80,26 @@ export class ValueCodecState {
   readonly strings: string[] = [];
   /** The shape table. */
   readonly shapes: Shape[] = [];
+  /**
+   * Identity of the plain objects met so far: >= 0 the value index of an
+   * object written inline, < 0 minus the objref of one the walker holds
+   * (its own VALUE record).
+   */
+  readonly ids = new Map<object, number>();
+  /** Value indexes taken so far (checkpoint). */
+  nextIndex = 0;
+  // ---- restart
+  /** Inline objects by value index (a reserved slot holds PENDING until its body made it). */
+  readonly objects: unknown[] = [];
+  /** Value indexes whose bodies are being read, innermost last. */
+  readonly pend: number[] = [];
+  /** The `created` of an inline body: fills the innermost reserved slot. */
+  readonly inlineCreated = (obj: unknown): void => {
+    this.objects[this.pend.pop()!] = obj;
+  };
   // ---- both
+  /** INLINE levels open in the current record. */
+  depth = 0;
   /** The highest objref a REF / REF_NEXT tag named so far. */
   last = 0;
   /** The objref of the REF tag read last (restart). */
@@ -92,6 +111,9 @@ export class ValueCodecState {
     this.strCheck += TABLE_CHECK;
   }
 }
+
+/** The slot of an inline object whose body is being read. */
+export const PENDING: unknown = Object.freeze({ mark: 'pending' });
 
 /** Value-string definitions between two checks of the table policy. */
 const TABLE_CHECK = 4096;

@@ -10,6 +10,7 @@ import { Refusal, type PathStep, type RefWriter } from '../walk/refs.js';
 import { INT_SMALL_MAX, INT_SMALL_MIN, MAX_STRINGS, MAX_TABLE_STRING, POW10, T } from './encoding.js';
 import { notPlainReason } from './kinds.js';
 import type { ValueCodecState } from './state.js';
+import { writeChild } from './write.js';
 import { magnitudeBytes } from '../image/bigint.js';
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
@@ -37,7 +38,7 @@ export function writeVal(w: PayloadWriter, v: unknown, refs: RefWriter, st: Valu
       return;
     case 'object':
       if (v === null) w.u8(T.NULL);
-      else writeRef(w, refs.ref(v, step!), st);
+      else writeChild(w, v, refs, st, step!);
       return;
     case 'boolean':
       w.u8(v ? T.TRUE : T.FALSE);

@@ -13,6 +13,7 @@ import {
   E_STACK,
   ERROR_NAMES,
   K,
+  MAX_INLINE,
   MAX_SHAPE_KEYS,
   MAX_SHAPES,
   P_DICT,
@@ -73,7 +74,55 @@ export function writeValue(w: PayloadWriter, v: unknown, refs: RefWriter, st: Va
     writeVal(w, v, refs, st, undefined);
     return;
   }
+  const id = st.ids.get(v);
+  if (id !== undefined && id >= 0) {
+    // written inline before: this record only names it
+    w.u8(K.ALIAS);
+    w.u8(T.VREF);
+    w.uv(id);
+    return;
+  }
+  writeBody(w, v, plainKind(v), refs, st);
+}
+
+/**
+ * A tagged value that is an object: VREF or REF if it was met before, an
+ * INLINE body if it is plain and new (while the record nests fewer than
+ * MAX_INLINE levels), else the walker's objref (a class instance of a
+ * registered type; a plain value deeper than MAX_INLINE, which gets a
+ * record of its own).
+ */
+export function writeChild(w: PayloadWriter, v: object, refs: RefWriter, st: ValueCodecState, step: PathStep): void {
+  const id = st.ids.get(v);
+  if (id !== undefined) {
+    if (id >= 0) {
+      w.u8(T.VREF);
+      w.uv(id);
+    } else {
+      writeRef(w, -id, st);
+    }
+    return;
+  }
   const k = plainKind(v);
+  if (k === undefined || st.depth >= MAX_INLINE) {
+    writeRef(w, refs.ref(v, step), st);
+    return;
+  }
+  st.ids.set(v, st.nextIndex++);
+  w.u8(T.INLINE);
+  st.depth++;
+  try {
+    writeBody(w, v, k, refs, st);
+  } catch (e) {
+    if (e instanceof Refusal) e.outer.push(step);
+    throw e;
+  } finally {
+    st.depth--;
+  }
+}
+
+/** The body of the plain object v of kind k (undefined: not plain, refused). */
+function writeBody(w: PayloadWriter, v: object, k: number | undefined, refs: RefWriter, st: ValueCodecState): void {
   if (k === K.OBJECT || k === K.NULL_OBJECT) {
     if (isProxy(v)) throw new Refusal(undefined, 'a Proxy cannot be checkpointed');
     writeObject(w, v as Obj, k, refs, st);
@@ -457,9 +506,19 @@ function writeView(w: PayloadWriter, v: object, t: number, refs: RefWriter, st: 
   const byteLen = (dv ? DV_BYTELENGTH : TA_BYTELENGTH).call(v) as number;
   const es = dv ? 1 : TYPED[t]!.size;
   const tracking = isResizable(buf) && lengthTracking(v, dv, buf, off, byteLen, es);
-  const o = refs.refNow(buf, 'buffer'); // before the state is touched: the buffer's body lands first
-  w.u8(dv ? (tracking ? K.DATAVIEW_TRACKING : K.DATAVIEW) : (tracking ? K.TYPED_TRACKING : K.TYPED) + t);
-  writeRef(w, o, st);
+  const kind = dv ? (tracking ? K.DATAVIEW_TRACKING : K.DATAVIEW) : (tracking ? K.TYPED_TRACKING : K.TYPED) + t;
+  const id = st.ids.get(buf);
+  if (id !== undefined ? id >= 0 : st.depth < MAX_INLINE) {
+    // new: inline here, before the view's offsets; met inline before: its VREF
+    w.u8(kind);
+    writeChild(w, buf, refs, st, 'buffer');
+  } else {
+    // the walker holds it: its record is written now if it waits in the
+    // queue, before the state is touched, so that it lands before this one
+    const o = refs.refNow(buf, 'buffer');
+    w.u8(kind);
+    writeRef(w, o, st);
+  }
   w.uv(off);
   if (!tracking) w.uv(dv ? byteLen : (TA_LENGTH.call(v) as number));
 }

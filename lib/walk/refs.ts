@@ -71,6 +71,8 @@ export type PathStep = string | number;
  * from the root, e.g. "root.a[3].f: a function cannot be checkpointed".
  */
 export class Refusal extends Error {
+  /** The steps from the holders of inline values around it, innermost first (added as it unwinds). */
+  readonly outer: PathStep[] = [];
   constructor(
     readonly step: PathStep | undefined,
     readonly why: string,
