@@ -127,6 +127,72 @@ describe.each(IMPLS)('schema types (%s)', (impl) => {
     expect(n).toBe(1_000_000);
   });
 
+  it('an object referred to before its record is made once, by the reference, and filled by the record', () => {
+    let made = 0;
+    interface Item {
+      id: number;
+      next: Item | null;
+      kids: Item[];
+    }
+    const ItemT: ObjType<Item> = defineObjType<Item>({
+      name: 'item',
+      fields: { id: 'uv', next: ref(() => ItemT), kids: refs(() => ItemT) },
+      create: () => (made++, { id: -1, next: null, kids: [] }),
+    });
+    const items: Item[] = Array.from({ length: 50 }, (_, id) => ({ id, next: null, kids: [] }));
+    items.forEach((it, i) => {
+      it.next = items[(i * 7 + 3) % 50]!;
+      it.kids = [items[(i + 1) % 50]!, items[(i * 3) % 50]!];
+    });
+    const back = restart(checkpoint(items[0]!, ItemT, { impl, types: [ItemT] }), ItemT, { impl, types: [ItemT] });
+    expect(made).toBe(50);
+    const seen = new Map<number, Item>();
+    const walk = [back];
+    while (walk.length) {
+      const x = walk.pop()!;
+      if (seen.has(x.id)) {
+        expect(seen.get(x.id)).toBe(x);
+        continue;
+      }
+      seen.set(x.id, x);
+      expect(x.next!.id).toBe((x.id * 7 + 3) % 50);
+      expect(x.kids.map((k) => k.id)).toEqual([(x.id + 1) % 50, (x.id * 3) % 50]);
+      walk.push(x.next!, ...x.kids);
+    }
+    expect(seen.size).toBe(50);
+  });
+
+  it('a reference to an objref of another type, or to one no record defines, is refused', () => {
+    interface A {
+      n: number;
+    }
+    interface B {
+      m: number;
+    }
+    interface Holder {
+      x: A;
+      y: B;
+    }
+    const AT = defineObjType<A>({ name: 'a', fields: { n: 'uv' } });
+    const BT = defineObjType<B>({ name: 'b', fields: { m: 'uv' } });
+    const HT = defineObjType<Holder>({ name: 'holder', fields: { x: ref(AT), y: ref(BT) } });
+    const oo = { impl, types: [HT, AT, BT] };
+    const img = checkpoint({ x: { n: 1 }, y: { m: 2 } }, HT, oo);
+    // the holder's FIELDS record (H 0x0d, length 2): objrefs 2 (x) and 3 (y)
+    let at = -1;
+    for (let i = 0; i + 3 < img.length && at < 0; i++) if (img[i] === 0x0d && img[i + 1] === 2 && img[i + 2] === 2 && img[i + 3] === 3) at = i;
+    expect(at).toBeGreaterThan(0);
+    expect(restart(img, HT, oo)).toEqual({ x: { n: 1 }, y: { m: 2 } });
+    const swapped = img.slice();
+    swapped[at + 2] = 3;
+    swapped[at + 3] = 2;
+    expectCode(() => restart(swapped, HT, oo), 'ENOMSG', /objref 2, referred to as a b by the record at offset \d+, is a a/);
+    const missing = img.slice();
+    missing[at + 2] = 9;
+    const e = expectCode(() => restart(missing, HT, oo), 'EINVAL', /objref 9 is referred to by the record at offset \d+ but no object has it/);
+    expect(e.offset).toBe(at);
+  });
+
   it('a value of the wrong kind is EINVAL naming type and field', () => {
     expectCode(() => checkpoint({ x: 'no', y: 1 } as never, PointT, o), 'EINVAL', /point\.x/);
     const bad = { ...tree(0, 0), flags: 2 ** 32 };

@@ -22,7 +22,7 @@ import { ObjHash, seam } from '../hash/objhash.js';
 import type { ObjType } from '../types.js';
 import { ValueCodecState } from '../values/index.js';
 import type { RefReader } from '../walk/refs.js';
-import { ValueT, isWalked, readBodyOf, type ReadBody } from '../walk/walked.js';
+import { ValueT, creatorOf, isWalked, readBodyOf, type ReadBody } from '../walk/walked.js';
 import { DEFAULT_MAX_DEPTH, checkOptions, checkTypes, positiveInt, type ContextOptions } from './options.js';
 
 interface Frame {
@@ -69,6 +69,15 @@ export class RestartContext implements Disposable {
   #fixType: (ObjType<any> | undefined)[] = [];
   #fixAt: number[] = [];
   #pending = 0;
+  /**
+   * Objects of fields types made by the first typed reference to them,
+   * before their records: #preAt[objref] is that reference's record
+   * offset + 1 until the record arrives (then 0).  No fix-up is needed
+   * for them.  #creators by type id.
+   */
+  #preAt: number[] = [];
+  #preCount = 0;
+  #creators: ((() => object) | undefined)[] = [];
   #later: (() => void)[] = [];
   #values = new ValueCodecState();
   readonly #refs: RefReader;
@@ -98,7 +107,10 @@ export class RestartContext implements Disposable {
       if (t === undefined)
         throw new ObjHashError('EINVAL', `restart: the image has type '${e.name}' (objtype ${e.objtype}), which is not in options.types`, 0);
       this.#byObjtype[e.objtype] = t;
-      if (isWalked(t)) this.#readers[e.objtype] = readBodyOf(t, e.schema);
+      if (isWalked(t)) {
+        this.#readers[e.objtype] = readBodyOf(t, e.schema);
+        if (t !== ValueT) this.#creators[t.id] = creatorOf(t);
+      }
       else if (e.schema !== undefined && e.schema.length > 0)
         throw new ObjHashError('EINVAL', `restart: the image wrote type '${e.name}' with fields, but the type given has hand-written ops`, 0);
     }
@@ -238,7 +250,7 @@ export class RestartContext implements Disposable {
     try {
       if (read !== undefined) {
         this.readRecord(type === ValueT ? REC.VALUE : REC.FIELDS);
-        obj = read(this.#reader, this.#refs, this.#values, this.#created);
+        obj = read(this.#reader, this.#refs, this.#values, this.#created, this.#preAt[objref] ? this.#takePre(objref, type, at) : undefined);
         if (!frame.referenced) this.#onCreated(obj);
       } else obj = restore!(this);
       if (this.#recDepth === depth + 1 && this.#reader.remaining() !== 0) this.#leftover(depth + 1);
@@ -260,6 +272,16 @@ export class RestartContext implements Disposable {
     }
     this.#count++;
     return obj;
+  }
+
+  /** The object a typed reference made for objref, now that its record (at `at`, of `type`) arrives. */
+  #takePre(objref: number, type: ObjType<any>, at: number): object {
+    const want = this.#otype[objref]!;
+    if (want !== type)
+      throw new ObjHashError('ENOMSG', `restart: objref ${objref}, referred to as a ${want.name} by the record at offset ${this.#preAt[objref]! - 1}, is a ${type.name}`, at);
+    this.#preAt[objref] = 0;
+    this.#preCount--;
+    return this.#objs[objref] as object;
   }
 
   /** A walked object exists (its fields not read yet): visible from now on. */
@@ -308,9 +330,22 @@ export class RestartContext implements Disposable {
     }
     if (!(objref > 0 && objref <= LIMITS.MAX_OBJREF))
       throw new ObjHashError('EINVAL', `restart: objref ${objref} in the record at offset ${this.#at()} is not an objref`, this.#at());
+    const near = 2 * (this.#objects.count + this.#objects.maxObjrefGap);
+    if (type !== undefined && objref <= near && !this.#objects.has(objref)) {
+      const make = this.#creators[type.id];
+      if (make !== undefined) {
+        // a fields type: made now, filled when its record comes
+        const obj = make();
+        this.#objs[objref] = obj;
+        this.#otype[objref] = type;
+        this.#preAt[objref] = this.#at() + 1;
+        this.#preCount++;
+        return obj;
+      }
+    }
     const i = this.#fixNext.length;
     let heads = this.#fixHead;
-    if (objref >= heads.length && objref <= 2 * (this.#objects.count + this.#objects.maxObjrefGap)) {
+    if (objref >= heads.length && objref <= near) {
       let n = heads.length * 2;
       while (n <= objref) n *= 2;
       const grown = new Int32Array(n);
@@ -332,13 +367,22 @@ export class RestartContext implements Disposable {
   /** RefReader.now: an object that must be restored already. */
   #now(objref: number): unknown {
     const o = this.#objs[objref];
-    if (o === undefined)
+    if (o === undefined || this.#preAt[objref]! > 0)
       throw new ObjHashError('EINVAL', `restart: objref ${objref} in the record at offset ${this.#at()} is not restored before it (it must be)`, this.#at());
     return o;
   }
 
   /** At TAIL: every reference resolved, then the deferred fills (Map and Set contents). */
   #settle(tailAt: number): void {
+    if (this.#preCount > 0) {
+      const objref = this.#preAt.findIndex((a) => a > 0);
+      const at = this.#preAt[objref]! - 1;
+      throw new ObjHashError(
+        'EINVAL',
+        `restart: objref ${objref} is referred to by the record at offset ${at} but no object has it (TAIL at offset ${tailAt})`,
+        at,
+      );
+    }
     if (this.#pending > 0) {
       let objref = this.#fixHead.findIndex((h) => h !== 0);
       let slot = objref >= 0 ? this.#fixHead[objref]! : 0;
@@ -568,6 +612,8 @@ export class RestartContext implements Disposable {
     this.#fixAt = [];
     this.#later = [];
     this.#frames = [];
+    this.#preAt = [];
+    this.#creators = [];
     this.#hash.free();
   }
 }

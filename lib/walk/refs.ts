@@ -9,9 +9,12 @@
  * object's record holds the objrefs of its children, which come later in
  * the image (forward references).  On restart a walked object is created
  * before its record's fields are read and is visible at once (no
- * reference() call); a reference to an object not restored yet is filled
- * in when that object arrives (a fix-up), and restart() returns only when
- * every reference is resolved.
+ * reference() call).  A typed reference (getTyped) to an object of a
+ * fields type not restored yet makes that object at once (its type's
+ * create) and its record fills it later, so most references need no
+ * fix-up; any other reference to an object not restored yet is filled in
+ * when that object arrives (a fix-up).  restart() returns only when every
+ * reference is resolved.
  */
 import type { ObjType } from '../types.js';
 

@@ -22,8 +22,18 @@ export interface WriteBody {
   write(w: PayloadWriter, obj: unknown, refs: RefWriter, state: ValueCodecState): void;
 }
 
-/** Reads one body: creates the object, calls created(obj) before reading references, returns it. */
-export type ReadBody = (r: PayloadReader, refs: RefReader, state: ValueCodecState, created: (obj: unknown) => void) => unknown;
+/**
+ * Reads one body: creates the object (or takes `existing`, made by
+ * creatorOf when a reference met it first), calls created(obj) before
+ * reading references, returns it.
+ */
+export type ReadBody = (
+  r: PayloadReader,
+  refs: RefReader,
+  state: ValueCodecState,
+  created: (obj: unknown) => void,
+  existing: object | undefined,
+) => unknown;
 
 const VALUE_BODY: WriteBody = { record: REC.VALUE, write: writeValue };
 const readValueBody: ReadBody = (r, refs, state, created) => readValue(r, refs, created, state);
@@ -68,8 +78,8 @@ function isClass(f: Function): boolean {
   return typeof f === 'function' && Function.prototype.toString.call(f).startsWith('class');
 }
 
-/** A function making an empty object of t, before its fields are read. */
-function creatorOf(t: ObjType<any>): () => object {
+/** A function making an empty object of the fields type t, before its fields are read. */
+export function creatorOf(t: ObjType<any>): () => object {
   const c = t.create;
   if (c === undefined) return () => ({});
   if (isClass(c)) {
@@ -99,8 +109,8 @@ export function readBodyOf(t: ObjType<any>, imageSchema: Uint8Array | undefined)
   let read: (r: PayloadReader, obj: unknown, refs: RefReader, state: ValueCodecState) => void;
   if (equalBytes(imageSchema, c.encoded)) read = (r, obj, refs, state) => c.read(r, obj, refs, state);
   else read = resolveSchema(decodeSchema(imageSchema, t.name), c, t.name);
-  return (r, refs, state, created) => {
-    const obj = create();
+  return (r, refs, state, created, existing) => {
+    const obj = existing ?? create();
     created(obj);
     read(r, obj, refs, state);
     return obj;
