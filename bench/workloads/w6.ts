@@ -20,7 +20,7 @@ import { checkpoint, restart, type ImplName } from '../../lib/index.js';
 import { buildGraph, verifyGraph, type Graph } from '../graph.js';
 import { rng } from '../prng.js';
 import type { BenchConfig, Env } from '../run.js';
-import { fmtCount, fmtInt, type Table } from '../report.js';
+import { fmtCount, fmtInt, fmtMs, type Table } from '../report.js';
 import {
   GRAPH_IMPLS,
   anchorCodecs,
@@ -49,6 +49,12 @@ export interface W6Case {
   impls: Partial<Record<GraphImpl, GraphImplResult>>;
   /** native total / twin total. */
   nativeVsTwin: number | null;
+  /**
+   * The JS identity floor: ms for one Map get + set per object of the value
+   * (the objects listed beforehand, nothing else done), as any writer of
+   * shared JS objects in JS must pay; v8.serialize does it in C++.
+   */
+  identityMs: number;
 }
 
 export interface W6Result {
@@ -136,7 +142,34 @@ async function runCase<G>(
   );
   const impls = graphImplResults(timings);
   const n = impls['objhash native'];
-  return { input, size, objects, impls, nativeVsTwin: n ? n.totalMs / impls['objhash twin']!.totalMs : null };
+  return { input, size, objects, impls, nativeVsTwin: n ? n.totalMs / impls['objhash twin']!.totalMs : null, identityMs: identityFloor(root, rounds) };
+}
+
+/** Every object reachable from root, each once (an explicit stack; the bench's inputs hold objects and arrays only). */
+function objectsOf(root: unknown): object[] {
+  const seen = new Set<object>();
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v !== 'object' || v === null || seen.has(v)) continue;
+    seen.add(v);
+    for (const k of Object.keys(v)) stack.push((v as Record<string, unknown>)[k]);
+  }
+  return [...seen];
+}
+
+/** Median ms of a fresh Map's get + set over every object of root (see W6Case.identityMs). */
+function identityFloor(root: unknown, rounds: number): number {
+  const list = objectsOf(root);
+  const times: number[] = [];
+  for (let r = 0; r < Math.max(3, rounds); r++) {
+    const t = performance.now();
+    const m = new Map<object, number>();
+    for (let i = 0; i < list.length; i++) if (m.get(list[i]!) === undefined) m.set(list[i]!, i);
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  return times[times.length >> 1]!;
 }
 
 export async function runW6(cfg: BenchConfig, env: Env): Promise<W6Result> {
@@ -178,6 +211,11 @@ export function w6Table(r: W6Result): Table {
       'ms per checkpoint and per restart (medians); total = checkpoint + restart; ratios are time ÷ the anchor\'s (lower is better).',
       'graph: the W1 graph (no cycles) as plain objects and arrays; tree: nodes { id, kind, parent, children } under random earlier nodes (every edge a cycle).',
       'objects = JS objects in the value, arrays included; every restart verified (values, shared identity, parents); native and twin images are the same bytes.',
+      ...r.cases.map((c) => {
+        const v8 = c.impls.v8;
+        const of = v8 ? ` = ${(c.identityMs / v8.checkpointMs).toFixed(2)}× v8.serialize's whole checkpoint` : '';
+        return `JS identity floor, ${w6CaseLabel(c)}: one Map get + set per object, nothing else, ${fmtMs(c.identityMs)} ms${of}.`;
+      }),
     ],
   };
 }
