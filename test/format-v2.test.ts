@@ -64,6 +64,22 @@ describe.each(IMPLS)('format version 2 (%s)', (impl) => {
     expect(checkpoint(back, TaskType, { ...opts, version: 1 })).toEqual(old);
   });
 
+  it('a plain value written by the previous main (commit 6904d4f: a VALUE record per object, no inline values) restarts to the same value', () => {
+    // test/fixtures/values-v2-6904d4f.img = that commit's checkpoint(fixtureValue())
+    const old = new Uint8Array(readFileSync(join(__dirname, 'fixtures', 'values-v2-6904d4f.img')));
+    const back = restart(old, { impl }) as ReturnType<typeof fixtureValue>;
+    const want = fixtureValue();
+    expect(back).toEqual(want);
+    expect(back.self).toBe(back);
+    expect(back.list[1]).toBe(back.list[0]);
+    expect(back.map.get('k')).toBe(back.list[0]);
+    expect(back.bytes.buffer).toBe(back.words.buffer);
+    expect(Object.is((back.list[0] as { n: number }).n, -0)).toBe(true);
+    expect(inspectImage(old, { impl }).valid).toBe(true);
+    // today's writer puts the same value in fewer bytes (inline values)
+    expect(checkpoint(want, { impl }).length).toBeLessThan(old.length);
+  });
+
   it('a version 1 image of the same graph restarts to the same graph, and is larger', () => {
     const tree = buildTree();
     const v1 = checkpoint(tree, TaskType, { ...opts, version: 1 });
@@ -241,3 +257,21 @@ describe.each(IMPLS)('format version 2 (%s)', (impl) => {
   });
 });
 
+
+/** The value of test/fixtures/values-v2-6904d4f.img. */
+function fixtureValue() {
+  const buf = new ArrayBuffer(16);
+  new Uint8Array(buf).forEach((_, i, a) => (a[i] = i * 3));
+  const shared = { name: 'shared', n: -0 };
+  const root = {
+    list: [shared, shared, { deep: [[1, 2], 'x'] }] as unknown[],
+    map: new Map<unknown, unknown>([['k', shared], [7, new Set([1, 'two'])]]),
+    when: new Date(86400000),
+    bytes: new Uint8Array(buf, 4, 8),
+    words: new Uint16Array(buf, 0, 2),
+    big: 12345678901234567890n,
+    self: null as unknown,
+  };
+  root.self = root;
+  return root;
+}

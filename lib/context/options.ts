@@ -42,6 +42,13 @@ export interface CheckpointOptions extends ContextOptions {
   flags?: number;
   /** Image format version to write: 2 (default, compact) or 1 (readers of version 1 only). */
   version?: number;
+  /**
+   * Bytes the in-memory image starts with (default: an eighth more than
+   * the last in-memory image this thread finished, at most 64 MiB; 64 KiB
+   * for the first): a checkpoint repeated on a similar state grows its
+   * buffer once or never.  The image returned is a view of that buffer.
+   */
+  initialSize?: number;
 }
 
 export { positiveInt };
