@@ -66,6 +66,52 @@ describe.each(IMPLS)('ObjHash (%s)', (impl) => {
     h.free();
   });
 
+  it('objects of types without grab/drop added by lookupAdd are fetchable by objref, before and after later adds, mixed with numeric keys', () => {
+    const h = make();
+    const files = Array.from({ length: 3000 }, (_, fd) => ({ fd }));
+    for (const f of files.slice(0, 2000)) h.lookupAdd(f, FileT);
+    expect(h.lookupAdd(77, AddrT).objref).toBe(2001);
+    for (let i = 0; i < 2000; i += 97) expect(h.fetch(i + 1, FileT)).toBe(files[i]);
+    for (const f of files.slice(2000)) h.lookupAdd(f, FileT);
+    for (let i = 0; i < 3000; i += 89) expect(h.fetch(i < 2000 ? i + 1 : i + 2, FileT)).toBe(files[i]);
+    expect(h.fetch(2001, AddrT)).toBe(77);
+    expectCode(() => h.fetch(3001, TaskT), 'ENOMSG');
+    expectCode(() => h.fetch(3005, FileT), 'EINVAL', /no object with objref 3005/);
+    expect(h.size).toBe(3001);
+    h.free();
+  });
+
+  it('a batch the core refuses midway (ENOMEM) takes the refused objects of a type without grab/drop back out', () => {
+    const b = getBackend(impl) as unknown as Record<string, (...a: unknown[]) => unknown>;
+    const orig = b.addMany!;
+    let fail = true;
+    b.addMany = function (h: unknown, types: unknown, n: unknown) {
+      if (!fail) return orig.call(b, h, types, n);
+      fail = false;
+      orig.call(b, h, types, 100); // the first 100 go in, then no memory
+      return -12;
+    };
+    const h = make();
+    const files = Array.from({ length: 1100 }, (_, fd) => ({ fd }));
+    let err: unknown;
+    try {
+      for (const f of files) h.lookupAdd(f, FileT);
+    } catch (e) {
+      err = e;
+    } finally {
+      b.addMany = orig;
+    }
+    expect((err as ObjHashError).code).toBe('ENOMEM');
+    expect(h.size).toBe(100);
+    expect(h.lookup(files[99]!, FileT)).toBe(100);
+    expect(h.fetch(100, FileT)).toBe(files[99]);
+    expect(h.lookup(files[100]!, FileT)).toBe(0);
+    expectCode(() => h.fetch(101, FileT), 'EINVAL');
+    // the hash goes on: the next object takes the next objref
+    expect(h.lookupAdd(files[500]!, FileT)).toEqual({ objref: 101, first: true });
+    h.free();
+  });
+
   it('type mismatch: lookup and lookupAdd give EINVAL, fetch gives ENOMSG, missing objref EINVAL', () => {
     const h = make();
     const f = { fd: 1 };

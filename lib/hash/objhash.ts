@@ -72,6 +72,16 @@ export class ObjHash implements Disposable {
   #refTid: number[] = [];
   /** entries not in #refObj: while 0, a miss there means "no such objref". */
   #uncached = 0;
+  /**
+   * JS-keyed entries added by lookupAdd whose #objects and #refObj slots
+   * are not written: types with no grab and no drop, which never need
+   * their object back from the core's side.  Nothing but fetch/has (and
+   * a failed batch) asks for those slots, and #mirror() writes them from
+   * #ids first (once: from then on every entry is mirrored as it is
+   * added, #eager): a checkpoint pays one Map entry per object, no mirror.
+   */
+  #unmirrored = 0;
+  #eager = false;
   /** type id -> type, for the types used in this hash. */
   #types: (ObjType<any> | undefined)[] = [];
   /** number of entries: the index the next entry gets. */
@@ -156,10 +166,11 @@ export class ObjHash implements Disposable {
     // here, so take them back out and drop them, once each.
     const added = Math.max(0, this.#b.size(this.#h!) - (this.#count - n));
     const first = this.#count - n;
+    this.#mirror();
     for (let i = first + added; i < this.#count; i++) {
-      const obj = this.#objects[i] as object;
       // queued entries have consecutive objrefs (restored ones are in no #ids)
       const objref = this.#qBase + (i - first);
+      const obj = (this.#objects[i] ?? (objref < REF_CACHE ? this.#refObj[objref] : undefined)) as object;
       const tid = this.#tidOf(objref);
       const t = this.#types[tid]!;
       if (this.#lastKey[tid] === obj) this.#lastKey[tid] = undefined;
@@ -301,11 +312,16 @@ export class ObjHash implements Disposable {
       this.#ids.set(key, r);
       this.#lastKey[tid] = key;
       this.#lastRef[tid] = r;
-      this.#objects[this.#count++] = key;
-      if (r < REF_CACHE) {
+      if (r < REF_CACHE && !this.#eager && type.grab === undefined && type.drop === undefined) {
+        this.#count++;
+        this.#refTid[r] = tid;
+        this.#unmirrored++;
+      } else if (r < REF_CACHE) {
+        this.#objects[this.#count++] = key;
         this.#refObj[r] = key;
         this.#refTid[r] = tid;
       } else {
+        this.#objects[this.#count++] = key;
         this.#bigTid.set(r, tid);
         this.#uncached++;
       }
@@ -430,8 +446,18 @@ export class ObjHash implements Disposable {
     this.#insert(this.#mutating(where), 0, obj, objref, tid, where);
   }
 
+  /** Writes the #refObj slots of the entries lookupAdd left unmirrored (see #unmirrored). */
+  #mirror(): void {
+    this.#eager = true;
+    if (this.#unmirrored === 0) return;
+    const refObj = this.#refObj;
+    for (const [obj, r] of this.#ids) if (r < REF_CACHE && refObj[r] === undefined) refObj[r] = obj;
+    this.#unmirrored = 0;
+  }
+
   /** Whether any entry has this objref (type 0 is never used). */
   #has(objref: number): boolean {
+    this.#mirror();
     if (objref < this.#refObj.length && this.#refObj[objref] !== undefined) return true;
     if (this.#uncached === 0 && objref > 0 && objref < REF_CACHE) return false;
     return this.#b.fetch(this.#handle('restart'), objref, 0) !== -ERRNO.EINVAL;
@@ -446,6 +472,7 @@ export class ObjHash implements Disposable {
   fetch<T>(objref: number, type: ObjType<T>): T {
     const h = this.#handle('fetch');
     const tid = this.#types[type?.id] === type ? type.id : this.#use(type, 'fetch');
+    this.#mirror();
     if (typeof objref === 'number' && objref < this.#refObj.length) {
       const o = this.#refObj[objref];
       if (o !== undefined) {
@@ -627,6 +654,8 @@ export class ObjHash implements Disposable {
     this.#refObj = [];
     this.#refTid = [];
     this.#uncached = 0;
+    this.#unmirrored = 0;
+    this.#eager = false;
     this.#types = [];
   }
 
