@@ -1,12 +1,18 @@
 /**
  * `npm run bench` - objhash's benchmark suite (see bench/results/README.md).
  *
- *   node dist/bench/run.js [--quick] [--only W1,W3] [--json PATH] [--svg PATH]
+ *   node dist/bench/run.js [--quick] [--only W1,W3] [--json PATH] [--svg PATH] [--baseline DIR]
  *
  * Measures, side by side in one process, the native backend, the pure-JS
  * twin, a plain Map and the anchors (v8.serialize, msgpackr), in rounds
  * with the implementations interleaved, and prints one table per workload,
  * then the targets of the issue with the numbers of this run.
+ *
+ * --baseline DIR: DIR is another built checkout (dist/ and the addon;
+ * scripts/bench-baseline.sh makes one of a git ref).  W1 and W6 then also
+ * measure DIR's native backend, with DIR's own code, in the same rounds:
+ * a change to a hot path is judged against the previous main on the same
+ * machine at the same moment, not against numbers from another run.
  *
  * Output files (bench/results/): a full run writes latest.json,
  * latest.svg and latest.md; --quick writes quick.json only; a partial
@@ -14,7 +20,7 @@
  * writes the chart there (any mode).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { impl as defaultImpl, nativeAvailable, nativeLoadError } from '../lib/index.js';
@@ -33,7 +39,7 @@ import {
   type Table,
   type Target,
 } from './report.js';
-import { graphTable, runW1, type GraphCaseResult, type GraphWorkloadResult } from './workloads/w1.js';
+import { graphTable, runW1, type BaselineImpl, type GraphCaseResult, type GraphWorkloadResult } from './workloads/w1.js';
 import { runW2 } from './workloads/w2.js';
 import { runW3, w3Tables, type W3Result } from './workloads/w3.js';
 import { runW4, w4Table, type W4Result } from './workloads/w4.js';
@@ -149,10 +155,45 @@ const QUICK: BenchConfig = {
   depthRounds: 2,
 };
 
+/** Another built checkout of objhash (--baseline DIR), loaded into this process beside this one. */
+export interface Baseline {
+  /** Its row name: `baseline <short commit>`. */
+  name: BaselineImpl;
+  dir: string;
+  commit: string;
+  /** DIR/dist/lib/index.js (the API of that commit; typed as this one's). */
+  lib: typeof import('../lib/index.js');
+  /** DIR/dist/bench/graph.js: W1's types made with DIR's defineObjType. */
+  graph: typeof import('./graph.js');
+}
+
 export interface Env {
   nativeAvailable: boolean;
   crc32cHardware: boolean | null;
   log: (msg: string) => void;
+  baseline?: Baseline;
+}
+
+/**
+ * dist/ is CommonJS, so a plain require of the absolute paths loads DIR's
+ * modules as a second copy (their own module cache entries, their own
+ * addon: `bindings` finds DIR/build/Release from the caller's path).
+ */
+function loadBaseline(dir: string): Baseline {
+  const abs = path.resolve(dir);
+  const index = path.join(abs, 'dist', 'lib', 'index.js');
+  const graph = path.join(abs, 'dist', 'bench', 'graph.js');
+  for (const f of [index, graph]) if (!existsSync(f)) usage(`--baseline ${dir}: no ${path.relative(abs, f)} (run npx tsc -p tsconfig.json there)`);
+  let commit: string;
+  try {
+    commit = execFileSync('git', ['-C', abs, 'rev-parse', '--short', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    usage(`--baseline ${dir}: not a git checkout`);
+  }
+  const lib = require(index) as Baseline['lib'];
+  // the comparison is native against native: no silent fall-back to its twin
+  if (!lib.nativeAvailable()) usage(`--baseline ${dir}: its native addon does not load (${lib.nativeLoadError()?.message})`);
+  return { name: `baseline ${commit}`, dir: abs, commit, lib, graph: require(graph) as Baseline['graph'] };
 }
 
 const WORKLOADS = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'W8', 'W9'] as const;
@@ -163,15 +204,16 @@ interface Args {
   only: WorkloadId[];
   json: string | null;
   svg: string | null;
+  baseline: string | null;
 }
 
 function usage(msg: string): never {
-  console.error(`bench: ${msg}\nusage: node dist/bench/run.js [--quick] [--only W1,W3] [--json PATH] [--svg PATH]`);
+  console.error(`bench: ${msg}\nusage: node dist/bench/run.js [--quick] [--only W1,W3] [--json PATH] [--svg PATH] [--baseline DIR]`);
   process.exit(2);
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, only: [...WORKLOADS], json: null, svg: null };
+  const a: Args = { quick: false, only: [...WORKLOADS], json: null, svg: null, baseline: null };
   for (let i = 0; i < argv.length; i++) {
     const s = argv[i]!;
     const [flag, inline] = s.startsWith('--') && s.includes('=') ? [s.slice(0, s.indexOf('=')), s.slice(s.indexOf('=') + 1)] : [s, undefined];
@@ -190,6 +232,7 @@ function parseArgs(argv: string[]): Args {
       a.only = ids as WorkloadId[];
     } else if (flag === '--json') a.json = value();
     else if (flag === '--svg') a.svg = value();
+    else if (flag === '--baseline') a.baseline = value();
     else if (flag === '--help' || flag === '-h') usage('help');
     else usage(`unknown argument ${s}`);
   }
@@ -219,6 +262,8 @@ export interface Meta {
   node: string;
   v8: string;
   commit: string | null;
+  /** --baseline: the other checkout measured in W1 and W6. */
+  baseline?: { dir: string; commit: string };
   nativeAvailable: boolean;
   nativeLoadError: string | null;
   defaultImpl: string;
@@ -491,7 +536,8 @@ async function main(): Promise<void> {
   let crc32cHardware: boolean | null = null;
   const native = nativeAvailable();
   if (native) crc32cHardware = Boolean((getBackend('native') as unknown as { crc32cHardware?: boolean }).crc32cHardware);
-  const env: Env = { nativeAvailable: native, crc32cHardware, log };
+  const baseline = args.baseline === null ? undefined : loadBaseline(args.baseline);
+  const env: Env = { nativeAvailable: native, crc32cHardware, log, baseline };
   const cpus = os.cpus();
   const meta: Meta = {
     date: new Date().toISOString(),
@@ -504,6 +550,7 @@ async function main(): Promise<void> {
     node: process.version,
     v8: process.versions.v8,
     commit: gitCommit(root),
+    baseline: baseline && { dir: baseline.dir, commit: baseline.commit },
     nativeAvailable: native,
     nativeLoadError: native ? null : (nativeLoadError()?.message ?? null),
     defaultImpl,
@@ -519,6 +566,7 @@ async function main(): Promise<void> {
     `backends: native ${native ? 'available' : `NOT available (${meta.nativeLoadError})`}, twin available; default ${defaultImpl}; ` +
       `crc32c ${crc32cHardware === null ? 'n/a' : crc32cHardware ? 'hardware (SSE4.2)' : 'software table'}`,
   );
+  if (baseline) console.log(`baseline: ${baseline.dir} at ${baseline.commit}, its native backend beside this one in W1 and W6`);
   console.log(`load average at start: ${meta.loadavgStart.join(' ')} (other jobs make timings noisy)`);
   console.log('');
 

@@ -10,11 +10,13 @@ import { Packr } from 'msgpackr';
 import { checkpoint, restart, type ImplName } from '../../lib/index.js';
 import { buildGraph, graphTypes, verifyGraph, type Graph } from '../graph.js';
 import { gc, measure, type Group } from '../harness.js';
-import type { BenchConfig, Env } from '../run.js';
+import type { Baseline, BenchConfig, Env } from '../run.js';
 import { fmtBytes, fmtMs, fmtRatio, type Table } from '../report.js';
 
 export const GRAPH_IMPLS = ['objhash native', 'objhash twin', 'v8', 'msgpackr'] as const;
 export type GraphImpl = (typeof GRAPH_IMPLS)[number];
+/** The row of another checkout's native backend (--baseline): `baseline <short commit>`. */
+export type BaselineImpl = `baseline ${string}`;
 
 export interface GraphImplResult {
   /** median ms of one checkpoint (serialize). */
@@ -39,13 +41,17 @@ export interface GraphCaseResult {
   cycles: boolean;
   keyed: boolean;
   objects: number;
-  impls: Partial<Record<GraphImpl, GraphImplResult>>;
+  impls: Partial<Record<GraphImpl | BaselineImpl, GraphImplResult>>;
   /** native total / twin total. */
   nativeVsTwin: number | null;
+  /** native total / the baseline's total (--baseline only). */
+  nativeVsBaseline?: number;
 }
 
 export interface GraphWorkloadResult {
   id: string;
+  /** The baseline's row name, when --baseline ran it beside the others. */
+  baseline?: BaselineImpl;
   cases: GraphCaseResult[];
 }
 
@@ -54,8 +60,8 @@ export interface Codec<G = Graph> {
   rst: (img: Uint8Array) => G;
 }
 
-function codecs(cycles: boolean, keyed: boolean, withMsgpackr: boolean, env: Env): Partial<Record<GraphImpl, Codec>> {
-  const out: Partial<Record<GraphImpl, Codec>> = {};
+function codecs(cycles: boolean, keyed: boolean, withMsgpackr: boolean, env: Env, baseline?: Baseline): Partial<Record<GraphImpl | BaselineImpl, Codec>> {
+  const out: Partial<Record<GraphImpl | BaselineImpl, Codec>> = {};
   const { GraphT, types } = graphTypes(cycles, keyed);
   const objhash = (impl: ImplName): Codec => {
     const opts = { types, impl };
@@ -64,6 +70,13 @@ function codecs(cycles: boolean, keyed: boolean, withMsgpackr: boolean, env: Env
   if (env.nativeAvailable) out['objhash native'] = objhash('native');
   out['objhash twin'] = objhash('js');
   Object.assign(out, anchorCodecs(withMsgpackr));
+  if (baseline) {
+    // the baseline's own graph types: an ObjType only works with the
+    // defineObjType (and core) of the checkout that made it
+    const b = baseline.graph.graphTypes(cycles, keyed);
+    const opts = { types: b.types, impl: 'native' as const };
+    out[baseline.name] = { ckpt: (g) => baseline.lib.checkpoint(g, b.GraphT, opts), rst: (img) => baseline.lib.restart(img, b.GraphT, opts) };
+  }
   return out;
 }
 
@@ -152,12 +165,12 @@ export async function measureCodecs<G>(
   return out;
 }
 
-/** The ratios of GraphImplResult from the timings of the four GRAPH_IMPLS (those present). */
-export function graphImplResults(t: ReadonlyMap<string, CodecTiming>): Partial<Record<GraphImpl, GraphImplResult>> {
+/** The ratios of GraphImplResult from the timings of GRAPH_IMPLS (those present) and the baseline's (if measured). */
+export function graphImplResults(t: ReadonlyMap<string, CodecTiming>, baseline?: Baseline): Partial<Record<GraphImpl | BaselineImpl, GraphImplResult>> {
   const v8t = t.get('v8')!;
   const mp = t.get('msgpackr');
-  const impls: Partial<Record<GraphImpl, GraphImplResult>> = {};
-  for (const name of GRAPH_IMPLS) {
+  const impls: Partial<Record<GraphImpl | BaselineImpl, GraphImplResult>> = {};
+  for (const name of baseline ? [...GRAPH_IMPLS, baseline.name] : GRAPH_IMPLS) {
     const x = t.get(name);
     if (!x) continue;
     impls[name] = {
@@ -170,6 +183,13 @@ export function graphImplResults(t: ReadonlyMap<string, CodecTiming>): Partial<R
   return impls;
 }
 
+/** native total ÷ the baseline's, when both ran (a case's nativeVsBaseline). */
+export function nativeVsBaseline(impls: Partial<Record<GraphImpl | BaselineImpl, GraphImplResult>>, baseline?: Baseline): number | undefined {
+  const n = impls['objhash native'];
+  const b = baseline && impls[baseline.name];
+  return n && b ? n.totalMs / b.totalMs : undefined;
+}
+
 /** Throws unless the native and twin codecs write the same bytes for root (untimed). */
 export function sameImages<G>(nat: Codec<G> | undefined, twin: Codec<G>, root: G, label: string): void {
   const a = nat?.ckpt(root);
@@ -180,14 +200,14 @@ export function sameImages<G>(nat: Codec<G> | undefined, twin: Codec<G>, root: G
  * W2 leaves msgpackr out: its work is the same as in W1 (the graph does not
  * know about keys), and it is the slowest case; v8 stays as the anchor.
  */
-export async function runGraphWorkload(id: 'W1' | 'W2', keyed: boolean, cfg: BenchConfig, env: Env): Promise<GraphWorkloadResult> {
+export async function runGraphWorkload(id: 'W1' | 'W2', keyed: boolean, cfg: BenchConfig, env: Env, baseline?: Baseline): Promise<GraphWorkloadResult> {
   const cases: GraphCaseResult[] = [];
   for (const T of cfg.graphSizes) {
     for (const cycles of [false, true]) {
       const label = `${id} T=${T}${cycles ? ' cycles' : ''}`;
       env.log(`${label}: building the graph`);
       const { root, spec } = buildGraph(T, cycles);
-      const cs = codecs(cycles, keyed, !keyed, env);
+      const cs = codecs(cycles, keyed, !keyed, env, baseline);
       // Untimed check first: both backends write the same bytes (every
       // restart in the measured rounds is verified).
       sameImages(cs['objhash native'], cs['objhash twin']!, root, label);
@@ -195,21 +215,40 @@ export async function runGraphWorkload(id: 'W1' | 'W2', keyed: boolean, cfg: Ben
       env.log(`${label}: measuring ${Object.keys(cs).length} implementations, ${big ? cfg.graphBigRounds : cfg.graphRounds} rounds`);
       const timings = await measureCodecs(
         root,
-        (Object.entries(cs) as [GraphImpl, Codec][]).map(([name, codec]) => ({ name, codec })),
+        (Object.entries(cs) as [GraphImpl | BaselineImpl, Codec][]).map(([name, codec]) => ({ name, codec })),
         (back, name) => verifyGraph(back, spec, root, `${label} ${name}`),
         { rounds: big ? cfg.graphBigRounds : cfg.graphRounds, iterations: big ? 1 : cfg.graphIterations, warmup: !big },
       );
-      const impls = graphImplResults(timings);
+      const impls = graphImplResults(timings, baseline);
       const objects = 1 + T + T + T / 8;
       const n = impls['objhash native'];
-      cases.push({ T, cycles, keyed, objects, impls, nativeVsTwin: n ? n.totalMs / impls['objhash twin']!.totalMs : null });
+      cases.push({
+        T,
+        cycles,
+        keyed,
+        objects,
+        impls,
+        nativeVsTwin: n ? n.totalMs / impls['objhash twin']!.totalMs : null,
+        nativeVsBaseline: nativeVsBaseline(impls, baseline),
+      });
     }
   }
-  return { id, cases };
+  return { id, baseline: baseline?.name, cases };
 }
 
-/** The cells of one implementation's row, from 'impl' to 'n' (graphTable's columns). */
-export function graphImplCells(name: GraphImpl, x: GraphImplResult, nativeVsTwin: number | null): string[] {
+/** The columns from 'impl' to 'n' (graphTable's and W6's); 'vs baseline' when a baseline ran. */
+export function graphImplColumns(baseline: BaselineImpl | undefined): string[] {
+  return ['impl', 'ckpt ms', 'restart ms', 'total ms', 'vs v8', 'vs msgpackr', 'vs twin', ...(baseline ? ['vs baseline'] : []), 'image', 'bytes vs v8', 'n'];
+}
+
+/** The cells of one implementation's row, from 'impl' to 'n' (graphImplColumns). */
+export function graphImplCells(
+  name: GraphImpl | BaselineImpl,
+  x: GraphImplResult,
+  c: { nativeVsTwin: number | null; nativeVsBaseline?: number },
+  baseline: BaselineImpl | undefined,
+): string[] {
+  const native = name === 'objhash native';
   return [
     name,
     fmtMs(x.checkpointMs),
@@ -217,33 +256,38 @@ export function graphImplCells(name: GraphImpl, x: GraphImplResult, nativeVsTwin
     fmtMs(x.totalMs),
     fmtRatio(x.vsV8),
     fmtRatio(x.vsMsgpackr),
-    name === 'objhash native' && nativeVsTwin !== null ? fmtRatio(nativeVsTwin) : '',
+    native && c.nativeVsTwin !== null ? fmtRatio(c.nativeVsTwin) : '',
+    ...(baseline ? [native && c.nativeVsBaseline !== undefined ? fmtRatio(c.nativeVsBaseline) : ''] : []),
     fmtBytes(x.bytes),
     fmtRatio(x.bytesVsV8),
     String(x.samples),
   ];
 }
 
+/** The note under a table with a baseline row. */
+export function baselineNote(baseline: BaselineImpl): string {
+  return `vs baseline: objhash native's total ÷ ${baseline}'s (that checkout's own native backend and code, in the same rounds; lower is faster now); its images may differ in bytes (format changes), its restarts are verified the same way.`;
+}
+
 export function graphTable(r: GraphWorkloadResult, title: string): Table {
   const rows: string[][] = [];
   for (const c of r.cases) {
-    for (const name of GRAPH_IMPLS) {
-      const x = c.impls[name];
-      if (!x) continue;
-      rows.push([String(c.T), c.cycles ? 'yes' : 'no', ...graphImplCells(name, x, c.nativeVsTwin)]);
-    }
+    // graphImplResults' order: GRAPH_IMPLS, then the baseline
+    for (const [name, x] of Object.entries(c.impls) as [GraphImpl | BaselineImpl, GraphImplResult][])
+      rows.push([String(c.T), c.cycles ? 'yes' : 'no', ...graphImplCells(name, x, c, r.baseline)]);
   }
   return {
     title,
-    columns: ['T', 'cycles', 'impl', 'ckpt ms', 'restart ms', 'total ms', 'vs v8', 'vs msgpackr', 'vs twin', 'image', 'bytes vs v8', 'n'],
+    columns: ['T', 'cycles', ...graphImplColumns(r.baseline)],
     rows,
     notes: [
       'ms per checkpoint and per restart of the whole graph (medians); total = checkpoint + restart; ratios are time ÷ the anchor\'s (lower is better).',
       `objects per image: 1 graph + T tasks + T files + T/8 mm; every restart verified (identity, sharing, ${r.cases.some((c) => c.cycles) ? 'cycles, ' : ''}parents).`,
+      ...(r.baseline ? [baselineNote(r.baseline)] : []),
     ],
   };
 }
 
 export function runW1(cfg: BenchConfig, env: Env): Promise<GraphWorkloadResult> {
-  return runGraphWorkload('W1', false, cfg, env);
+  return runGraphWorkload('W1', false, cfg, env, env.baseline);
 }

@@ -19,15 +19,18 @@
 import { checkpoint, restart, type ImplName } from '../../lib/index.js';
 import { buildGraph, verifyGraph, type Graph } from '../graph.js';
 import { rng } from '../prng.js';
-import type { BenchConfig, Env } from '../run.js';
+import type { Baseline, BenchConfig, Env } from '../run.js';
 import { fmtCount, fmtInt, fmtMs, type Table } from '../report.js';
 import {
-  GRAPH_IMPLS,
   anchorCodecs,
+  baselineNote,
   graphImplCells,
+  graphImplColumns,
   graphImplResults,
   measureCodecs,
+  nativeVsBaseline,
   sameImages,
+  type BaselineImpl,
   type Codec,
   type GraphImpl,
   type GraphImplResult,
@@ -46,9 +49,11 @@ export interface W6Case {
   size: number;
   /** JS objects in the value, arrays included. */
   objects: number;
-  impls: Partial<Record<GraphImpl, GraphImplResult>>;
+  impls: Partial<Record<GraphImpl | BaselineImpl, GraphImplResult>>;
   /** native total / twin total. */
   nativeVsTwin: number | null;
+  /** native total / the baseline's total (--baseline only). */
+  nativeVsBaseline?: number;
   /**
    * The JS identity floor: ms for one Map get + set per object of the value
    * (the objects listed beforehand, nothing else done), as any writer of
@@ -59,6 +64,8 @@ export interface W6Case {
 
 export interface W6Result {
   id: 'W6';
+  /** The baseline's row name, when --baseline ran it beside the others. */
+  baseline?: BaselineImpl;
   cases: W6Case[];
 }
 
@@ -106,9 +113,9 @@ export function verifyTree(back: TreeNode, orig: TreeNode, n: number, label: str
   if (seen !== n) fail(`${seen} nodes, expected ${n}`);
 }
 
-/** objhash for plain values (no types), native and twin, then the anchors. */
-export function plainCodecs<G>(env: Env, withMsgpackr: boolean): Partial<Record<GraphImpl, Codec<G>>> {
-  const out: Partial<Record<GraphImpl, Codec<G>>> = {};
+/** objhash for plain values (no types), native and twin, then the anchors, then the baseline's native backend (if given). */
+export function plainCodecs<G>(env: Env, withMsgpackr: boolean, baseline?: Baseline): Partial<Record<GraphImpl | BaselineImpl, Codec<G>>> {
+  const out: Partial<Record<GraphImpl | BaselineImpl, Codec<G>>> = {};
   const objhash = (impl: ImplName): Codec<G> => {
     const opts = { impl };
     return { ckpt: (g) => checkpoint(g, opts), rst: (img) => restart(img, opts) as G };
@@ -116,6 +123,10 @@ export function plainCodecs<G>(env: Env, withMsgpackr: boolean): Partial<Record<
   if (env.nativeAvailable) out['objhash native'] = objhash('native');
   out['objhash twin'] = objhash('js');
   Object.assign(out, anchorCodecs<G>(withMsgpackr));
+  if (baseline) {
+    const opts = { impl: 'native' as const };
+    out[baseline.name] = { ckpt: (g) => baseline.lib.checkpoint(g, opts), rst: (img) => baseline.lib.restart(img, opts) as G };
+  }
   return out;
 }
 
@@ -129,20 +140,28 @@ async function runCase<G>(
   cfg: BenchConfig,
   env: Env,
 ): Promise<W6Case> {
-  const cs = plainCodecs<G>(env, true);
+  const cs = plainCodecs<G>(env, true, env.baseline);
   sameImages(cs['objhash native'], cs['objhash twin']!, root, label);
   const big = objects >= cfg.plainBigObjects;
   const rounds = big ? cfg.graphBigRounds : cfg.graphRounds;
   env.log(`${label}: measuring ${Object.keys(cs).length} implementations, ${rounds} rounds`);
   const timings = await measureCodecs(
     root,
-    (Object.entries(cs) as [GraphImpl, Codec<G>][]).map(([name, codec]) => ({ name, codec })),
+    (Object.entries(cs) as [GraphImpl | BaselineImpl, Codec<G>][]).map(([name, codec]) => ({ name, codec })),
     verify,
     { rounds, iterations: big ? 1 : cfg.graphIterations, warmup: !big },
   );
-  const impls = graphImplResults(timings);
+  const impls = graphImplResults(timings, env.baseline);
   const n = impls['objhash native'];
-  return { input, size, objects, impls, nativeVsTwin: n ? n.totalMs / impls['objhash twin']!.totalMs : null, identityMs: identityFloor(root, rounds) };
+  return {
+    input,
+    size,
+    objects,
+    impls,
+    nativeVsTwin: n ? n.totalMs / impls['objhash twin']!.totalMs : null,
+    nativeVsBaseline: nativeVsBaseline(impls, env.baseline),
+    identityMs: identityFloor(root, rounds),
+  };
 }
 
 /** Every object reachable from root, each once (an explicit stack; the bench's inputs hold objects and arrays only). */
@@ -187,7 +206,7 @@ export async function runW6(cfg: BenchConfig, env: Env): Promise<W6Result> {
     const root = buildTree(n);
     cases.push(await runCase<TreeNode>('tree', n, 2 * n, root, (back, name) => verifyTree(back, root, n, `${label} ${name}`), label, cfg, env));
   }
-  return { id: 'W6', cases };
+  return { id: 'W6', baseline: env.baseline?.name, cases };
 }
 
 export function w6CaseLabel(c: W6Case): string {
@@ -197,20 +216,19 @@ export function w6CaseLabel(c: W6Case): string {
 export function w6Table(r: W6Result): Table {
   const rows: string[][] = [];
   for (const c of r.cases) {
-    for (const name of GRAPH_IMPLS) {
-      const x = c.impls[name];
-      if (!x) continue;
-      rows.push([w6CaseLabel(c), fmtInt(c.objects), ...graphImplCells(name, x, c.nativeVsTwin)]);
-    }
+    // graphImplResults' order: GRAPH_IMPLS, then the baseline
+    for (const [name, x] of Object.entries(c.impls) as [GraphImpl | BaselineImpl, GraphImplResult][])
+      rows.push([w6CaseLabel(c), fmtInt(c.objects), ...graphImplCells(name, x, c, r.baseline)]);
   }
   return {
     title: 'W6 - plain objects, no types: objhash checkpoint(value)/restart(image) vs v8.serialize vs msgpackr structuredClone',
-    columns: ['input', 'objects', 'impl', 'ckpt ms', 'restart ms', 'total ms', 'vs v8', 'vs msgpackr', 'vs twin', 'image', 'bytes vs v8', 'n'],
+    columns: ['input', 'objects', ...graphImplColumns(r.baseline)],
     rows,
     notes: [
       'ms per checkpoint and per restart (medians); total = checkpoint + restart; ratios are time ÷ the anchor\'s (lower is better).',
       'graph: the W1 graph (no cycles) as plain objects and arrays; tree: nodes { id, kind, parent, children } under random earlier nodes (every edge a cycle).',
       'objects = JS objects in the value, arrays included; every restart verified (values, shared identity, parents); native and twin images are the same bytes.',
+      ...(r.baseline ? [baselineNote(r.baseline)] : []),
       ...r.cases.map((c) => {
         const v8 = c.impls.v8;
         const of = v8 ? ` = ${(c.identityMs / v8.checkpointMs).toFixed(2)}× v8.serialize's whole checkpoint` : '';
