@@ -9,7 +9,9 @@
  * the code, alive.  Built with the pure-JS backend: no addon call at load.
  */
 import { checkpoint, restart } from './highlevel.js';
+import { CheckpointContext } from './context/checkpoint.js';
 import { RestartContext } from './context/restart.js';
+import { ValueT } from './walk/walked.js';
 import { ObjHash } from './hash/objhash.js';
 import { ImageReader } from './image/reader.js';
 import { ImageWriter } from './image/writer.js';
@@ -30,4 +32,10 @@ export function warm(): void {
   const rc = new RestartContext(image, { impl: 'js' });
   keep.push(rc, rc.restoreObj());
   keep.push(restart(image, { impl: 'js' }));
+  // the context every checkpoint makes: the user's ops and the writer's
+  // methods are optimised for its map
+  const cc = new CheckpointContext({ impl: 'js', types: [ValueT] });
+  cc.checkpointObj({ a: 1 }, ValueT);
+  cc.finish();
+  keep.push(cc);
 }

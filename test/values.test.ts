@@ -194,6 +194,10 @@ describe.each(IMPLS)('plain values (%s)', (impl) => {
       expect(back.also).toBe(back.box.tag);
       expect(back.also.self).toBe(back.also);
       expect(back.also).toEqual({ n: [1, 2], self: back.also });
+      // ValueT may be listed in types too (it is in every version 2 table anyway)
+      const listed = { impl, types: [T, ValueT] };
+      expect(checkpoint({ box, also: shared }, listed)).toEqual(img);
+      expect(restart(img, listed)).toEqual(back);
     }
   });
 

@@ -66,7 +66,7 @@ export class CheckpointContext implements Disposable {
     const walked = given.some(isWalked);
     const version = opts.version ?? (walked ? 2 : undefined);
     // version 2 images can always hold plain values: their type is in every table
-    this.#types = (version ?? DEFAULT_VERSION) === 2 ? [...given, ValueT] : given;
+    this.#types = (version ?? DEFAULT_VERSION) === 2 && !given.includes(ValueT) ? [...given, ValueT] : given;
     this.#maxDepth = positiveInt(opts.maxDepth, 'maxDepth', DEFAULT_MAX_DEPTH);
     this.#maxObjects = positiveInt(opts.maxObjects, 'maxObjects', DEFAULT_MAX_OBJECTS);
     if (opts.sink !== undefined && typeof opts.sink !== 'function')
