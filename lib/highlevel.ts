@@ -18,7 +18,7 @@ import { ValueT } from './walk/walked.js';
  * type, options.types gains it if missing; without, the root is a plain
  * value (format version 2).
  */
-function resolve<O extends { types?: readonly ObjType<any>[]; version?: number }>(
+export function resolve<O extends { types?: readonly ObjType<any>[]; version?: number }>(
   typeOrOpts: ObjType<any> | O | undefined,
   opts: O | undefined,
   where: string,
@@ -41,7 +41,7 @@ function attachImage(err: unknown, image: Uint8Array | undefined): void {
 }
 
 /** Runs the checkpoint of root in ctx; on failure ends the image with ERROR and rethrows. */
-function run<T>(ctx: CheckpointContext, root: T, type: ObjType<T>): Uint8Array {
+export function run<T>(ctx: CheckpointContext, root: T, type: ObjType<T>): Uint8Array {
   try {
     ctx.checkpointObj(root, type);
   } catch (err) {
@@ -79,8 +79,18 @@ export function restart<T>(image: Uint8Array | ByteSource, type: ObjType<T>, opt
 /** restart - the plain value (or root of any type) of an image, with no type named. */
 export function restart(image: Uint8Array | ByteSource, opts?: ContextOptions): unknown;
 export function restart(image: Uint8Array | ByteSource, typeOrOpts?: ObjType<any> | ContextOptions, opts?: ContextOptions): unknown {
+  return restartCounted(image, typeOrOpts, opts, 'restart').root;
+}
+
+/** restart(), also giving the number of objects restored. */
+export function restartCounted(
+  image: Uint8Array | ByteSource,
+  typeOrOpts: ObjType<any> | ContextOptions | undefined,
+  opts: ContextOptions | undefined,
+  where: string,
+): { root: unknown; objects: number } {
   const typed = isObjType(typeOrOpts);
-  const r = resolve(typeOrOpts, opts, 'restart');
+  const r = resolve(typeOrOpts, opts, where);
   const ctx = new RestartContext(image, r.opts);
   let root: unknown;
   try {
@@ -94,7 +104,7 @@ export function restart(image: Uint8Array | ByteSource, typeOrOpts?: ObjType<any
     throw err;
   }
   ctx.finish();
-  return root;
+  return { root, objects: ctx.count };
 }
 
 export interface FileCheckpointResult {

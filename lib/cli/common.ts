@@ -2,7 +2,8 @@
  * Pieces the objhash commands share: argument parsing, the IMAGE argument,
  * the error line, tables and hex.
  */
-import { statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { decompressSync, sniff } from '../stream/compress.js';
 import type { ObjHashError } from '../errors.js';
 import { escapeText } from './escape.js';
 import type { Sink } from './io.js';
@@ -47,8 +48,16 @@ export function parseArgs(cmd: string, args: string[], allowed: readonly string[
   return { flags, positional };
 }
 
-/** The one IMAGE argument: a readable regular file (else CommandError), or a usage error. */
-export function imageArg(cmd: string, p: ParsedArgs): { path: string; size: number } {
+/** Largest decompressed image the commands read into memory. */
+const MAX_DECOMPRESSED = 2 ** 32;
+
+/**
+ * The one IMAGE argument: a readable regular file (else CommandError), or
+ * a usage error.  A gzip, zstd or brotli file is decompressed into memory:
+ * `image` holds it (and `size` its length); otherwise the commands read
+ * the file through its window.
+ */
+export function imageArg(cmd: string, p: ParsedArgs): { path: string; size: number; image?: Uint8Array } {
   if (p.positional.length !== 1) {
     throw new UsageError(
       p.positional.length === 0
@@ -65,7 +74,32 @@ export function imageArg(cmd: string, p: ParsedArgs): { path: string; size: numb
     throw new CommandError(`objhash ${cmd}: ${path}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
   }
   if (st.isDirectory()) throw new CommandError(`objhash ${cmd}: ${path}: is a directory`);
+  if (st.isFile() && st.size > 0 && sniff(head(path)) !== 'image') {
+    let bytes: Uint8Array;
+    try {
+      bytes = readFileSync(path);
+    } catch (e) {
+      throw new CommandError(`objhash ${cmd}: ${path}: ${(e as Error).message}`);
+    }
+    const { image, compression } = decompressSync(bytes, MAX_DECOMPRESSED);
+    if (compression !== undefined) return { path, size: image.length, image };
+  }
   return { path, size: st.isFile() ? st.size : -1 };
+}
+
+/** The first 16 bytes of a file (fewer if it is shorter; none if it cannot be read). */
+function head(path: string): Uint8Array {
+  const b = new Uint8Array(16);
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      return b.subarray(0, readSync(fd, b, 0, 16, 0));
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return b.subarray(0, 0);
+  }
 }
 
 /** "EPIPE at offset 968: truncated: ..." */

@@ -34,7 +34,7 @@ function jsonHead(d: RecordDescription): string {
 export function dump(args: string[], io: Io): number {
   const parsed = parseArgs('dump', args, ['--json']);
   const json = parsed.flags.has('--json');
-  const { path, size } = imageArg('dump', parsed);
+  const { path, size, image } = imageArg('dump', parsed);
   const out = io.out;
   // (on a terminal the listing itself shows how far it got: no progress line across it)
   const progress = new Progress(io.err, 'objhash dump', size, out.isTTY ? Infinity : undefined);
@@ -87,7 +87,7 @@ export function dump(args: string[], io: Io): number {
 
   let info: ImageInfo;
   try {
-    info = inspectImage(path, {
+    info = inspectImage(image ?? path, {
       onRecord: (rec, reader, sofar) => {
         progress.update(rec.offset);
         const d = records.describe(rec, reader, sofar, opts);

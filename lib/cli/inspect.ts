@@ -7,13 +7,13 @@ import { escapeText } from './escape.js';
 import { Progress } from './io.js';
 
 /** Walks the image with a progress line; also notes the TAIL/ERROR record, checked or not. */
-function walk(cmd: string, path: string, size: number, io: Io): { info: ImageInfo; end: TailRecord | ErrorRecord | undefined } {
+function walk(cmd: string, path: string, size: number, io: Io, image?: Uint8Array): { info: ImageInfo; end: TailRecord | ErrorRecord | undefined } {
   const progress = new Progress(io.err, `objhash ${cmd}`, size);
   /** The TAIL or ERROR record as met in the walk (before it was checked). */
   let end: TailRecord | ErrorRecord | undefined;
   const records = new RecordDecoder();
   try {
-    const info = inspectImage(path, {
+    const info = inspectImage(image ?? path, {
       onRecord: (rec, reader, sofar) => {
         progress.update(rec.offset);
         if (rec.type === REC.TAIL || rec.type === REC.ERROR) end = records.describe(rec, reader, sofar) as TailRecord | ErrorRecord;
@@ -35,8 +35,8 @@ function pct(n: number, of: number): string {
 }
 
 export function inspect(args: string[], io: Io): number {
-  const { path, size } = imageArg('inspect', parseArgs('inspect', args, []));
-  const { info, end } = walk('inspect', path, size, io);
+  const { path, size, image } = imageArg('inspect', parseArgs('inspect', args, []));
+  const { info, end } = walk('inspect', path, size, io, image);
   const out = (s = '') => io.out.write(s + '\n');
   const headerOk = info.error === undefined || info.version !== 0;
 
@@ -101,8 +101,8 @@ export function inspect(args: string[], io: Io): number {
 }
 
 export function verify(args: string[], io: Io): number {
-  const { path, size } = imageArg('verify', parseArgs('verify', args, []));
-  const { info } = walk('verify', path, size, io);
+  const { path, size, image } = imageArg('verify', parseArgs('verify', args, []));
+  const { info } = walk('verify', path, size, io, image);
   if (info.valid && info.tail && !info.error) {
     const objects = info.objects.reduce((a, o) => a + o.count, 0);
     const records = info.records.reduce((a, r) => a + r.count, 0);

@@ -1,0 +1,82 @@
+/**
+ * Compressed images: gzip, brotli and (where this Node has it) zstd,
+ * through node:zlib.  A compressed image is recognised by its first bytes
+ * (gzip 1f 8b, zstd 28 b5 2f fd); brotli has no magic number, so it is
+ * named (`compress: 'brotli'` when reading) or, for the command, tried
+ * when the bytes are neither an image nor another format.
+ */
+import * as zlib from 'node:zlib';
+import type { Transform } from 'node:stream';
+import { ObjHashError } from '../errors.js';
+import { HEADER_MAGIC, V1_HEADER } from '../image/format.js';
+
+export type Compression = 'gzip' | 'brotli' | 'zstd';
+export const COMPRESSIONS: readonly Compression[] = ['gzip', 'brotli', 'zstd'];
+
+type Z = typeof zlib & {
+  createZstdCompress?: () => Transform;
+  createZstdDecompress?: () => Transform;
+  zstdDecompressSync?: (b: Uint8Array) => Buffer;
+};
+const z = zlib as Z;
+
+/** Whether this Node's zlib has zstd (Node >= 22.15 / 23.8). */
+export const zstdAvailable = typeof z.createZstdCompress === 'function';
+
+/** options.compress: undefined or one of COMPRESSIONS this Node has. */
+export function checkCompression(c: unknown, where: string): Compression | undefined {
+  if (c === undefined) return undefined;
+  if (!COMPRESSIONS.includes(c as Compression))
+    throw new ObjHashError('EINVAL', `${where}: options.compress must be one of ${COMPRESSIONS.join(', ')} (got ${String(c)})`);
+  if (c === 'zstd' && !zstdAvailable) throw new ObjHashError('EINVAL', `${where}: this Node (${process.version}) has no zstd in node:zlib`);
+  return c as Compression;
+}
+
+export function compressor(c: Compression): Transform {
+  if (c === 'gzip') return zlib.createGzip();
+  if (c === 'brotli') return zlib.createBrotliCompress();
+  return z.createZstdCompress!();
+}
+
+export function decompressor(c: Compression): Transform {
+  if (c === 'gzip') return zlib.createGunzip();
+  if (c === 'brotli') return zlib.createBrotliDecompress();
+  return z.createZstdDecompress!();
+}
+
+/** The compression the first bytes announce (gzip, zstd), 'image' for an objhash image, or undefined. */
+export function sniff(head: Uint8Array): Compression | 'image' | undefined {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
+  if (head.length >= V1_HEADER + 8 && head[0] === 1 && head[1] === 0 && head[2] === 0 && head[3] === 0) {
+    // a HEADER record: type 1, then its magic at the start of its payload
+    const dv = new DataView(head.buffer, head.byteOffset, head.length);
+    if (dv.getBigUint64(V1_HEADER, true) === HEADER_MAGIC) return 'image';
+  }
+  return undefined;
+}
+
+/**
+ * For the command: the image inside `bytes` if they are gzip, zstd or
+ * brotli (tried last), else `bytes` as they are.  Returns which.
+ */
+export function decompressSync(bytes: Uint8Array, maxOutput: number): { image: Uint8Array; compression: Compression | undefined } {
+  const kind = sniff(bytes);
+  if (kind === 'image') return { image: bytes, compression: undefined };
+  const opts = { maxOutputLength: maxOutput };
+  try {
+    if (kind === 'gzip') return { image: zlib.gunzipSync(bytes, opts), compression: 'gzip' };
+    if (kind === 'zstd') {
+      if (z.zstdDecompressSync === undefined) throw new ObjHashError('EINVAL', `a zstd image, and this Node (${process.version}) has no zstd`);
+      return { image: z.zstdDecompressSync(bytes), compression: 'zstd' };
+    }
+  } catch (e) {
+    if (e instanceof ObjHashError) throw e;
+    throw new ObjHashError('EIO', `cannot decompress the ${kind} image: ${e instanceof Error ? e.message : String(e)}`, undefined, { cause: e });
+  }
+  try {
+    return { image: zlib.brotliDecompressSync(bytes, opts), compression: 'brotli' };
+  } catch {
+    return { image: bytes, compression: undefined }; // not brotli either: the reader says what it is not
+  }
+}
