@@ -20,19 +20,7 @@ export {
   type ContextOptions,
 } from './context/options.js';
 export { checkpoint, restart, checkpointToFile, restartFromFile, type FileCheckpointResult } from './highlevel.js';
-export {
-  AbortError,
-  checkpointToStream,
-  restartFromStream,
-  zstdAvailable,
-  type AsyncOptions,
-  type Compression,
-  type Progress,
-  type StreamCheckpointOptions,
-  type StreamCheckpointResult,
-  type StreamRestartOptions,
-  type StreamSource,
-} from './stream/index.js';
+export * from './stream/public.js';
 export { inspectImage, type ImageInfo, type RecordStats, type InspectOptions } from './image/inspect.js';
 export { REC, FORMAT_VERSION, DEFAULT_MAX_RECORD, recordTypeName, type TypeEntry } from './image/format.js';
 export { ImageWriter } from './image/writer.js';

@@ -26,19 +26,7 @@ import {
   type StreamRestartOptions,
 } from './stream/index.js';
 
-export {
-  AbortError,
-  checkpointToStream,
-  restartFromStream,
-  zstdAvailable,
-  type AsyncOptions,
-  type Compression,
-  type Progress,
-  type StreamCheckpointOptions,
-  type StreamCheckpointResult,
-  type StreamRestartOptions,
-  type StreamSource,
-} from './stream/index.js';
+export * from './stream/public.js';
 
 async function writeAll(fh: FileHandle, chunk: Uint8Array): Promise<void> {
   for (let off = 0; off < chunk.length; ) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
