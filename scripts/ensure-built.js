@@ -33,4 +33,5 @@ const sources = ['lib', 'examples', 'bench'].filter((d) => fs.existsSync(path.jo
 const srcTime = Math.max(...sources.map((d) => newest(path.join(root, d))));
 if (!fs.existsSync(built) || fs.statSync(built).mtimeMs < srcTime) {
   run(process.execPath, [require.resolve('typescript/bin/tsc', { paths: [root] }), '-p', path.join(root, 'tsconfig.json')]);
+  run(process.execPath, [path.join(root, 'scripts', 'gen-esm.js')]);
 }

@@ -53,8 +53,12 @@ function demo(args: string[], io: Io): number {
 
 function bench(args: string[], io: Io): number {
   const file = join(DIST, 'bench', 'run.js');
-  if (!existsSync(file))
+  if (!existsSync(file)) {
+    // the package ships no benchmark (it needs msgpackr and tinybench, devDependencies)
+    if (!existsSync(join(ROOT, 'bench')))
+      throw new CommandError('objhash bench: the benchmark is not part of the installed package; run `npm run bench` in a clone of the repository');
     throw new CommandError(`objhash bench: ${relative(process.cwd(), file) || file} is missing: run \`npm run build\` (the benchmark is built from bench/)`);
+  }
   io.out.flush();
   const r = spawnSync(process.execPath, [file, ...args], { stdio: 'inherit', cwd: ROOT });
   if (r.error) throw new CommandError(`objhash bench: cannot run ${file}: ${r.error.message}`);
