@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Backend, CoreHandle } from '../lib/backend/contract.js';
 import { getBackend } from '../lib/backend/loader.js';
-import { ObjHash, ObjHashError, defineObjType } from '../lib/index.js';
+import { ObjHash, ObjHashError, defineObjType, type ObjType } from '../lib/index.js';
 import { IMPLS, rng } from './helpers.js';
 
 const A = defineObjType<unknown>({ name: 'a', grab: (o) => void o, drop: (o) => void o });
@@ -36,7 +36,7 @@ function trace(impl: 'native' | 'js', seed: number, steps: number, opts: { nbits
         return [0, -1, 2 ** 53, 0.5, 'x', 2n ** 64n][int(6)];
     }
   };
-  const type = () => TYPES[int(TYPES.length)];
+  const type = () => TYPES[int(TYPES.length)] as ObjType<any>;
   for (let i = 0; i < steps; i++) {
     switch (int(9)) {
       case 0:

@@ -197,7 +197,7 @@ describe.each(IMPLS)('ObjHash (%s)', (impl) => {
       },
     });
     h = make();
-    h.lookupAdd({}, FileT);
+    h.lookupAdd({ fd: 0 }, FileT);
     h.lookupAdd({ n: 1 }, G);
     expect(seen).toEqual([0, 1, 'EBUSY', 'EBUSY']);
     expect(h.size).toBe(2);
@@ -210,7 +210,7 @@ describe.each(IMPLS)('ObjHash (%s)', (impl) => {
     h.insert(5, 0x7fffffff, AddrT);
     expect(h.fetch(0x7fffffff, AddrT)).toBe(5);
     expectCode(() => h.lookupAdd(6, AddrT), 'E2BIG', /out of objrefs/);
-    expectCode(() => h.lookupAdd({}, FileT), 'E2BIG');
+    expectCode(() => h.lookupAdd({ fd: 0 }, FileT), 'E2BIG');
     expectCode(() => h.reserve(), 'E2BIG');
     expectCode(() => h.nextObjref, 'E2BIG');
     h.insert(7, 9, AddrT); // explicit objrefs still work
@@ -218,9 +218,9 @@ describe.each(IMPLS)('ObjHash (%s)', (impl) => {
     h.free();
     const q = make();
     q.insert(5, 0x7fffffff - 2, AddrT);
-    expect(q.lookupAdd({}, FileT).objref).toBe(0x7fffffff - 1);
-    expect(q.lookupAdd({}, FileT).objref).toBe(0x7fffffff);
-    expectCode(() => q.lookupAdd({}, FileT), 'E2BIG');
+    expect(q.lookupAdd({ fd: 0 }, FileT).objref).toBe(0x7fffffff - 1);
+    expect(q.lookupAdd({ fd: 0 }, FileT).objref).toBe(0x7fffffff);
+    expectCode(() => q.lookupAdd({ fd: 0 }, FileT), 'E2BIG');
     expect(q.size).toBe(3);
     q.free();
   });
@@ -334,7 +334,7 @@ describe.each(IMPLS)('ObjHash (%s)', (impl) => {
     const calls: (() => unknown)[] = [
       () => h.lookup(1, AddrT),
       () => h.lookupAdd(1, AddrT),
-      () => h.lookupAdd({}, FileT),
+      () => h.lookupAdd({ fd: 0 }, FileT),
       () => h.insert(2, 2, AddrT),
       () => h.fetch(1, AddrT),
       () => h.reserve(),

@@ -26,6 +26,11 @@ describe.each(IMPLS)('typed API (%s)', (impl) => {
     h.lookupAdd(f, FileT);
     const got = h.fetch(1, FileT);
     expectTypeOf(got).toEqualTypeOf<File>();
+    // lookup, lookupAdd and insert take the type's objects or a numeric key
+    expectTypeOf(h.lookup(f, FileT)).toEqualTypeOf<number>();
+    h.lookupAdd(0x7f0000001000, FileT);
+    // @ts-expect-error: an object of another type is refused at compile time
+    expectTypeOf(h.lookupAdd({ pid: 1 }, FileT)).toEqualTypeOf<{ objref: number; first: boolean }>();
     h.free();
   });
 });

@@ -234,7 +234,7 @@ export class ObjHash implements Disposable {
    * lookup - the objref of `key` (ckpt_obj_lookup), or 0 if absent.
    * EINVAL if it is in the hash as another type.
    */
-  lookup(key: object | NumericKey, type: ObjType<any>): number {
+  lookup<T>(key: T | NumericKey, type: ObjType<T>): number {
     const h = this.#handle('lookup');
     const tid = this.#use(type, 'lookup');
     const k = this.#numeric(key, type, 'lookup');
@@ -359,7 +359,7 @@ export class ObjHash implements Disposable {
    * lookupAdd - find `key`, or add it with the next objref and grab it
    * (ckpt_obj_lookup_add).  `first` is true when it was added now.
    */
-  lookupAdd(key: object | NumericKey, type: ObjType<any>): LookupAddResult {
+  lookupAdd<T>(key: T | NumericKey, type: ObjType<T>): LookupAddResult {
     checkType(type, 'lookupAdd');
     const objref = this.#find(key, type, 'lookupAdd');
     return { objref, first: this.#added };
@@ -369,7 +369,7 @@ export class ObjHash implements Disposable {
    * insert - add `key` under a given objref (ckpt_obj_insert), as restart
    * does.  EINVAL if the objref is <= 0 or taken; EEXIST if the key is.
    */
-  insert(key: object | NumericKey, objref: number, type: ObjType<any>): void {
+  insert<T>(key: T | NumericKey, objref: number, type: ObjType<T>): void {
     const h = this.#mutating('insert');
     const tid = this.#use(type, 'insert');
     checkObjref(objref, 'insert');
