@@ -21,9 +21,10 @@ function check(ok: boolean, what: string): boolean {
   return ok;
 }
 
-export function main(): number {
-  const dir = mkdtempSync(join(tmpdir(), 'objhash-demo-'));
-  const path = join(dir, 'proctree.objhash');
+/** Runs the demo; with `keep`, the image stays at that path (npm start keeps ./proctree.objhash). */
+export function main(keep?: string): number {
+  const dir = keep === undefined ? mkdtempSync(join(tmpdir(), 'objhash-demo-')) : undefined;
+  const path = keep ?? join(dir!, 'proctree.objhash');
   try {
     console.log(`objhash demo — backend: ${impl}, Node ${process.version}\n`);
     const live = buildTree();
@@ -73,10 +74,12 @@ export function main(): number {
     ok &&= check(diff.length === 1, `a diff against the live tree shows the one change made after the checkpoint:`);
     for (const d of diff) console.log(`         ${d}`);
     console.log(ok ? '\nall checks passed' : '\nSOME CHECKS FAILED');
+    if (keep !== undefined) console.log(`\nthe image is kept at ${keep}: try \`npx objhash inspect ${keep}\` (README, "The objhash command")`);
     return ok ? 0 : 1;
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   }
 }
 
-if (require.main === module) process.exitCode = main();
+// npm start: the image stays in the current folder
+if (require.main === module) process.exitCode = main(process.argv[2] ?? 'proctree.objhash');

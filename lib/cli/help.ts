@@ -10,7 +10,7 @@ commands:
                          objects by objtype, sharing, tail status
   verify IMAGE           check the structure and the CRC32C; exit 0 if valid
   dump IMAGE [--json]    every record: offset, type, len, decoded payload
-  demo                   run the process-tree demo (as npm start)
+  demo [--keep PATH]     run the process-tree demo (as npm start)
   bench [ARGS...]        run the benchmark (as npm run bench)
   help [COMMAND]         this text, or a command's
 
@@ -89,12 +89,13 @@ when the reader goes away (objhash dump IMAGE | head).  It checks what
 verify checks: on a corrupt image it prints the records it could read,
 then one line on stderr with the offset and the reason, and exits 1.`,
 
-  demo: `usage: objhash demo
+  demo: `usage: objhash demo [--keep PATH]
 
 Checkpoints a simulated process tree (threads sharing a file table and an
 mm, files shared between processes, cycles back to the owner task) to a
 file, inspects it, restarts it and verifies identity, sharing and cycles.
-The same as npm start.  Exit 0 when every check passes.`,
+With --keep, the image stays at PATH (npm start keeps ./proctree.objhash).
+Exit 0 when every check passes.`,
 
   bench: `usage: objhash bench [--quick] [--only W1,W3] [--json PATH] [--svg PATH]
 

@@ -39,7 +39,9 @@ const COMMANDS: Record<string, Command> = {
 };
 
 function demo(args: string[], io: Io): number {
-  if (args.length > 0) throw new UsageError(`objhash demo: unexpected argument '${args[0]}' (objhash demo --help)`);
+  let keep: string | undefined;
+  if (args[0] === '--keep' && args.length === 2) keep = args[1];
+  else if (args.length > 0) throw new UsageError(`objhash demo: unexpected argument '${args[0]}' (objhash demo --help)`);
   const file = join(DIST, 'examples', 'demo.js');
   if (!existsSync(file)) throw new CommandError(`objhash demo: ${file} is missing: run \`npm run build\``);
   io.out.flush();
@@ -48,7 +50,7 @@ function demo(args: string[], io: Io): number {
     if (e.code === 'EPIPE') process.exit(EXIT_OK);
     throw e;
   });
-  return (require(file) as { main(): number }).main();
+  return (require(file) as { main(keep?: string): number }).main(keep);
 }
 
 function bench(args: string[], io: Io): number {
