@@ -672,11 +672,19 @@ describe('objhash command: usage, errors, output', () => {
     expect(oneLine({ code: nodist.status, out: nodist.stdout, err: nodist.stderr })).toMatch(/^objhash: not built .*run `npm run build`/);
 
     cpSync(join(root, 'dist', 'lib'), join(pkg, 'dist', 'lib'), { recursive: true });
-    for (const c of ['bench', 'demo']) {
-      const r = spawnSync(process.execPath, [join(pkg, 'bin', 'objhash.js'), c], { encoding: 'utf8', env: { ...process.env, OBJHASH_IMPL: 'js' } });
-      expect(r.status, c).toBe(1);
-      expect(oneLine({ code: r.status, out: r.stdout, err: r.stderr })).toMatch(new RegExp(`^objhash ${c}: .* is missing: run \`npm run build\``));
-    }
+    const run = (c: string) => spawnSync(process.execPath, [join(pkg, 'bin', 'objhash.js'), c], { encoding: 'utf8', env: { ...process.env, OBJHASH_IMPL: 'js' } });
+    // as installed from the package: no bench/ sources, no dist/bench
+    const bench = run('bench');
+    expect(bench.status).toBe(1);
+    expect(oneLine({ code: bench.status, out: bench.stdout, err: bench.stderr })).toMatch(/^objhash bench: the benchmark is not part of the installed package; run `npm run bench` in a clone/);
+    const demo = run('demo');
+    expect(demo.status).toBe(1);
+    expect(oneLine({ code: demo.status, out: demo.stdout, err: demo.stderr })).toMatch(/^objhash demo: .* is missing: run `npm run build`/);
+    // a clone (bench/ sources there) that is not built
+    mkdirSync(join(pkg, 'bench'));
+    const unbuilt = run('bench');
+    expect(unbuilt.status).toBe(1);
+    expect(oneLine({ code: unbuilt.status, out: unbuilt.stdout, err: unbuilt.stderr })).toMatch(/^objhash bench: .* is missing: run `npm run build`/);
   });
 });
 
