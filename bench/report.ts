@@ -110,11 +110,12 @@ export function target(
   return { workload, name, goal, measured: m, cmp, limit, unit, met, note };
 }
 
-export function targetsTable(targets: Target[], quick: boolean): Table {
+export function targetsTable(targets: Target[], quick: boolean, notes: string[] = []): Table {
   return {
     title: quick ? 'Targets (quick run: small sizes, indicative only)' : 'Targets (numbers from this run)',
     columns: ['workload', 'target', 'goal', 'measured', 'met?'],
     rows: targets.map((t) => [t.workload, t.name, t.goal, fmtTargetValue(t), fmtMet(t) + (t.note ? ` (${t.note})` : '')]),
+    notes,
   };
 }
 

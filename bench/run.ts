@@ -8,6 +8,13 @@
  * with the implementations interleaved, and prints one table per workload,
  * then the targets of the issue with the numbers of this run.
  *
+ * Workloads (bench/results/README.md has the details): W1 the object
+ * graph (typed ops), W2 the same keyed by id, W3 lookupAdd, W4 the
+ * restart side (insert, fetch), W5 CRC-32C, W6 plain values, W7 types
+ * with fields, W8 a 1M-deep chain (time, memory), W9 a full GC between
+ * calls, W10 objhash in a server (the async API of objhash/promises:
+ * event-loop delay, compressed images).
+ *
  * --baseline DIR: DIR is another built checkout (dist/ and the addon;
  * scripts/bench-baseline.sh makes one of a git ref).  W1 and W6 then also
  * measure DIR's native backend, with DIR's own code, in the same rounds:
@@ -48,6 +55,7 @@ import { runW6, w6CaseLabel, w6Table, type W6Case, type W6Result } from './workl
 import { runW7, w7Table, type W7Result } from './workloads/w7.js';
 import { runW8, w8Table, type W8Result } from './workloads/w8.js';
 import { runW9, w9Table, type W9Result } from './workloads/w9.js';
+import { runW10, w10Tables, type W10Result } from './workloads/w10.js';
 
 export interface BenchConfig {
   quick: boolean;
@@ -90,6 +98,9 @@ export interface BenchConfig {
   /** W8: depth of the chain. */
   depthN: number;
   depthRounds: number;
+  /** W10: tasks of the W1 graph, and rounds (1 sample of each call per round). */
+  w10Tasks: number;
+  w10Rounds: number;
 }
 
 const FULL: BenchConfig = {
@@ -122,6 +133,8 @@ const FULL: BenchConfig = {
   plainBigObjects: 100_000,
   depthN: 1_000_000,
   depthRounds: 2,
+  w10Tasks: 400_000,
+  w10Rounds: 2,
 };
 
 const QUICK: BenchConfig = {
@@ -153,6 +166,8 @@ const QUICK: BenchConfig = {
   plainBigObjects: 6_000,
   depthN: 20_000,
   depthRounds: 2,
+  w10Tasks: 5_000,
+  w10Rounds: 3,
 };
 
 /** Another built checkout of objhash (--baseline DIR), loaded into this process beside this one. */
@@ -196,7 +211,7 @@ function loadBaseline(dir: string): Baseline {
   return { name: `baseline ${commit}`, dir: abs, commit, lib, graph: require(graph) as Baseline['graph'] };
 }
 
-const WORKLOADS = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'W8', 'W9'] as const;
+const WORKLOADS = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'W8', 'W9', 'W10'] as const;
 type WorkloadId = (typeof WORKLOADS)[number];
 
 interface Args {
@@ -228,7 +243,7 @@ function parseArgs(argv: string[]): Args {
         .split(',')
         .map((x) => x.trim().toUpperCase())
         .filter(Boolean);
-      for (const id of ids) if (!(WORKLOADS as readonly string[]).includes(id)) usage(`unknown workload ${id} (W1..W9)`);
+      for (const id of ids) if (!(WORKLOADS as readonly string[]).includes(id)) usage(`unknown workload ${id} (W1..W10)`);
       a.only = ids as WorkloadId[];
     } else if (flag === '--json') a.json = value();
     else if (flag === '--svg') a.svg = value();
@@ -283,6 +298,7 @@ export interface Results {
   W7?: W7Result;
   W8?: W8Result;
   W9?: W9Result;
+  W10?: W10Result;
 }
 
 // ------------------------------------------------------------------ targets
@@ -411,7 +427,33 @@ function computeTargets(
       );
     }
   }
+  // W10 (issue #15): the async API in a server
+  if (res.W10) {
+    const w = res.W10;
+    const v = `T=${fmtCount(w.T)}`;
+    t.push(
+      target('W10', `${v}, async restart: max event-loop delay`, '≤ 50 ms', w.asyncRestart.delayMs, '<=', 50, 'ms', 'the restore itself is synchronous: expected to miss on a large graph'),
+    );
+    t.push(target('W10', `${v}: async restart time vs sync restart`, '≤ 1.2× sync', w.asyncRestart.ms / w.syncRestart.ms, '<=', 1.2, '×'));
+    t.push(
+      target(
+        'W10',
+        `${v}, async checkpoint: max event-loop delay vs walk time`,
+        '≤ 1.2× walk time',
+        w.asyncCheckpoint.delayMs / w.walk.ms,
+        '<=',
+        1.2,
+        '×',
+        'the snapshot walk blocks, the writing does not',
+      ),
+    );
+  }
   return t;
+}
+
+/** Lines under the targets table: targets of the issue that nothing here can measure. */
+function targetNotes(res: Results): string[] {
+  return res.W10 ? ['W10: the incremental (yielding) checkpoint walk is not implemented, so its target is n/a.'] : [];
 }
 
 // -------------------------------------------------------------------- chart
@@ -607,11 +649,14 @@ async function main(): Promise<void> {
     } else if (id === 'W9') {
       res.W9 = await runW9(cfg, env);
       show(w9Table(res.W9));
+    } else if (id === 'W10') {
+      res.W10 = await runW10(cfg, env);
+      for (const t of w10Tables(res.W10)) show(t);
     }
   }
 
   const targets = computeTargets(cfg, env, res);
-  const tt = targetsTable(targets, cfg.quick);
+  const tt = targetsTable(targets, cfg.quick, targetNotes(res));
   if (targets.length) {
     tables.push(tt);
     console.log(renderText(tt));

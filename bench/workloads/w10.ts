@@ -1,0 +1,236 @@
+/**
+ * W10 - objhash in a server (issue #15): how long the async API of
+ * objhash/promises (lib/promises.ts over lib/stream) blocks the event
+ * loop, against the sync file calls, on the W1 graph (no cycles, W1's
+ * hand-written types).
+ *
+ * The consistency model (top of lib/stream/index.ts) says what to expect:
+ * an async checkpoint walks the graph synchronously into memory (a
+ * snapshot), then writes while the loop runs, so its delay should be
+ * about the walk, measured alone as checkpoint() in memory; an async
+ * restart reads while the loop runs, then restores synchronously, so its
+ * delay is the restore.  The sync calls block for all of it.
+ *
+ * Each call runs with perf_hooks.monitorEventLoopDelay({ resolution: 1 })
+ * enabled and a 1 ms setInterval ticking (the loop has work, as in a
+ * server); its max is the longest stretch in which no callback could run.
+ * Then the cost of compressing: checkpoint + restart through
+ * objhash/promises with compress 'gzip', 'brotli' and (where this Node's
+ * zlib has it) 'zstd', beside the same calls uncompressed.
+ *
+ * Every call is one sample: the variants interleaved in each round
+ * (harness.ts's roundOrder), a full GC (untimed) before each, medians over
+ * the rounds; every restart verified as in W1.  Files in os.tmpdir(),
+ * removed at the end.
+ */
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { checkpoint, checkpointToFile, restartFromFile, type ImplName } from '../../lib/index.js';
+import * as promises from '../../lib/promises.js';
+import { buildGraph, graphTypes, verifyGraph, type Graph } from '../graph.js';
+import { gc, median, roundOrder } from '../harness.js';
+import type { BenchConfig, Env } from '../run.js';
+import { fmtBytes, fmtCount, fmtMs, fmtRatio, type Table } from '../report.js';
+
+/** One call's medians. */
+export interface W10Call {
+  /** Wall time of the call (ms). */
+  ms: number;
+  /** Max event-loop delay during the call (ms; includes the 1 ms resolution). */
+  delayMs: number;
+  samples: number;
+}
+
+export interface W10CompressionRow {
+  compress: 'raw' | promises.Compression;
+  /** null: this Node's zlib has no zstd. */
+  measured: {
+    checkpointMs: number;
+    restartMs: number;
+    totalMs: number;
+    /** Bytes on disk. */
+    fileBytes: number;
+    /** totalMs ÷ the raw row's. */
+    totalVsRaw: number;
+    /** fileBytes ÷ the raw row's. */
+    bytesVsRaw: number;
+    samples: number;
+  } | null;
+}
+
+export interface W10Result {
+  id: 'W10';
+  T: number;
+  objects: number;
+  impl: ImplName;
+  rounds: number;
+  /** Image bytes (uncompressed). */
+  bytes: number;
+  /** checkpoint() in memory: the walk the async checkpoint does before writing. */
+  walk: W10Call;
+  syncCheckpoint: W10Call;
+  asyncCheckpoint: W10Call;
+  syncRestart: W10Call;
+  asyncRestart: W10Call;
+  compression: W10CompressionRow[];
+}
+
+interface Samples {
+  ms: number[];
+  delayMs: number[];
+}
+
+/**
+ * op's result, its wall time and the event loop's max delay pushed to s.
+ * The histogram records the gap between two callbacks of its own timer,
+ * so it runs a few ms before and after op: a sync op would otherwise
+ * block before the first callback, or be over when it is disabled, and
+ * record nothing.
+ */
+async function observe<R>(s: Samples, op: () => R | Promise<R>): Promise<R> {
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  const ticker = setInterval(() => {}, 1);
+  h.enable();
+  await sleep(5);
+  const t0 = performance.now();
+  const r = await op();
+  s.ms.push(performance.now() - t0);
+  await sleep(5);
+  h.disable();
+  clearInterval(ticker);
+  s.delayMs.push(h.max / 1e6);
+  return r;
+}
+
+function call(s: Samples): W10Call {
+  return { ms: median(s.ms), delayMs: median(s.delayMs), samples: s.ms.length };
+}
+
+export async function runW10(cfg: BenchConfig, env: Env): Promise<W10Result> {
+  const T = cfg.w10Tasks;
+  const impl: ImplName = env.nativeAvailable ? 'native' : 'js';
+  const label = `W10 T=${T}`;
+  env.log(`${label}: building the graph`);
+  const { root, spec } = buildGraph(T, false);
+  const { GraphT, types } = graphTypes(false, false);
+  const opts = { types, impl };
+  const compressions = (['gzip', 'brotli', 'zstd'] as const).filter((c) => c !== 'zstd' || promises.zstdAvailable);
+  const samples = new Map<string, Samples>();
+  const s = (name: string): Samples => {
+    let x = samples.get(name);
+    if (!x) samples.set(name, (x = { ms: [], delayMs: [] }));
+    return x;
+  };
+  const fileBytes = new Map<string, number>();
+  let bytes = 0;
+  const check = (back: Graph, name: string) => verifyGraph(back, spec, root, `${label} ${name}`);
+  // every path writes the one image
+  const sameImage = (n: number, name: string) => {
+    if (n !== bytes) throw new Error(`bench: ${label} ${name}: ${n} image bytes, checkpoint() wrote ${bytes}`);
+  };
+
+  const dir = mkdtempSync(path.join(tmpdir(), 'objhash-bench-w10-'));
+  try {
+    const file = (name: string) => path.join(dir, `${name}.ckpt`);
+    // the walk first (untimed), for the image's size
+    bytes = checkpoint(root, GraphT, opts).length;
+    // the variants; a checkpoint and the restart of its file stay adjacent
+    const variants: (() => Promise<void>)[] = [
+      async () => sameImage((await observe(s('walk'), () => checkpoint(root, GraphT, opts))).length, 'checkpoint()'),
+      async () => {
+        sameImage((await observe(s('sync checkpoint'), () => checkpointToFile(file('sync'), root, GraphT, opts))).bytes, 'sync checkpointToFile');
+        check(await observe(s('sync restart'), () => restartFromFile(file('sync'), GraphT, opts)), 'sync restartFromFile');
+      },
+      ...(['raw', ...compressions] as const).map((c) => async () => {
+        const o = c === 'raw' ? opts : { ...opts, compress: c };
+        sameImage((await observe(s(`async ${c} checkpoint`), () => promises.checkpointToFile(file(c), root, GraphT, o))).bytes, `async checkpointToFile (${c})`);
+        fileBytes.set(c, statSync(file(c)).size);
+        check(await observe(s(`async ${c} restart`), () => promises.restartFromFile(file(c), GraphT, o)), `async restartFromFile (${c})`);
+      }),
+    ];
+    env.log(`${label}: measuring ${variants.length} variants, ${cfg.w10Rounds} rounds`);
+    for (let r = 0; r < cfg.w10Rounds; r++) {
+      for (const run of roundOrder(variants, r)) {
+        gc();
+        await run();
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  const raw = { ck: call(s('async raw checkpoint')), rs: call(s('async raw restart')), bytes: fileBytes.get('raw')! };
+  return {
+    id: 'W10',
+    T,
+    objects: 1 + T + T + T / 8,
+    impl,
+    rounds: cfg.w10Rounds,
+    bytes,
+    walk: call(s('walk')),
+    syncCheckpoint: call(s('sync checkpoint')),
+    asyncCheckpoint: raw.ck,
+    syncRestart: call(s('sync restart')),
+    asyncRestart: raw.rs,
+    compression: (['raw', 'gzip', 'brotli', 'zstd'] as const).map((c) => {
+      if (!samples.has(`async ${c} checkpoint`)) return { compress: c, measured: null };
+      const ck = call(s(`async ${c} checkpoint`));
+      const rs = call(s(`async ${c} restart`));
+      const totalMs = ck.ms + rs.ms;
+      const fb = fileBytes.get(c)!;
+      return {
+        compress: c,
+        measured: {
+          checkpointMs: ck.ms,
+          restartMs: rs.ms,
+          totalMs,
+          fileBytes: fb,
+          totalVsRaw: totalMs / (raw.ck.ms + raw.rs.ms),
+          bytesVsRaw: fb / raw.bytes,
+          samples: rs.samples,
+        },
+      };
+    }),
+  };
+}
+
+function graphLabel(r: W10Result): string {
+  return `W1 graph, T=${fmtCount(r.T)} (${r.objects.toLocaleString('en-US')} objects, ${fmtBytes(r.bytes)} image), ${r.impl === 'native' ? 'native' : 'twin'} backend`;
+}
+
+export function w10Tables(r: W10Result): Table[] {
+  const row = (what: string, via: string, x: W10Call): string[] => [what, via, fmtMs(x.ms), fmtMs(x.delayMs), fmtRatio(x.delayMs / x.ms), String(x.samples)];
+  const delay: Table = {
+    title: `W10 - objhash in a server: event-loop delay of the sync and async file calls (${graphLabel(r)})`,
+    columns: ['call', 'API', 'wall ms', 'max delay ms', 'delay ÷ wall', 'n'],
+    rows: [
+      row('checkpoint() in memory (the walk)', 'objhash', r.walk),
+      row('checkpointToFile', 'objhash (sync)', r.syncCheckpoint),
+      row('checkpointToFile', 'objhash/promises', r.asyncCheckpoint),
+      row('restartFromFile', 'objhash (sync)', r.syncRestart),
+      row('restartFromFile', 'objhash/promises', r.asyncRestart),
+    ],
+    notes: [
+      `max delay: perf_hooks.monitorEventLoopDelay({ resolution: 1 }).max over the call, a 1 ms setInterval ticking: the longest stretch with no callback run (1 ms resolution included); medians of ${r.rounds} interleaved rounds, a full GC before each call.`,
+      'The async checkpoint blocks for its snapshot walk (about checkpoint()\'s time), not for the writing; the async restart reads without blocking, then restores synchronously: its delay is the restore.',
+      'Every restart verified as in W1; files in os.tmpdir(), removed at the end.',
+    ],
+  };
+  const compression: Table = {
+    title: `W10 - compressed images through objhash/promises (${graphLabel(r)})`,
+    columns: ['compress', 'ckpt ms', 'restart ms', 'total ms', 'total vs raw', 'file', 'bytes vs raw', 'n'],
+    rows: r.compression.map((c) => {
+      const x = c.measured;
+      if (x === null) return [c.compress, `not in this Node (${process.version})`, '', '', '', '', '', ''];
+      return [c.compress, fmtMs(x.checkpointMs), fmtMs(x.restartMs), fmtMs(x.totalMs), fmtRatio(x.totalVsRaw), fmtBytes(x.fileBytes), fmtRatio(x.bytesVsRaw), String(x.samples)];
+    }),
+    notes: [
+      'checkpointToFile(path, root, GraphT, { compress }) then restartFromFile(path, GraphT, { compress }); raw = the same calls without compress (the objhash/promises rows above); file = bytes on disk.',
+      'The compressor (node:zlib, in the thread pool) runs between the walk and the write, the decompressor between the read and the restore: it adds time, not event-loop delay.',
+    ],
+  };
+  return [delay, compression];
+}
