@@ -34,4 +34,6 @@ const srcTime = Math.max(...sources.map((d) => newest(path.join(root, d))));
 if (!fs.existsSync(built) || fs.statSync(built).mtimeMs < srcTime) {
   run(process.execPath, [require.resolve('typescript/bin/tsc', { paths: [root] }), '-p', path.join(root, 'tsconfig.json')]);
   run(process.execPath, [path.join(root, 'scripts', 'gen-esm.js')]);
+} else if (!fs.existsSync(path.join(root, 'dist', 'esm', 'index.mjs'))) {
+  run(process.execPath, [path.join(root, 'scripts', 'gen-esm.js')]);
 }

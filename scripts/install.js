@@ -52,5 +52,5 @@ const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', maxBu
 if (r.status !== 0) {
   fs.writeFileSync(log, (r.stdout || '') + (r.stderr || '') + (r.error ? `\n${r.error.message}\n` : ''));
   const why = r.error ? r.error.message : `node-gyp exited with ${r.status}`;
-  console.warn(`objhash: native build failed (${why}; see ${log}); the pure-JS backend will be used`);
+  console.warn(`objhash: native build failed (${why}; see ${log}); objhash will use the prebuilt addon if one loads here, else the pure-JS backend`);
 }

@@ -90,7 +90,7 @@ function tryNative(): Backend | undefined {
       errors.length > 0
         ? `it did not load (${errors.join('; ')})`
         : `no prebuilt addon for ${process.platform}-${process.arch}${libc() ? ` (${libc()})` : ''} and no local build`;
-    nativeError = new Error(`objhash: the native addon is not available: ${why}`, { cause: nativeError });
+    nativeError = new Error(`objhash: the native addon is not available: ${why}`, nativeError === undefined ? undefined : { cause: nativeError });
   }
   return native;
 }
@@ -126,9 +126,18 @@ export function getBackend(name: ImplName): Backend {
   if (name === 'native') {
     const b = tryNative();
     if (b) return b;
-    throw new ObjHashError('EINVAL', `${nativeError?.message ?? 'objhash: the native addon is not available'} (OBJHASH_IMPL=native or impl: 'native')`, undefined, {
-      cause: nativeError,
-    });
+    const cause = nativeError?.cause;
+    const e = new ObjHashError(
+      'EINVAL',
+      `${nativeError?.message ?? 'objhash: the native addon is not available'} (OBJHASH_IMPL=native or impl: 'native')`,
+      undefined,
+      cause === undefined ? undefined : { cause },
+    );
+    // the reason is the message: uncaught at require(), Node prints it
+    // without a stack of loader frames or the error's fields
+    e.stack = `${e.name}: ${e.message}`;
+    for (const k of ['code', 'errno', 'offset']) Object.defineProperty(e, k, { enumerable: false });
+    throw e;
   }
   throw new ObjHashError('EINVAL', `objhash: impl must be 'native' or 'js' (got ${String(name)})`);
 }

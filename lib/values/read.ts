@@ -412,7 +412,11 @@ function readError(r: PayloadReader, refs: RefReader, created: Created, st: Valu
   }
   const C = ERRORS[b & E_PROTO]!;
   const e = message !== undefined ? new C(message as string) : new C();
-  Object.defineProperty(e, 'stack', { value: stack, writable: true, enumerable: false, configurable: true });
+  // As structuredClone makes it on this Node: through the error's own stack
+  // property (a data property up to Node 22, an accessor from Node 24)
+  const sd = Object.getOwnPropertyDescriptor(e, 'stack');
+  if (sd !== undefined && (sd.set !== undefined || sd.writable === true)) (e as { stack?: unknown }).stack = stack;
+  else Object.defineProperty(e, 'stack', { value: stack, writable: true, enumerable: false, configurable: true });
   created(e);
   if ((b & E_CAUSE) !== 0) {
     Object.defineProperty(e, 'cause', HIDDEN);
