@@ -1,7 +1,7 @@
 /**
  * `npm run bench` - objhash's benchmark suite (see bench/results/README.md).
  *
- *   node dist/bench/run.js [--quick] [--only W1,W3] [--json PATH] [--svg PATH] [--baseline DIR]
+ *   node dist/bench/run.js [--quick] [--only W1,W3] [--json PATH] [--svg PATH] [--baseline DIR] [--node MAJOR]
  *
  * Measures, side by side in one process, the native backend, the pure-JS
  * twin, a plain Map and the anchors (v8.serialize, msgpackr), in rounds
@@ -26,7 +26,7 @@
  * run (--only) writes nothing unless --json PATH is given.  --svg PATH
  * writes the chart there (any mode).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -223,7 +223,7 @@ interface Args {
 }
 
 function usage(msg: string): never {
-  console.error(`bench: ${msg}\nusage: node dist/bench/run.js [--quick] [--only W1,W3] [--json PATH] [--svg PATH] [--baseline DIR]`);
+  console.error(`bench: ${msg}\nusage: node dist/bench/run.js [--quick] [--only W1,W3] [--json PATH] [--svg PATH] [--baseline DIR] [--node MAJOR]`);
   process.exit(2);
 }
 
@@ -567,7 +567,26 @@ function chartRows(res: Results, targets: Target[], cfg: BenchConfig): ChartRow[
 
 // --------------------------------------------------------------------- main
 
+/**
+ * `--node MAJOR`: runs this same benchmark under that Node line (one of
+ * scripts/node-lines.sh's, installed there if needed) and exits with its
+ * status; the tables then name that Node.
+ */
+function underNode(argv: string[]): number | undefined {
+  const i = argv.findIndex((a) => a === '--node' || a.startsWith('--node='));
+  if (i < 0) return undefined;
+  const major = argv[i]!.includes('=') ? argv[i]!.split('=')[1]! : argv[i + 1];
+  if (!major || !/^\d+$/.test(major)) usage('--node needs a major version (one of scripts/node-lines.sh list)');
+  const rest = argv.filter((_, j) => j !== i && !(j === i + 1 && !argv[i]!.includes('=')));
+  const root = path.resolve(__dirname, '..', '..');
+  const bin = execFileSync('bash', [path.join(root, 'scripts', 'node-lines.sh'), 'node', major!], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  const r = spawnSync(bin, [...process.execArgv, __filename, ...rest], { stdio: 'inherit' });
+  return r.status ?? 1;
+}
+
 async function main(): Promise<void> {
+  const code = underNode(process.argv.slice(2));
+  if (code !== undefined) process.exit(code);
   const args = parseArgs(process.argv.slice(2));
   const cfg = args.quick ? QUICK : FULL;
   const root = path.resolve(__dirname, '..', '..');
