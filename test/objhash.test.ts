@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -28,8 +29,29 @@ if (process.env.OBJHASH_IMPL !== 'js') {
   });
 }
 
+const nodeMajor = Number(process.versions.node.split('.')[0]);
+
 describe.each(IMPLS)('ObjHash (%s)', (impl) => {
   const make = (opts = {}) => new ObjHash({ impl, ...opts });
+
+  // plain JavaScript has `using` from Node 24 (TypeScript lowers it on any line)
+  it.skipIf(nodeMajor < 24)('`using` frees the hash at the end of the block in plain JavaScript (Node >= 24), dropping every object once', () => {
+    const code = `
+      const { ObjHash, defineObjType } = require(${JSON.stringify(join(__dirname, '..', 'dist', 'lib', 'index.js'))});
+      const drops = [];
+      const T = defineObjType({ name: 't', drop: (o) => drops.push(o.n) });
+      let kept;
+      {
+        using h = new ObjHash({ impl: ${JSON.stringify(impl)} });
+        h.lookupAdd({ n: 1 }, T);
+        h.lookupAdd({ n: 2 }, T);
+        kept = h;
+      }
+      console.log(JSON.stringify({ drops, freed: kept.freed }));`;
+    const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ drops: [1, 2], freed: true });
+  });
 
   it('runs on the backend asked for', () => {
     expect(make().impl).toBe(impl);
