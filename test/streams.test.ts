@@ -243,6 +243,22 @@ describe.each(IMPLS)('streams (%s)', (impl) => {
     }
   });
 
+  it('a corrupt gzip stream is EIO naming it; a gzip source that fails midway is EIO naming the source', async () => {
+    const gz = zlib.gzipSync(checkpoint(buildTree(), TaskType, opts));
+    const corrupt = gz.slice();
+    corrupt.fill(0x55, 20, 60);
+    const e1 = await restartFromStream(Readable.from([corrupt]), TaskType, opts).catch((e: unknown) => e);
+    expect((e1 as ObjHashError).code).toBe('EIO');
+    expect((e1 as Error).message).toMatch(/the gzip stream is corrupt/);
+    async function* failing(): AsyncGenerator<Uint8Array> {
+      yield gz.subarray(0, 40);
+      throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', errno: -104 });
+    }
+    const e2 = await restartFromStream(failing(), TaskType, opts).catch((e: unknown) => e);
+    expect((e2 as ObjHashError).code).toBe('EIO');
+    expect((e2 as Error).message).toMatch(/reading the image failed after \d+ bytes: read ECONNRESET/);
+  });
+
   it('options are checked and name what is wrong', async () => {
     await expect(checkpointToStream({} as never, 1, { impl })).rejects.toThrow(/dest must be a Writable/);
     await expect(restartFromStream(42 as never, { impl })).rejects.toThrow(/source must be a Readable/);

@@ -202,14 +202,17 @@ async function* decoded(src: AsyncIterable<Uint8Array>, compress: Compression | 
   if (kind === 'zstd') checkCompression('zstd', where);
   const d = decompressor(kind);
   const input = Readable.from(all(), { objectMode: false });
-  input.on('error', (e) => d.destroy(e));
+  let sourceError: unknown;
+  input.on('error', (e) => {
+    sourceError = e;
+    d.destroy(e);
+  });
   input.pipe(d);
   try {
     for await (const c of d) yield c as Uint8Array;
   } catch (e) {
-    if ((e as { code?: string }).code?.startsWith('Z_') || (e as { errno?: number }).errno !== undefined)
-      throw new ObjHashError('EIO', `${where}: the ${kind} stream is corrupt: ${(e as Error).message}`, undefined, { cause: e });
-    throw e;
+    if (e === sourceError) throw e; // the source failed (receive() says so)
+    throw new ObjHashError('EIO', `${where}: the ${kind} stream is corrupt: ${(e as Error).message}`, undefined, { cause: e });
   }
 }
 
@@ -223,8 +226,7 @@ export async function receive(
   o: { signal?: AbortSignal; progress: (p: Progress, last?: boolean) => void; compress?: Compression; max: number; total?: number },
   where: string,
 ): Promise<Uint8Array[]> {
-  let input = chunksOf(source, where);
-  const readable = Readable.from(input, { objectMode: true });
+  const readable = Readable.from(chunksOf(source, where), { objectMode: true });
   if (o.signal !== undefined) addAbortSignal(o.signal, readable);
   const chunks: Uint8Array[] = [];
   let bytes = 0;
@@ -242,7 +244,6 @@ export async function receive(
     if (e instanceof ObjHashError) throw e;
     throw new ObjHashError('EIO', `${where}: reading the image failed after ${bytes} bytes: ${e instanceof Error ? e.message : String(e)}`, bytes, { cause: e });
   }
-  input = undefined as never;
   return chunks;
 }
 
