@@ -103,17 +103,35 @@ function readItem(r: PayloadReader, refs: RefReader, st: ValueCodecState, off: n
   return x;
 }
 
-/** The body after an INLINE tag: its object takes the next value index. */
+/**
+ * The body after an INLINE tag: its object takes the next value index.
+ * Objects and small arrays (nearly all) are made and indexed here; other
+ * kinds reserve their index first and fill it when made.  No cleanup on
+ * a throw: a failed body ends the restart, and the state with it.
+ */
 function readInline(r: PayloadReader, refs: RefReader, st: ValueCodecState, off: number): unknown {
   if (st.depth >= MAX_INLINE) bad(off, `inline values nested deeper than ${MAX_INLINE} levels`);
-  st.pend.push(st.objects.length);
-  st.objects.push(PENDING);
+  const k = r.u8();
   st.depth++;
-  try {
-    return readBody(r, refs, st.inlineCreated, st, off, true);
-  } finally {
-    st.depth--;
+  let o: unknown;
+  if (k >= K.SHAPED) {
+    const s = shapeAt(st, k - K.SHAPED, false, off);
+    const obj: Obj = {};
+    st.objects.push(obj);
+    readShaped(r, refs, st, obj, s, off);
+    o = obj;
+  } else if (k >= K.SMALL_ARRAY) {
+    const a: unknown[] = [];
+    st.objects.push(a);
+    readElements(r, refs, st, a, k - K.SMALL_ARRAY, off);
+    o = a;
+  } else {
+    st.pend.push(st.objects.length);
+    st.objects.push(PENDING);
+    o = readKind(k, r, refs, st.inlineCreated, st, off, true);
   }
+  st.depth--;
+  return o;
 }
 
 /** The inline object with value index i. */
@@ -125,7 +143,11 @@ function inlineAt(st: ValueCodecState, i: number, off: number): unknown {
 }
 
 function readBody(r: PayloadReader, refs: RefReader, created: Created, st: ValueCodecState, off: number, inline: boolean): unknown {
-  const k = r.u8();
+  return readKind(r.u8(), r, refs, created, st, off, inline);
+}
+
+/** A body whose kind byte k is read. */
+function readKind(k: number, r: PayloadReader, refs: RefReader, created: Created, st: ValueCodecState, off: number, inline: boolean): unknown {
   if (k >= K.SHAPED) {
     const s = shapeAt(st, k - K.SHAPED, false, off);
     const o: Obj = {};
