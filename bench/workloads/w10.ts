@@ -11,9 +11,10 @@
  * restart reads while the loop runs, then restores synchronously, so its
  * delay is the restore.  The sync calls block for all of it.
  *
- * Each call runs with a 1 ms setInterval whose longest gap (performance.now()) is the max event-loop delay
- * enabled and a 1 ms setInterval ticking (the loop has work, as in a
- * server); its max is the longest stretch in which no callback could run.
+ * Each call runs with a 1 ms setInterval ticking (the loop has work, as
+ * in a server); the longest gap between two of its callbacks, measured
+ * with performance.now(), is the max event-loop delay: the longest
+ * stretch in which no callback could run.
  * Then the cost of compressing: checkpoint + restart through
  * objhash/promises with compress 'gzip', 'brotli' and (where this Node's
  * zlib has it) 'zstd', beside the same calls uncompressed.
