@@ -128,6 +128,8 @@ describe.each(IMPLS)('streams (%s)', (impl) => {
     expect(bytes.length).toBeLessThan(res.bytes);
     const back = await restartFromStream(Readable.from([bytes]), TaskType, { ...opts, ...(c === 'brotli' ? { compress: 'brotli' as const } : {}) });
     expect(diffTrees(tree, back)).toEqual([]);
+    // an uncompressed image read with `compress` named is read as it is
+    expect(diffTrees(tree, await restartFromStream(Readable.from([checkpoint(tree, TaskType, opts)]), TaskType, { ...opts, compress: c as 'gzip' }))).toEqual([]);
   });
 
   it('a real TCP socket on 127.0.0.1, fast and slow (7-byte writes), and a peer that resets mid-image (EIO or EPIPE, nothing restored)', async () => {

@@ -185,7 +185,8 @@ async function* decoded(src: AsyncIterable<Uint8Array>, compress: Compression | 
   }
   const first = head.length === 1 ? head[0]! : Buffer.concat(head);
   const seen = sniff(first);
-  const kind = compress ?? (seen === 'gzip' || seen === 'zstd' ? seen : undefined);
+  // an image as it is needs no decompressing, whatever opts said
+  const kind = seen === 'image' ? undefined : compress ?? (seen === 'gzip' || seen === 'zstd' ? seen : undefined);
   async function* all(): AsyncGenerator<Uint8Array> {
     if (first.length > 0) yield first;
     if (done) return;
