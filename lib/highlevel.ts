@@ -83,7 +83,7 @@ export function restart(image: Uint8Array | ByteSource, typeOrOpts?: ObjType<any
 }
 
 /** restart(), also giving the number of objects restored. */
-export function restartCounted(
+function restartCounted(
   image: Uint8Array | ByteSource,
   typeOrOpts: ObjType<any> | ContextOptions | undefined,
   opts: ContextOptions | undefined,

@@ -23,6 +23,7 @@ import {
   checkpoint,
   checkpointToStream,
   defineObjType,
+  ref,
   restart,
   restartFromStream,
   zstdAvailable,
@@ -259,6 +260,44 @@ describe.each(IMPLS)('streams (%s)', (impl) => {
     const e2 = await restartFromStream(failing(), TaskType, opts).catch((e: unknown) => e);
     expect((e2 as ObjHashError).code).toBe('EIO');
     expect((e2 as Error).message).toMatch(/reading the image failed after \d+ bytes: read ECONNRESET/);
+  });
+
+  it('a restart of fields-typed objects yields to the event loop between slices (sliceMs), and an abort between them frees everything', async () => {
+    interface Item {
+      id: number;
+      next: Item | null;
+    }
+    const ItemT: ObjType<Item> = defineObjType<Item>({ name: 'item', fields: { id: 'uv', next: ref(() => ItemT) } });
+    let head: Item | null = null;
+    for (let i = 0; i < 2000; i++) head = { id: i, next: head };
+    const o = { impl, types: [ItemT] };
+    const img = checkpoint(head!, ItemT, o);
+    let ticks = 0;
+    const timer = setInterval(() => void ticks++, 0);
+    const seen: number[] = [];
+    let back: Item | null;
+    try {
+      back = await restartFromStream(Readable.from([img]), ItemT, { ...o, sliceMs: 0, onProgress: (p) => void seen.push(p.objects) });
+    } finally {
+      clearInterval(timer);
+    }
+    expect(ticks).toBeGreaterThan(0); // the loop ran during the restore
+    let n = 0;
+    for (; back; back = back.next) expect(back.id).toBe(1999 - n++);
+    expect(n).toBe(2000);
+    expect(seen.at(-1)).toBe(2000);
+    // aborted between two slices: an AbortError, and a second restart works
+    const ac = new AbortController();
+    let k = 0;
+    const stopper = setInterval(() => ++k === 3 && ac.abort(new Error('stop')), 0);
+    const outcome = await restartFromStream(Readable.from([img]), ItemT, { ...o, sliceMs: 0, signal: ac.signal }).then(
+      () => 'resolved',
+      (e: unknown) => e,
+    );
+    clearInterval(stopper);
+    expect(outcome).toBeInstanceOf(AbortError);
+    expect((await restartFromStream(Readable.from([img]), ItemT, o))!.id).toBe(1999);
+    await expect(restartFromStream(Readable.from([img]), ItemT, { ...o, sliceMs: -1 })).rejects.toThrow(/sliceMs must be a number >= 0/);
   });
 
   it('options are checked and name what is wrong', async () => {

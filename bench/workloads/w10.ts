@@ -31,7 +31,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkpoint, checkpointToFile, restartFromFile, type ImplName } from '../../lib/index.js';
 import * as promises from '../../lib/promises.js';
-import { buildGraph, graphTypes, verifyGraph, type Graph } from '../graph.js';
+import { buildGraph, graphSchemaTypes, graphTypes, verifyGraph, type Graph } from '../graph.js';
 import { gc, median, roundOrder } from '../harness.js';
 import type { BenchConfig, Env } from '../run.js';
 import { fmtBytes, fmtCount, fmtMs, fmtRatio, type Table } from '../report.js';
@@ -76,6 +76,9 @@ export interface W10Result {
   asyncCheckpoint: W10Call;
   syncRestart: W10Call;
   asyncRestart: W10Call;
+  /** The same graph with the W1 types declared with fields (W7's): restored in slices by the async call. */
+  fieldsSyncRestart: W10Call;
+  fieldsAsyncRestart: W10Call;
   compression: W10CompressionRow[];
 }
 
@@ -124,6 +127,8 @@ export async function runW10(cfg: BenchConfig, env: Env): Promise<W10Result> {
   const { root, spec } = buildGraph(T, false);
   const { GraphT, types } = graphTypes(false, false);
   const opts = { types, impl };
+  const fields = graphSchemaTypes(false);
+  const fieldsOpts = { types: fields.types, impl };
   const compressions = (['gzip', 'brotli', 'zstd'] as const).filter((c) => c !== 'zstd' || promises.zstdAvailable);
   const samples = new Map<string, Samples>();
   const s = (name: string): Samples => {
@@ -150,6 +155,12 @@ export async function runW10(cfg: BenchConfig, env: Env): Promise<W10Result> {
       async () => {
         sameImage((await observe(s('sync checkpoint'), () => checkpointToFile(file('sync'), root, GraphT, opts))).bytes, 'sync checkpointToFile');
         check(await observe(s('sync restart'), () => restartFromFile(file('sync'), GraphT, opts)), 'sync restartFromFile');
+      },
+      async () => {
+        // written once per round, untimed; the two restarts of the same file
+        checkpointToFile(file('fields'), root, fields.GraphT, fieldsOpts);
+        check(await observe(s('fields sync restart'), () => restartFromFile(file('fields'), fields.GraphT, fieldsOpts)), 'sync restartFromFile (fields)');
+        check(await observe(s('fields async restart'), () => promises.restartFromFile(file('fields'), fields.GraphT, fieldsOpts)), 'async restartFromFile (fields)');
       },
       ...(['raw', ...compressions] as const).map((c) => async () => {
         const o = c === 'raw' ? opts : { ...opts, compress: c };
@@ -182,6 +193,8 @@ export async function runW10(cfg: BenchConfig, env: Env): Promise<W10Result> {
     asyncCheckpoint: raw.ck,
     syncRestart: call(s('sync restart')),
     asyncRestart: raw.rs,
+    fieldsSyncRestart: call(s('fields sync restart')),
+    fieldsAsyncRestart: call(s('fields async restart')),
     compression: (['raw', 'gzip', 'brotli', 'zstd'] as const).map((c) => {
       if (!samples.has(`async ${c} checkpoint`)) return { compress: c, measured: null };
       const ck = call(s(`async ${c} checkpoint`));
@@ -219,10 +232,12 @@ export function w10Tables(r: W10Result): Table[] {
       row('checkpointToFile', 'objhash/promises', r.asyncCheckpoint),
       row('restartFromFile', 'objhash (sync)', r.syncRestart),
       row('restartFromFile', 'objhash/promises', r.asyncRestart),
+      row('restartFromFile, fields types', 'objhash (sync)', r.fieldsSyncRestart),
+      row('restartFromFile, fields types', 'objhash/promises', r.fieldsAsyncRestart),
     ],
     notes: [
       `max delay: the longest gap between two callbacks of a 1 ms setInterval running through the call (performance.now()); medians of ${r.rounds} interleaved rounds, a full GC before each call.`,
-      'The async checkpoint blocks for its snapshot walk (about checkpoint()\'s time), not for the writing; the async restart reads without blocking, then restores synchronously: its delay is the restore.',
+      'The async checkpoint blocks for its snapshot walk (about checkpoint()\'s time), not for the writing; the async restart reads without blocking, then restores: objects of hand-written types in one piece (its delay is the restore), those of fields types (W7\'s declarations of the same types) in slices of 10 ms (sliceMs) with the loop running between them.',
       'Every restart verified as in W1; files in os.tmpdir(), removed at the end.',
     ],
   };

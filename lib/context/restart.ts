@@ -573,11 +573,32 @@ export class RestartContext implements Disposable {
    * CRC, and nothing may follow it; then free the hash.
    */
   finish(): void {
+    this.finishSome(Infinity);
+  }
+
+  /**
+   * finishSome - finish() in slices, for a caller that yields to the event
+   * loop between them (restartFromStream): restores the objects defined
+   * before TAIL for about `ms` milliseconds and returns false while some
+   * remain; returns true once TAIL is checked and the hash freed, as
+   * finish() does.  A failure frees the hash too.  Only objects written
+   * from the walker's queue (fields types, plain values deeper than one
+   * record) come one by one; the others restore with the object that
+   * holds them.
+   */
+  finishSome(ms: number): boolean {
     if (this.#done) throw new ObjHashError('EBADF', 'finish: the restart is already finished');
+    const sliced = ms !== Infinity;
+    const until = sliced ? performance.now() + ms : Infinity;
+    let more = false;
     try {
       let rec = this.#next();
       while (rec.type === REC.OBJREF) {
         this.#restoreCurrent(rec.offset, undefined);
+        if (sliced && performance.now() >= until) {
+          more = true;
+          return false;
+        }
         rec = this.#next();
       }
       this.#done = true;
@@ -587,9 +608,12 @@ export class RestartContext implements Disposable {
       this.#objects.end(rec.offset);
       this.#settle(rec.offset);
       this.#reader.tail(this.#count);
+      return true;
     } finally {
-      this.#done = true;
-      this.#release();
+      if (!more) {
+        this.#done = true;
+        this.#release();
+      }
     }
   }
 

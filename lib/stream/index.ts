@@ -18,7 +18,8 @@ import { pipeline } from 'node:stream/promises';
 import { CheckpointContext } from '../context/checkpoint.js';
 import type { CheckpointOptions, ContextOptions } from '../context/options.js';
 import { ObjHashError } from '../errors.js';
-import { resolve, restartCounted, run } from '../highlevel.js';
+import { resolve, run } from '../highlevel.js';
+import { RestartContext } from '../context/restart.js';
 import type { ObjType } from '../types.js';
 import { AbortError, checkProgress, checkSignal, throttle, throwIfAborted } from './abort.js';
 import { checkCompression, compressor, decompressor, sniff, type Compression } from './compress.js';
@@ -58,6 +59,13 @@ export interface StreamRestartOptions extends ContextOptions, AsyncOptions {
   maxImageBytes?: number;
   /** The image's size, when the caller knows it (for onProgress). */
   totalBytes?: number;
+  /**
+   * Restore in slices of about this many milliseconds, yielding to the
+   * event loop between them (default 10).  Objects written from the
+   * walker's queue (fields types) come one by one; an object of a
+   * hand-written type restores with everything it holds, in one slice.
+   */
+  sliceMs?: number;
 }
 
 export interface StreamCheckpointResult {
@@ -68,6 +76,7 @@ export interface StreamCheckpointResult {
 }
 
 const DEFAULT_MAX_IMAGE = 1024 * 1024 * 1024;
+const DEFAULT_SLICE_MS = 10;
 
 /** The options of the async calls, checked, and what is left for the context. */
 function asyncOptions<O extends AsyncOptions & { compress?: Compression }>(o: O, where: string) {
@@ -260,7 +269,9 @@ export async function restartFromStream(source: StreamSource, typeOrOpts?: ObjTy
   const where = 'restartFromStream';
   const r = resolve(typeOrOpts, opts, where);
   const { signal, progress, compress, rest } = asyncOptions(r.opts, where);
-  const { maxImageBytes, totalBytes, ...ctxOpts } = rest as typeof rest & { maxImageBytes?: number; totalBytes?: number };
+  const { maxImageBytes, totalBytes, sliceMs: slice, ...ctxOpts } = rest as typeof rest & { maxImageBytes?: number; totalBytes?: number; sliceMs?: number };
+  const sliceMs = slice ?? DEFAULT_SLICE_MS;
+  if (typeof sliceMs !== 'number' || !(sliceMs >= 0)) throw new ObjHashError('EINVAL', `${where}: options.sliceMs must be a number >= 0`);
   const max = maxImageBytes ?? DEFAULT_MAX_IMAGE;
   if (!Number.isSafeInteger(max) || max < 1) throw new ObjHashError('EINVAL', `${where}: options.maxImageBytes must be a positive integer`);
   throwIfAborted(signal, where);
@@ -268,7 +279,25 @@ export async function restartFromStream(source: StreamSource, typeOrOpts?: ObjTy
   throwIfAborted(signal, where);
   const src = new ChunkSource(chunks);
   const typed = typeOrOpts !== undefined && r.type === typeOrOpts;
-  const out = restartCounted(src, typed ? r.type : ctxOpts, typed ? ctxOpts : undefined, where);
-  progress({ objects: out.objects, bytes: src.size, totalBytes: src.size }, true);
-  return out.root;
+  const ctx = new RestartContext(src, ctxOpts);
+  let root: unknown;
+  try {
+    root = ctx.restoreObj(typed ? r.type : undefined);
+    // the objects written from the walker's queue restore in slices, the
+    // event loop running between them
+    while (!ctx.finishSome(sliceMs)) {
+      await new Promise((resolve) => setImmediate(resolve));
+      throwIfAborted(signal, where);
+      progress({ objects: ctx.count, bytes: src.size, totalBytes: src.size });
+    }
+  } catch (e) {
+    try {
+      ctx[Symbol.dispose]();
+    } catch {
+      // the first error wins
+    }
+    throw e;
+  }
+  progress({ objects: ctx.count, bytes: src.size, totalBytes: src.size }, true);
+  return root;
 }
