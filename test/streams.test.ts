@@ -20,6 +20,7 @@ import * as zlib from 'node:zlib';
 import {
   AbortError,
   ObjHashError,
+  RestartContext,
   checkpoint,
   checkpointToStream,
   defineObjType,
@@ -298,6 +299,41 @@ describe.each(IMPLS)('streams (%s)', (impl) => {
     expect(outcome).toBeInstanceOf(AbortError);
     expect((await restartFromStream(Readable.from([img]), ItemT, o))!.id).toBe(1999);
     await expect(restartFromStream(Readable.from([img]), ItemT, { ...o, sliceMs: -1 })).rejects.toThrow(/sliceMs must be a number >= 0/);
+  });
+
+  it('RestartContext.finishSome(0) restores one queued object at a time, then checks TAIL once; afterwards EBADF', () => {
+    interface Item {
+      id: number;
+      next: Item | null;
+    }
+    const ItemT: ObjType<Item> = defineObjType<Item>({ name: 'item', fields: { id: 'uv', next: ref(() => ItemT) } });
+    let head: Item | null = null;
+    for (let i = 0; i < 50; i++) head = { id: i, next: head };
+    const o = { impl, types: [ItemT] };
+    const img = checkpoint(head!, ItemT, o);
+    const ctx = new RestartContext(img, o);
+    const root = ctx.restoreObj(ItemT);
+    let slices = 0;
+    while (!ctx.finishSome(0)) slices++;
+    expect(slices).toBe(49); // the root came with restoreObj, then one object per slice
+    expect(ctx.count).toBe(50);
+    let n = 0;
+    for (let x: Item | null = root; x; x = x.next) expect(x.id).toBe(49 - n++);
+    expect(n).toBe(50);
+    expect(() => ctx.finishSome(0)).toThrow(/already finished/);
+    // a corrupt TAIL is found by the last slice, and frees the hash
+    const bad = img.slice();
+    bad[bad.length - 1]! ^= 0xff;
+    const c2 = new RestartContext(bad, o);
+    c2.restoreObj(ItemT);
+    let err: unknown;
+    try {
+      while (!c2.finishSome(0));
+    } catch (e) {
+      err = e;
+    }
+    expect((err as ObjHashError).code).toBe('EBADMSG');
+    expect(() => c2.finishSome(0)).toThrow(/already finished/);
   });
 
   it('options are checked and name what is wrong', async () => {
