@@ -87,6 +87,18 @@ function cells(n: number): Cell {
   return c!;
 }
 
+/** A fields type (written from the walker's queue, so restored in slices), and a list of n of them. */
+interface Item {
+  id: number;
+  next: Item | null;
+}
+const ItemT: ObjType<Item> = defineObjType<Item>({ name: 'item', fields: { id: 'uv', next: ref(() => ItemT) } });
+function items(n: number): Item {
+  let head: Item | null = null;
+  for (let i = 0; i < n; i++) head = { id: i, next: head };
+  return head!;
+}
+
 /** Starts a loopback TCP server whose connections get serve(socket); resolves with its port and a close(). */
 async function tcpServer(serve: (s: Socket) => void): Promise<{ port: number; close: () => Promise<void> }> {
   const server = createTcpServer(serve);
@@ -264,15 +276,8 @@ describe.each(IMPLS)('streams (%s)', (impl) => {
   });
 
   it('a restart of fields-typed objects yields to the event loop between slices (sliceMs), and an abort between them frees everything', async () => {
-    interface Item {
-      id: number;
-      next: Item | null;
-    }
-    const ItemT: ObjType<Item> = defineObjType<Item>({ name: 'item', fields: { id: 'uv', next: ref(() => ItemT) } });
-    let head: Item | null = null;
-    for (let i = 0; i < 2000; i++) head = { id: i, next: head };
     const o = { impl, types: [ItemT] };
-    const img = checkpoint(head!, ItemT, o);
+    const img = checkpoint(items(2000), ItemT, o);
     let ticks = 0;
     const timer = setInterval(() => void ticks++, 0);
     const seen: number[] = [];
@@ -302,15 +307,8 @@ describe.each(IMPLS)('streams (%s)', (impl) => {
   });
 
   it('RestartContext.finishSome(0) restores one queued object at a time, then checks TAIL once; afterwards EBADF', () => {
-    interface Item {
-      id: number;
-      next: Item | null;
-    }
-    const ItemT: ObjType<Item> = defineObjType<Item>({ name: 'item', fields: { id: 'uv', next: ref(() => ItemT) } });
-    let head: Item | null = null;
-    for (let i = 0; i < 50; i++) head = { id: i, next: head };
     const o = { impl, types: [ItemT] };
-    const img = checkpoint(head!, ItemT, o);
+    const img = checkpoint(items(50), ItemT, o);
     const ctx = new RestartContext(img, o);
     const root = ctx.restoreObj(ItemT);
     let slices = 0;
