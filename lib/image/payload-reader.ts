@@ -394,9 +394,12 @@ export abstract class PayloadReader {
 }
 
 
-/** String of n (0..16) ASCII bytes at b[q]: one fromCharCode call, no intermediate array. */
-/** buf[q, q + n) as a string if it is all ASCII, else undefined. */
-function asciiRun(b: Uint8Array, q: number, n: number): string | undefined {
+/**
+ * buf[q, q + n) as a string if it is all ASCII, else undefined: one
+ * fromCharCode call per 16 bytes, no intermediate array (the one ASCII
+ * decoder of the readers; lib/values uses it too).
+ */
+export function asciiRun(b: Uint8Array, q: number, n: number): string | undefined {
   let s = '';
   for (let i = 0; i < n; ) {
     const k = n - i < 16 ? n - i : 16;
@@ -409,6 +412,7 @@ function asciiRun(b: Uint8Array, q: number, n: number): string | undefined {
   return s;
 }
 
+/** String of n (0..16) ASCII bytes at b[q]: one fromCharCode call. */
 function ascii(b: Uint8Array, q: number, n: number): string {
   const f = String.fromCharCode;
   switch (n) {

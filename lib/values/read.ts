@@ -6,7 +6,7 @@
  * malformed body is an ObjHashError EINVAL naming the record's offset.
  */
 import { ObjHashError } from '../errors.js';
-import type { PayloadReader } from '../image/payload-reader.js';
+import { asciiRun, type PayloadReader } from '../image/payload-reader.js';
 import type { RefReader } from '../walk/refs.js';
 import {
   E_CAUSE,
@@ -601,12 +601,8 @@ function define(st: ValueCodecState, s: string, off: number): string {
 /** n (1..31) bytes of UTF-8; defined in st's table unless st is null. */
 function readShort(r: PayloadReader, st: ValueCodecState | null, n: number, off: number): string {
   const b = r.bytes(n);
-  let a = 0;
-  for (let i = 0; i < n; i++) a |= b[i]!;
-  let s: string;
-  if (a < 0x80) {
-    s = String.fromCharCode.apply(null, b as unknown as number[]);
-  } else {
+  let s = asciiRun(b, 0, n);
+  if (s === undefined) {
     try {
       s = strict.decode(b);
     } catch {

@@ -62,7 +62,7 @@ export function writeBodyOf(t: ObjType<any>): WriteBody {
   let b = writeBodies.get(t);
   if (b === undefined) {
     const c = schemaOf(t);
-    b = { record: REC.FIELDS, write: (w, obj, refs, state) => c.write(w, obj, refs, state) };
+    b = { record: REC.FIELDS, write: c.write };
     writeBodies.set(t, b);
   }
   return b;
