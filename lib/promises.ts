@@ -17,7 +17,9 @@ import { isObjType, type ObjType } from './types.js';
 import { checkProgress, checkSignal, throttle, throwIfAborted } from './stream/abort.js';
 import { checkCompression, sniff } from './stream/compress.js';
 import {
+  incrementalOptions,
   restartFromStream,
+  walkSliced,
   walkToChunks,
   writeChunks,
   type Progress,
@@ -46,15 +48,20 @@ export async function checkpointToFile(
   const where = 'checkpointToFile';
   const { type, opts } = resolve(typeOrOpts, options, where);
   if (typeof path !== 'string' || path.length === 0) throw new ObjHashError('EINVAL', `${where}: path must be a non-empty string`);
-  const { signal, onProgress, compress, ...ctxOpts } = opts;
+  const { signal, onProgress, compress, incremental: inc, sliceMs: sm, ...ctxOpts } = opts;
   const sig = checkSignal(signal, where);
   const progress = throttle(checkProgress<Progress>(onProgress, where));
   const comp = checkCompression(compress, where);
+  const { incremental, sliceMs } = incrementalOptions({ incremental: inc, sliceMs: sm }, where);
   throwIfAborted(sig, where);
-  const w = walkToChunks(root, type, ctxOpts);
-  if (w.error !== undefined) throw w.error; // nothing was written: the previous image stays
+  // incremental: walked in slices while the temporary file is written;
+  // else a snapshot walked at once (a failed walk writes nothing then)
+  const w = incremental ? undefined : walkToChunks(root, type, ctxOpts);
+  if (w !== undefined && w.error !== undefined) throw w.error; // nothing was written: the previous image stays
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const fh = await open(tmp, 'wx', 0o644);
+  // (made after the file opened: its generator, once made, is run or returned by writeChunks)
+  const sliced = incremental ? walkSliced(root, type, ctxOpts, sliceMs, { signal: sig, progress }, where) : undefined;
   let ok = false;
   try {
     // a Writable over the handle (a FileHandle's own write stream would hold it open)
@@ -63,7 +70,18 @@ export async function checkpointToFile(
         writeAll(fh, chunk).then(() => cb(), cb);
       },
     });
-    await writeChunks(w.chunks, out, w, { signal: sig, progress, compress: comp, end: true }, where);
+    if (sliced !== undefined) {
+      try {
+        await writeChunks(sliced.chunks, out, sliced.result, { signal: sig, progress, compress: comp, end: true }, where);
+      } catch (e) {
+        if (sliced.result.error !== undefined && !sig?.aborted) throw sliced.result.error;
+        throw e;
+      } finally {
+        await sliced.close();
+      }
+      // a failed walk: the temporary file (up to its ERROR record) goes, the previous image stays
+      if (sliced.result.error !== undefined) throw sliced.result.error;
+    } else await writeChunks(w!.chunks, out, w!, { signal: sig, progress, compress: comp, end: true }, where);
     throwIfAborted(sig, where);
     await fh.sync();
     await fh.close();
@@ -85,7 +103,7 @@ export async function checkpointToFile(
   } catch {
     // some file systems cannot fsync a directory
   }
-  return { bytes: w.bytes, objects: w.objects };
+  return sliced !== undefined ? { bytes: sliced.result.bytes, objects: sliced.result.objects } : { bytes: w!.bytes, objects: w!.objects };
 }
 
 /** restartFromFile - the root of the image in path, read asynchronously (compressed images recognised). */

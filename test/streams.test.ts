@@ -19,6 +19,7 @@ import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import {
   AbortError,
+  CheckpointContext,
   ObjHashError,
   RestartContext,
   checkpoint,
@@ -98,6 +99,29 @@ function items(n: number): Item {
   for (let i = 0; i < n; i++) head = { id: i, next: head };
   return head!;
 }
+
+/** A fields type with grab/drop counters (walked in slices by an incremental checkpoint). */
+const gcounts = { grabs: 0, drops: 0 };
+const GItemT: ObjType<Item> = defineObjType<Item>({
+  name: 'gitem',
+  fields: { id: 'uv', next: ref(() => GItemT) },
+  grab: () => void gcounts.grabs++,
+  drop: () => void gcounts.drops++,
+});
+
+/** n plain objects in an array, each with a getter that counts its reads (how far a walk got), sharing one tag object. */
+function counted(n: number, seen: { reads: number }): { v: number; tag: object }[] {
+  const tag = { t: 'shared' };
+  const out: { v: number; tag: object }[] = [];
+  for (let i = 0; i < n; i++) {
+    const o = { tag, v: 0 };
+    Object.defineProperty(o, 'v', { enumerable: true, get: () => (seen.reads++, i) });
+    out.push(o);
+  }
+  return out;
+}
+
+const turn = () => new Promise((r) => setImmediate(r));
 
 /** Starts a loopback TCP server whose connections get serve(socket); resolves with its port and a close(). */
 async function tcpServer(serve: (s: Socket) => void): Promise<{ port: number; close: () => Promise<void> }> {
@@ -334,6 +358,169 @@ describe.each(IMPLS)('streams (%s)', (impl) => {
     expect(() => c2.finishSome(0)).toThrow(/already finished/);
   });
 
+  it('incremental checkpoint: fields types, plain values and hand-written types restart from a stream and a file; the event loop runs between slices', async () => {
+    const o = { impl, types: [ItemT] };
+    let ticks = 0;
+    const timer = setInterval(() => void ticks++, 0);
+    let res: { bytes: number; objects: number };
+    let bytes: Uint8Array;
+    try {
+      const pt = new PassThrough();
+      [res, bytes] = await Promise.all([checkpointToStream(pt, items(3000), ItemT, { ...o, incremental: true, sliceMs: 0 }), drain(pt)]);
+    } finally {
+      clearInterval(timer);
+    }
+    expect(ticks).toBeGreaterThan(0); // timers ran while it walked
+    expect(res).toEqual({ bytes: bytes.length, objects: 3000 });
+    let back: Item | null = restart(bytes, ItemT, o);
+    let n = 0;
+    for (; back; back = back.next) expect(back.id).toBe(2999 - n++);
+    expect(n).toBe(3000);
+    // plain values: records of at most 1024 inline objects, sharing kept
+    const seen = { reads: 0 };
+    const arr = counted(5000, seen);
+    const pv = new PassThrough();
+    const [r2, b2] = await Promise.all([checkpointToStream(pv, { arr, self: null }, { impl, incremental: true, sliceMs: 0 }), drain(pv)]);
+    expect(r2.objects).toBeGreaterThan(1);
+    const v = restart(b2, { impl }) as { arr: { v: number; tag: object }[] };
+    expect(v.arr.map((x) => x.v)).toEqual(arr.map((_, i) => i));
+    expect(new Set(v.arr.map((x) => x.tag)).size).toBe(1);
+    // hand-written: one slice, the same tree
+    const tree = buildTree();
+    const pt3 = new PassThrough();
+    const [, b3] = await Promise.all([checkpointToStream(pt3, tree, TaskType, { ...opts, incremental: true }), drain(pt3)]);
+    expect(diffTrees(tree, restart(b3, TaskType, opts))).toEqual([]);
+    // the file variant, compressed
+    const path = join(dir, `inc-${impl}.img`);
+    const rf = await promises.checkpointToFile(path, items(500), ItemT, { ...o, incremental: true, sliceMs: 0, compress: 'gzip' });
+    expect(rf.objects).toBe(500);
+    expect((await promises.restartFromFile(path, ItemT, o))!.id).toBe(499);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('incremental checkpoint: a slow destination holds the walk back (backpressure), and the image is whole when it drains', async () => {
+    const seen = { reads: 0 };
+    const arr = counted(6000, seen);
+    const parts: Uint8Array[] = [];
+    const held: (() => void)[] = [];
+    let hold = true;
+    const dest = new Writable({
+      highWaterMark: 1,
+      write(c: Uint8Array, _e, cb) {
+        parts.push(c);
+        if (hold) held.push(cb);
+        else cb();
+      },
+    });
+    const p = checkpointToStream(dest, arr, { impl, incremental: true, sliceMs: 0, highWaterMark: 512 });
+    for (let i = 0; i < 100; i++) await turn();
+    expect(seen.reads).toBeGreaterThan(0);
+    expect(seen.reads).toBeLessThan(6000); // paused until the destination takes more
+    hold = false;
+    for (const cb of held.splice(0)) cb();
+    const res = await p;
+    expect(seen.reads).toBe(6000);
+    const img = Buffer.concat(parts);
+    expect(res.bytes).toBe(img.length);
+    expect((restart(img, { impl }) as { v: number }[]).map((x) => x.v)).toEqual(arr.map((_, i) => i));
+  });
+
+  it('incremental checkpoint that fails half-way: the stream gets the image up to its ERROR record, the file keeps the previous image; every grab dropped once', async () => {
+    const seen = { reads: 0 };
+    const arr: unknown[] = counted(3000, seen);
+    (arr[2500] as Record<string, unknown>).f = () => 0;
+    const pt = new PassThrough();
+    const [err, bytes] = await Promise.all([checkpointToStream(pt, arr, { impl, incremental: true, sliceMs: 0 }).catch((e: unknown) => e), drain(pt)]);
+    expect((err as ObjHashError).code).toBe('EINVAL');
+    expect((err as Error).message).toMatch(/root\[2500\]\.f: a function cannot be checkpointed/);
+    let e2: unknown;
+    try {
+      restart(bytes, { impl });
+    } catch (e) {
+      e2 = e;
+    }
+    expect((e2 as ObjHashError).code).toBe('EIO');
+    expect((e2 as Error).message).toMatch(/checkpoint failed: .*a function cannot be checkpointed/);
+    // the file variant: the previous image stays, no temporary file; grabs of a fields type dropped once
+    const path = join(dir, `inc-fail-${impl}.img`);
+    await promises.checkpointToFile(path, items(10), ItemT, { impl, types: [ItemT] });
+    const before = readFileSync(path);
+    gcounts.grabs = gcounts.drops = 0;
+    const Holder = defineObjType<{ item: Item; bad: unknown }>({ name: 'holder', fields: { item: ref(GItemT), bad: 'value' } });
+    const list = (n: number) => {
+      let h: Item | null = null;
+      for (let i = 0; i < n; i++) h = { id: i, next: h };
+      return h!;
+    };
+    const e3 = await promises
+      .checkpointToFile(path, { item: list(2000), bad: Symbol('no') }, Holder, { impl, types: [Holder, GItemT], incremental: true, sliceMs: 0 })
+      .catch((e: unknown) => e);
+    expect((e3 as ObjHashError).code).toBe('EINVAL');
+    expect(gcounts.grabs).toBeGreaterThan(0);
+    expect(gcounts.drops).toBe(gcounts.grabs);
+    expect(readFileSync(path)).toEqual(before);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('incremental checkpoint aborted at 200 random points: AbortError, every grab dropped once, no temporary file', async () => {
+    const rand = rng(0x1c4);
+    const root = (() => {
+      let h: Item | null = null;
+      for (let i = 0; i < 300; i++) h = { id: i, next: h };
+      return h!;
+    })();
+    const o = { impl, types: [GItemT] };
+    for (let run = 0; run < 200; run++) {
+      gcounts.grabs = gcounts.drops = 0;
+      const ac = new AbortController();
+      const after = Math.floor(rand() * 12);
+      let n = 0;
+      const stopper = setInterval(() => n++ === after && ac.abort(new Error(`stop at ${after}`)), 0);
+      const p =
+        run % 2 === 0
+          ? checkpointToStream(new PassThrough().resume(), root, GItemT, { ...o, incremental: true, sliceMs: 0, signal: ac.signal })
+          : promises.checkpointToFile(join(dir, `abort-${impl}.img`), root, GItemT, { ...o, incremental: true, sliceMs: 0, signal: ac.signal });
+      const err = await p.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      clearInterval(stopper);
+      expect(gcounts.drops, `run ${run}`).toBe(gcounts.grabs);
+      if (err !== undefined) {
+        expect(err, `run ${run}`).toBeInstanceOf(AbortError);
+        expect(((err as AbortError).cause as Error).message).toBe(`stop at ${after}`);
+      } else expect(gcounts.grabs, `run ${run}`).toBe(300);
+    }
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('CheckpointContext with deferWalk: walkSome(0) writes a few queued objects per call, finish() the rest; checked arguments', () => {
+    const o = { impl, types: [ItemT] };
+    const img0 = checkpoint(items(200), ItemT, { ...o, deferWalk: true });
+    expect(restart(img0, ItemT, o)!.id).toBe(199);
+    const ctx = new CheckpointContext({ ...o, deferWalk: true });
+    ctx.checkpointObj(items(200), ItemT);
+    expect(ctx.count).toBe(2); // the head and its next, queued
+    let calls = 0;
+    while (!ctx.walkSome(0)) calls++;
+    expect(calls).toBeGreaterThan(5);
+    expect(ctx.count).toBe(200);
+    const img = ctx.finish();
+    expect(img).toEqual(img0);
+    expect(() => ctx.walkSome(0)).toThrow(/finished/);
+    const c2 = new CheckpointContext({ ...o, deferWalk: true });
+    c2.checkpointObj(items(3), ItemT);
+    expect(() => c2.walkSome(-1)).toThrow(/ms must be a number >= 0/);
+    expect(c2.finish().length).toBeGreaterThan(0);
+    expect(() => new CheckpointContext({ ...o, deferWalk: 1 as never })).toThrow(/deferWalk must be a boolean/);
+  });
+
+  it('incremental options are checked and name what is wrong', async () => {
+    await expect(checkpointToStream(new PassThrough(), 1, { impl, incremental: 'yes' as never })).rejects.toThrow(/options.incremental must be a boolean/);
+    await expect(checkpointToStream(new PassThrough(), 1, { impl, incremental: true, sliceMs: -1 })).rejects.toThrow(/options.sliceMs must be a number >= 0/);
+    await expect(promises.checkpointToFile(join(dir, 'x.img'), 1, { impl, incremental: true, sliceMs: Number.NaN })).rejects.toThrow(/sliceMs must be a number >= 0/);
+  });
+
   it('options are checked and name what is wrong', async () => {
     await expect(checkpointToStream({} as never, 1, { impl })).rejects.toThrow(/dest must be a Writable/);
     await expect(restartFromStream(42 as never, { impl })).rejects.toThrow(/source must be a Readable/);
@@ -374,5 +561,20 @@ describe.each(IMPLS)('streams (%s)', (impl) => {
     expect(seen.at(-1)!.bytes).toBe(seen.at(-1)!.totalBytes);
     writeFileSync(path, zlib.gzipSync(Buffer.from('not an image')));
     await expect(promises.restartFromFile(path, { impl })).rejects.toThrow(/not an objhash image/);
+  });
+});
+
+describe('incremental checkpoint, native matches JS', () => {
+  it.skipIf(IMPLS.length < 2)('the same bytes from both backends for fields types and plain values (sliceMs 0)', async () => {
+    const images = async (impl: (typeof IMPLS)[number]) => {
+      const a = new PassThrough();
+      const b = new PassThrough();
+      const [, x] = await Promise.all([checkpointToStream(a, items(2000), ItemT, { impl, types: [ItemT], incremental: true, sliceMs: 0 }), drain(a)]);
+      const [, y] = await Promise.all([checkpointToStream(b, counted(3000, { reads: 0 }), { impl, incremental: true, sliceMs: 0 }), drain(b)]);
+      return [x, y];
+    };
+    const [n, j] = [await images('native'), await images('js')];
+    expect(n[0]).toEqual(j[0]);
+    expect(n[1]).toEqual(j[1]);
   });
 });

@@ -11,12 +11,19 @@ import { ObjHash, seam } from '../hash/objhash.js';
 import { checkType, type ObjType } from '../types.js';
 import { notPlainReason, plainKind, ValueCodecState } from '../values/index.js';
 import { Refusal, type PathStep, type RefWriter } from '../walk/refs.js';
-import { ValueT, classOf, isWalked, schemaOf, writeBodyOf } from '../walk/walked.js';
+import { ValueT, classOf, isWalked, schemaOf, writeBodyOf, type WriteBody } from '../walk/walked.js';
 import { formatPath } from '../walk/path.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_OBJECTS, checkOptions, checkTypes, positiveInt, type CheckpointOptions } from './options.js';
 
 /** The version a context writes when options.version is not given and no type needs version 2. */
 const DEFAULT_VERSION: number = FORMAT_VERSION;
+
+/** options.deferWalk: objects a plain-value record holds inline, at most (the rest get records of their own). */
+const INLINE_SLICE = 1024;
+
+/** #written: an object of a walked type waits in the queue, or its record is written. */
+const QUEUED = 1;
+const WRITTEN = 2;
 
 /** Length of the last in-memory image finished in this thread (0: none yet). */
 let lastImage = 0;
@@ -32,12 +39,16 @@ export class CheckpointContext implements Disposable {
   readonly #writer: ImageWriter;
   /** type id -> image objtype (its 1-based index in options.types). */
   #objtype: number[] = [];
+  /** image objtype -> how its objects are written, for walked types */
+  #bodies: (WriteBody | undefined)[] = [];
   #types: readonly ObjType<any>[];
   #depth = 0;
   #maxDepth: number;
   #maxObjects: number;
   #count = 0;
   #done = false;
+  /** options.deferWalk: the queue is written by walkSome()/finish() only */
+  readonly #defer: boolean;
 
   // ---- the walker: walked objects (plain values, fields types) are written
   // from this queue, breadth first, never by recursion
@@ -47,10 +58,10 @@ export class CheckpointContext implements Disposable {
   #head = 0;
   #draining = false;
   /** by objref, for error paths: the objref of the holder that first referred to it, and the step */
-  #parent: number[] = [];
+  #parent = new Int32Array(256); // holder's objref + 1 (0: none)
   #step: PathStep[] = [];
   /** by objref: false while a walked object is queued, true once its OBJREF is written */
-  #written: boolean[] = [];
+  #written = new Uint8Array(256); // 0 neither, QUEUED, WRITTEN
   /** objref of the walked object whose body is being written (0: none) */
   #current = 0;
   /** the step to a child written at once (refNow, a hand-written type's object) */
@@ -69,6 +80,10 @@ export class CheckpointContext implements Disposable {
     this.#types = (version ?? DEFAULT_VERSION) === 2 && !given.includes(ValueT) ? [...given, ValueT] : given;
     this.#maxDepth = positiveInt(opts.maxDepth, 'maxDepth', DEFAULT_MAX_DEPTH);
     this.#maxObjects = positiveInt(opts.maxObjects, 'maxObjects', DEFAULT_MAX_OBJECTS);
+    if (opts.deferWalk !== undefined && typeof opts.deferWalk !== 'boolean')
+      throw new ObjHashError('EINVAL', 'CheckpointContext: options.deferWalk must be a boolean');
+    this.#defer = opts.deferWalk === true;
+    if (this.#defer) this.#values.maxInlined = INLINE_SLICE;
     if (opts.sink !== undefined && typeof opts.sink !== 'function')
       throw new ObjHashError('EINVAL', 'CheckpointContext: options.sink must be a function');
     const b = backendFor(opts.impl);
@@ -84,6 +99,7 @@ export class CheckpointContext implements Disposable {
       throw new ObjHashError('EINVAL', 'CheckpointContext: types with fields and plain values need format version 2 (options.version)');
     const table: TypeEntry[] = this.#types.map((t, i) => {
       this.#objtype[t.id] = i + 1;
+      this.#bodies[i + 1] = isWalked(t) ? writeBodyOf(t) : undefined;
       const cls = t.fields !== undefined ? classOf(t) : undefined;
       if (cls !== undefined) this.#byClass.set(cls, t);
       return { objtype: i + 1, name: t.name, schema: t.fields !== undefined ? schemaOf(t).encoded : undefined };
@@ -126,14 +142,15 @@ export class CheckpointContext implements Disposable {
       // a walked object queued but not written yet: whoever asks through
       // here needs it before its own record (a view its buffer, a
       // hand-written ops its child), so it is written now
-      if (this.#written[objref] === false) this.#writeWalked(obj, type, objref);
+      if (objref < this.#written.length && this.#written[objref] === QUEUED) this.#writeWalked(obj, type, objref);
       return objref;
     }
     if (++this.#count > this.#maxObjects)
       throw new ObjHashError('E2BIG', `checkpointObj: more than ${this.#maxObjects} objects (options.maxObjects)`);
     if (type === ValueT && key === obj && !this.#values.ids.has(obj as object)) this.#values.ids.set(obj as object, -objref);
     if (this.#current !== 0) {
-      this.#parent[objref] = this.#current;
+      if (objref >= this.#parent.length) this.#grow(objref);
+      this.#parent[objref] = this.#current + 1;
       this.#step[objref] = this.#pendingStep;
     }
     if (type.fields !== undefined || type === ValueT) {
@@ -141,7 +158,7 @@ export class CheckpointContext implements Disposable {
       // own record now, before the record that refers to it; what it
       // refers to from the queue
       this.#writeWalked(obj, type, objref);
-      if (!this.#draining) this.#drain();
+      if (!this.#draining && !this.#defer) this.#drain();
       return objref;
     }
     this.#writer.objref(ot, objref);
@@ -165,41 +182,78 @@ export class CheckpointContext implements Disposable {
 
   /** Writes the queued walked objects, first in first out, until none is left. */
   #drain(): void {
+    this.#drainUntil(Infinity);
+  }
+
+  /**
+   * Writes queued walked objects, first in first out, until none is left
+   * (true) or performance.now() passes `until` (false; looked at every
+   * 16 objects).
+   */
+  #drainUntil(until: number): boolean {
     this.#draining = true;
+    let done = false;
     try {
       const q = this.#queue;
+      let n = 0;
       while (this.#head < q.length) {
         const i = this.#head++;
         const obj = q[i];
         q[i] = undefined;
         const objref = this.#qref[i]!;
-        if (this.#written[objref] !== true) this.#writeWalked(obj, this.#qtype[i]!, objref);
+        if (this.#written[objref] !== WRITTEN) this.#writeWalked(obj, this.#qtype[i]!, objref);
+        if ((++n & 15) === 0 && until !== Infinity && performance.now() >= until) return false;
       }
+      done = true;
+      return true;
     } finally {
       this.#draining = false;
-      this.#queue = [];
-      this.#qtype = [];
-      this.#qref = [];
-      this.#head = 0;
+      // a failed walk ends the checkpoint: its queue goes too
+      if (done || until === Infinity) {
+        this.#queue = [];
+        this.#qtype = [];
+        this.#qref = [];
+        this.#head = 0;
+      }
     }
+  }
+
+  /**
+   * walkSome - with options.deferWalk, writes the objects waiting in the
+   * walker's queue for about `ms` milliseconds; true once none is left
+   * (then finish()), false while some remain.  An object of a hand-written
+   * type is written with everything its checkpoint reaches by recursion,
+   * inside one slice.
+   */
+  walkSome(ms: number): boolean {
+    if (this.#done) throw new ObjHashError('EBADF', 'walkSome: the checkpoint is finished');
+    if (typeof ms !== 'number' || !(ms >= 0)) throw new ObjHashError('EINVAL', 'walkSome: ms must be a number >= 0');
+    if (this.#draining) throw new ObjHashError('EBUSY', 'walkSome: called while the walker writes (from a checkpoint callback)');
+    return this.#drainUntil(ms === Infinity ? Infinity : performance.now() + ms);
   }
 
   /** OBJREF and the body record of one walked object. */
   #writeWalked(obj: unknown, type: ObjType<any>, objref: number): void {
     const w = this.#writer;
-    this.#written[objref] = true;
-    w.objref(this.#objtype[type.id]!, objref);
-    const body = writeBodyOf(type);
+    if (objref >= this.#written.length) this.#grow(objref);
+    this.#written[objref] = WRITTEN;
+    const ot = this.#objtype[type.id]!;
+    w.objref(ot, objref);
+    const body = this.#bodies[ot]!;
     const outer = this.#current;
+    const st = this.#values;
+    const inlined = st.inlined;
     this.#current = objref;
+    st.inlined = 0;
     w.beginBuiltin(body.record);
     try {
-      body.write(w, obj, this.#refs, this.#values);
+      body.write(w, obj, this.#refs, st);
     } catch (e) {
       if (e instanceof Refusal) throw this.#refusal(e, objref);
       throw e;
     } finally {
       this.#current = outer;
+      st.inlined = inlined;
     }
     w.end();
   }
@@ -231,17 +285,31 @@ export class CheckpointContext implements Disposable {
     this.#queue.push(child);
     this.#qtype.push(type);
     this.#qref.push(objref);
-    this.#written[objref] = false;
-    this.#parent[objref] = this.#current;
+    if (objref >= this.#written.length) this.#grow(objref);
+    this.#written[objref] = QUEUED;
+    this.#parent[objref] = this.#current + 1;
     this.#step[objref] = step;
     return objref;
+  }
+
+  /** Room in #written and #parent for objref. */
+  #grow(objref: number): void {
+    let n = this.#written.length * 2;
+    while (n <= objref) n *= 2;
+    const w = new Uint8Array(n);
+    w.set(this.#written);
+    this.#written = w;
+    const p = new Int32Array(n);
+    p.set(this.#parent);
+    this.#parent = p;
   }
 
   /** The ObjHashError for a refusal inside the body of objref, with the path from the root. */
   #refusal(e: Refusal, objref: number): ObjHashError {
     const steps: PathStep[] = e.step === undefined ? [] : [e.step];
     for (const s of e.outer) steps.push(s);
-    for (let r = objref; this.#parent[r] !== undefined; r = this.#parent[r]!) steps.push(this.#step[r]!);
+    const parent = this.#parent;
+    for (let r = objref, p; r < parent.length && (p = parent[r]!) !== 0; r = p - 1) steps.push(this.#step[r]!);
     return new ObjHashError('EINVAL', `checkpoint: ${formatPath(steps.reverse())}: ${e.why}`, undefined, { cause: e.cause });
   }
 
@@ -377,6 +445,8 @@ export class CheckpointContext implements Disposable {
     if (this.#done) throw new ObjHashError('EBADF', 'finish: the checkpoint is already finished');
     if (this.#writer.depth !== 0)
       throw new ObjHashError('EINVAL', `finish: ${this.#writer.depth} record(s) still open (missing end())`);
+    // deferred walk: what still waits in the queue (on failure, the caller fails the image)
+    if (this.#defer && this.#head < this.#queue.length) this.#drain();
     this.#done = true;
     try {
       if (this.#count === 0)

@@ -49,6 +49,16 @@ export interface CheckpointOptions extends ContextOptions {
    * buffer once or never.  The image returned is a view of that buffer.
    */
   initialSize?: number;
+  /**
+   * Objects of walked types (fields types, plain values) wait in the
+   * walker's queue until walkSome() or finish() writes them, and a record
+   * of plain values holds at most INLINE_SLICE objects inline (the rest
+   * get records of their own), so that a caller can write the image in
+   * slices and yield to the event loop between them (the incremental
+   * checkpoint of objhash/promises).  Default false: checkpointObj writes
+   * everything it reaches before it returns.
+   */
+  deferWalk?: boolean;
 }
 
 export { positiveInt };

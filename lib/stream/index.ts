@@ -45,7 +45,19 @@ export interface AsyncOptions {
   onProgress?: (p: Progress) => void;
 }
 
-export interface StreamCheckpointOptions extends Omit<CheckpointOptions, 'sink'>, AsyncOptions {
+export interface StreamCheckpointOptions extends Omit<CheckpointOptions, 'sink' | 'deferWalk'>, AsyncOptions {
+  /**
+   * Walk the graph in slices of about sliceMs, writing each slice's
+   * records before the next and yielding to the event loop between them
+   * (bounded delay and memory).  The application must not change the
+   * graph until the call settles (see "In a server" in the README).
+   * Objects of fields types and plain values come in slices; an object of
+   * a hand-written type is written with all its checkpoint reaches by
+   * recursion, in one slice.  Default false: one synchronous snapshot walk.
+   */
+  incremental?: boolean;
+  /** With incremental: milliseconds per slice (default 10). */
+  sliceMs?: number;
   /** Compress the image on its way out (zstd where node:zlib has it). */
   compress?: Compression;
   /** End the destination when the image is written (default true, as stream.pipeline does). */
@@ -116,6 +128,100 @@ export function walkToChunks<T>(
   return { chunks, bytes, objects: ctx.count, error: undefined };
 }
 
+/** Bytes buffered before a chunk leaves an incremental walk (unless highWaterMark is given). */
+const SLICED_HWM = 64 * 1024;
+
+/** options.incremental and options.sliceMs, checked. */
+export function incrementalOptions(o: { incremental?: unknown; sliceMs?: unknown }, where: string): { incremental: boolean; sliceMs: number } {
+  if (o.incremental !== undefined && typeof o.incremental !== 'boolean') throw new ObjHashError('EINVAL', `${where}: options.incremental must be a boolean`);
+  const sliceMs = o.sliceMs ?? DEFAULT_SLICE_MS;
+  if (typeof sliceMs !== 'number' || !(sliceMs >= 0)) throw new ObjHashError('EINVAL', `${where}: options.sliceMs must be a number >= 0`);
+  return { incremental: o.incremental === true, sliceMs };
+}
+
+/** What an incremental walk tells its caller once its chunks are consumed. */
+export interface SlicedWalk {
+  chunks: AsyncGenerator<Uint8Array>;
+  /** Set when the generator has returned. */
+  result: { bytes: number; objects: number; error: unknown; done: boolean };
+  /**
+   * Settles once the walk let go of everything: frees the hash if the
+   * generator never ran, else waits for it to finish (its finally frees
+   * the hash if the walk did not end; an abort may come while it awaits).
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * The image of root as an async generator of chunks, walked in slices of
+ * about sliceMs (the event loop runs between them): the consumer pulls,
+ * so a slow destination holds the walk back (backpressure).  A failed
+ * walk yields the image up to its ERROR record and sets result.error; an
+ * abandoned generator (an abort, a destination that failed) frees the
+ * hash, dropping every grab once.
+ */
+export function walkSliced<T>(root: T, type: ObjType<T>, opts: Omit<CheckpointOptions, 'sink' | 'deferWalk'>, sliceMs: number, o: { signal?: AbortSignal; progress: (p: Progress, last?: boolean) => void }, where: string): SlicedWalk {
+  const result = { bytes: 0, objects: 0, error: undefined as unknown, done: false };
+  let out: Uint8Array[] = [];
+  const ctx = new CheckpointContext({
+    highWaterMark: SLICED_HWM,
+    ...opts,
+    deferWalk: true,
+    sink: (c) => {
+      out.push(c);
+      result.bytes += c.length;
+    },
+  });
+  function take(): Uint8Array[] {
+    const t = out;
+    out = [];
+    return t;
+  }
+  let started = false;
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    started = true;
+    let settled = false;
+    try {
+      try {
+        ctx.checkpointObj(root, type);
+        while (!ctx.walkSome(sliceMs)) {
+          result.objects = ctx.count;
+          for (const c of take()) yield c;
+          o.progress({ objects: ctx.count, bytes: result.bytes });
+          await new Promise((resolve) => setImmediate(resolve));
+          throwIfAborted(o.signal, where);
+        }
+        result.objects = ctx.count;
+        ctx.finish();
+      } catch (e) {
+        result.error = e;
+        result.objects = ctx.count;
+        if (o.signal?.aborted) throw e;
+        try {
+          ctx.fail(e);
+        } catch {
+          // a drop that throws while cleaning up: the first error wins
+        }
+      }
+      settled = true;
+      for (const c of take()) yield c;
+      o.progress({ objects: result.objects, bytes: result.bytes, totalBytes: result.bytes }, true);
+      result.done = true;
+    } finally {
+      if (!settled) ctx[Symbol.dispose]();
+    }
+  }
+  const gen = chunks();
+  return {
+    chunks: gen,
+    result,
+    close: async () => {
+      if (!started) ctx[Symbol.dispose]();
+      else await gen.return(undefined).catch(() => {});
+    },
+  };
+}
+
 /** The chunks, one by one, released as they go, reporting progress. */
 async function* feed(chunks: Uint8Array[], total: number, objects: number, progress: (p: Progress, last?: boolean) => void): AsyncGenerator<Uint8Array> {
   let bytes = 0;
@@ -131,14 +237,15 @@ async function* feed(chunks: Uint8Array[], total: number, objects: number, progr
 
 /** Writes chunks to dest through an optional compressor, with backpressure; rejects with AbortError on abort. */
 export async function writeChunks(
-  chunks: Uint8Array[],
+  chunks: Uint8Array[] | AsyncGenerator<Uint8Array>,
   dest: NodeJS.WritableStream | WritableStream<Uint8Array>,
   info: { bytes: number; objects: number },
   o: { signal?: AbortSignal; progress: (p: Progress, last?: boolean) => void; compress?: Compression; end?: boolean },
   where: string,
 ): Promise<void> {
   const out: NodeJS.WritableStream = dest instanceof WritableStream ? Writable.fromWeb(dest) : dest;
-  const source = Readable.from(feed(chunks, info.bytes, info.objects, o.progress), { objectMode: false });
+  const gen = Array.isArray(chunks) ? feed(chunks, info.bytes, info.objects, o.progress) : chunks;
+  const source = Readable.from(gen, { objectMode: false });
   const stages: NodeJS.ReadWriteStream[] = o.compress !== undefined ? [compressor(o.compress)] : [];
   try {
     await pipeline([source, ...stages, out] as never, { signal: o.signal, end: o.end ?? true } as never);
@@ -168,8 +275,23 @@ export async function checkpointToStream(
   const isWritable = dest instanceof WritableStream || (typeof dest === 'object' && dest !== null && typeof (dest as Writable).write === 'function');
   if (!isWritable) throw new ObjHashError('EINVAL', `${where}: dest must be a Writable or a WritableStream`);
   const { signal, progress, compress, rest } = asyncOptions(r.opts, where);
-  const { end, ...ctxOpts } = rest as typeof rest & { end?: boolean };
+  const { end, incremental: inc, sliceMs: sm, ...ctxOpts } = rest as typeof rest & { end?: boolean };
+  const { incremental, sliceMs } = incrementalOptions({ incremental: inc, sliceMs: sm }, where);
   throwIfAborted(signal, where);
+  if (incremental) {
+    const s = walkSliced(root, r.type, ctxOpts, sliceMs, { signal, progress }, where);
+    try {
+      await writeChunks(s.chunks, dest, s.result, { signal, progress, compress, end }, where);
+    } catch (e) {
+      // the walk's own error, if it failed before the destination did
+      if (s.result.error !== undefined && !(e instanceof AbortError)) throw s.result.error;
+      throw e;
+    } finally {
+      await s.close();
+    }
+    if (s.result.error !== undefined) throw s.result.error;
+    return { bytes: s.result.bytes, objects: s.result.objects };
+  }
   const w = walkToChunks(root, r.type, ctxOpts);
   throwIfAborted(signal, where);
   await writeChunks(w.chunks, dest, w, { signal, progress, compress, end }, where);

@@ -100,6 +100,9 @@ export class ValueCodecState {
   // ---- both
   /** INLINE levels open in the current record. */
   depth = 0;
+  /** Objects written inline in the current record, and how many it may hold (checkpoint). */
+  inlined = 0;
+  maxInlined = Infinity;
   /** The highest objref a REF / REF_NEXT tag named so far. */
   last = 0;
   /** The objref of the REF tag read last (restart). */

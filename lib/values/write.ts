@@ -104,10 +104,11 @@ export function writeChild(w: PayloadWriter, v: object, refs: RefWriter, st: Val
     return;
   }
   const k = plainKind(v);
-  if (k === undefined || st.depth >= MAX_INLINE) {
+  if (k === undefined || st.depth >= MAX_INLINE || st.inlined >= st.maxInlined) {
     writeRef(w, refs.ref(v, step), st);
     return;
   }
+  st.inlined++;
   st.ids.set(v, st.nextIndex++);
   w.u8(T.INLINE);
   st.depth++;
@@ -508,7 +509,7 @@ function writeView(w: PayloadWriter, v: object, t: number, refs: RefWriter, st: 
   const tracking = isResizable(buf) && lengthTracking(v, dv, buf, off, byteLen, es);
   const kind = dv ? (tracking ? K.DATAVIEW_TRACKING : K.DATAVIEW) : (tracking ? K.TYPED_TRACKING : K.TYPED) + t;
   const id = st.ids.get(buf);
-  if (id !== undefined ? id >= 0 : st.depth < MAX_INLINE) {
+  if (id !== undefined ? id >= 0 : st.depth < MAX_INLINE && st.inlined < st.maxInlined) {
     // new: inline here, before the view's offsets; met inline before: its VREF
     w.u8(kind);
     writeChild(w, buf, refs, st, 'buffer');
