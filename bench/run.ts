@@ -449,13 +449,25 @@ function computeTargets(
         'the snapshot walk blocks, the writing does not',
       ),
     );
+    t.push(
+      target(
+        'W10',
+        `${v}, fields types, incremental checkpoint: max event-loop delay`,
+        '≤ 50 ms',
+        w.fieldsIncrementalCheckpoint.delayMs,
+        '<=',
+        50,
+        'ms',
+        `slices of 10 ms; the root's record of ${fmtCount(w.T)} task objrefs is written at once`,
+      ),
+    );
   }
   return t;
 }
 
 /** Lines under the targets table: targets of the issue that nothing here can measure. */
 function targetNotes(res: Results): string[] {
-  return res.W10 ? ['W10: the incremental (yielding) checkpoint walk is not implemented, so its target is n/a.'] : [];
+  return res.W10 ? ['W10: the incremental checkpoint of hand-written types is one slice (their objects are written by recursion): its row shows it; the target is measured on the fields types.'] : [];
 }
 
 // -------------------------------------------------------------------- chart

@@ -79,6 +79,12 @@ export interface W10Result {
   /** The same graph with the W1 types declared with fields (W7's): restored in slices by the async call. */
   fieldsSyncRestart: W10Call;
   fieldsAsyncRestart: W10Call;
+  /** Checkpoints of the fields-typed graph: sync, async snapshot, async incremental (options.incremental). */
+  fieldsSyncCheckpoint: W10Call;
+  fieldsAsyncCheckpoint: W10Call;
+  fieldsIncrementalCheckpoint: W10Call;
+  /** The hand-written graph with options.incremental: one slice (its objects are written by recursion). */
+  incrementalCheckpoint: W10Call;
   compression: W10CompressionRow[];
 }
 
@@ -138,6 +144,7 @@ export async function runW10(cfg: BenchConfig, env: Env): Promise<W10Result> {
   };
   const fileBytes = new Map<string, number>();
   let bytes = 0;
+  let fieldsBytes = -1;
   const check = (back: Graph, name: string) => verifyGraph(back, spec, root, `${label} ${name}`);
   // every path writes the one image
   const sameImage = (n: number, name: string) => {
@@ -157,10 +164,23 @@ export async function runW10(cfg: BenchConfig, env: Env): Promise<W10Result> {
         check(await observe(s('sync restart'), () => restartFromFile(file('sync'), GraphT, opts)), 'sync restartFromFile');
       },
       async () => {
-        // written once per round, untimed; the two restarts of the same file
-        checkpointToFile(file('fields'), root, fields.GraphT, fieldsOpts);
+        // the fields-typed graph: the sync checkpoint, then the two restarts of its file
+        fieldsBytes = (await observe(s('fields sync checkpoint'), () => checkpointToFile(file('fields'), root, fields.GraphT, fieldsOpts))).bytes;
         check(await observe(s('fields sync restart'), () => restartFromFile(file('fields'), fields.GraphT, fieldsOpts)), 'sync restartFromFile (fields)');
         check(await observe(s('fields async restart'), () => promises.restartFromFile(file('fields'), fields.GraphT, fieldsOpts)), 'async restartFromFile (fields)');
+      },
+      async () => {
+        const n = (await observe(s('fields async checkpoint'), () => promises.checkpointToFile(file('fields-async'), root, fields.GraphT, fieldsOpts))).bytes;
+        if (n !== fieldsBytes) throw new Error(`bench: ${label}: the async checkpoint wrote ${n} bytes, the sync one ${fieldsBytes}`);
+      },
+      async () => {
+        const o = { ...fieldsOpts, incremental: true };
+        const n = (await observe(s('fields incremental checkpoint'), () => promises.checkpointToFile(file('fields-inc'), root, fields.GraphT, o))).bytes;
+        if (n !== fieldsBytes) throw new Error(`bench: ${label}: the incremental checkpoint wrote ${n} bytes, the sync one ${fieldsBytes}`);
+        check(await promises.restartFromFile(file('fields-inc'), fields.GraphT, fieldsOpts), 'restart of the incremental checkpoint (fields)');
+      },
+      async () => {
+        sameImage((await observe(s('incremental checkpoint'), () => promises.checkpointToFile(file('inc'), root, GraphT, { ...opts, incremental: true }))).bytes, 'incremental checkpointToFile');
       },
       ...(['raw', ...compressions] as const).map((c) => async () => {
         const o = c === 'raw' ? opts : { ...opts, compress: c };
@@ -195,6 +215,10 @@ export async function runW10(cfg: BenchConfig, env: Env): Promise<W10Result> {
     asyncRestart: raw.rs,
     fieldsSyncRestart: call(s('fields sync restart')),
     fieldsAsyncRestart: call(s('fields async restart')),
+    fieldsSyncCheckpoint: call(s('fields sync checkpoint')),
+    fieldsAsyncCheckpoint: call(s('fields async checkpoint')),
+    fieldsIncrementalCheckpoint: call(s('fields incremental checkpoint')),
+    incrementalCheckpoint: call(s('incremental checkpoint')),
     compression: (['raw', 'gzip', 'brotli', 'zstd'] as const).map((c) => {
       if (!samples.has(`async ${c} checkpoint`)) return { compress: c, measured: null };
       const ck = call(s(`async ${c} checkpoint`));
@@ -230,6 +254,10 @@ export function w10Tables(r: W10Result): Table[] {
       row('checkpoint() in memory (the walk)', 'objhash', r.walk),
       row('checkpointToFile', 'objhash (sync)', r.syncCheckpoint),
       row('checkpointToFile', 'objhash/promises', r.asyncCheckpoint),
+      row('checkpointToFile', 'objhash/promises, incremental', r.incrementalCheckpoint),
+      row('checkpointToFile, fields types', 'objhash (sync)', r.fieldsSyncCheckpoint),
+      row('checkpointToFile, fields types', 'objhash/promises', r.fieldsAsyncCheckpoint),
+      row('checkpointToFile, fields types', 'objhash/promises, incremental', r.fieldsIncrementalCheckpoint),
       row('restartFromFile', 'objhash (sync)', r.syncRestart),
       row('restartFromFile', 'objhash/promises', r.asyncRestart),
       row('restartFromFile, fields types', 'objhash (sync)', r.fieldsSyncRestart),
@@ -238,7 +266,8 @@ export function w10Tables(r: W10Result): Table[] {
     notes: [
       `max delay: the longest gap between two callbacks of a 1 ms setInterval running through the call (performance.now()); medians of ${r.rounds} interleaved rounds, a full GC before each call.`,
       'The async checkpoint blocks for its snapshot walk (about checkpoint()\'s time), not for the writing; the async restart reads without blocking, then restores: objects of hand-written types in one piece (its delay is the restore), those of fields types (W7\'s declarations of the same types) in slices of 10 ms (sliceMs) with the loop running between them.',
-      'Every restart verified as in W1; files in os.tmpdir(), removed at the end.',
+      'incremental: options.incremental, slices of 10 ms (sliceMs) written before the next with the loop running between them; objects of fields types come in slices, those of hand-written types with all their checkpoint reaches by recursion (here the whole graph: one slice). One record is written at once: the root\'s list of all T tasks (T objrefs, each a first encounter) is the longest slice.',
+      'Every restart verified as in W1 (the incremental checkpoint\'s file too); files in os.tmpdir(), removed at the end.',
     ],
   };
   const compression: Table = {

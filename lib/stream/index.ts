@@ -7,7 +7,10 @@
  * same by freezing the tasks it checkpoints).  The walk writes into
  * memory (the image's size), then the chunks go to the destination
  * asynchronously, honouring backpressure; the event loop is blocked for
- * the walk only, not for the I/O.  A restart reads its source
+ * the walk only, not for the I/O.  With options.incremental the walk
+ * itself runs in slices (walkSliced): for applications that promise not
+ * to change the graph until the call settles; each slice's chunks are
+ * pulled by the destination before the next slice runs.  A restart reads its source
  * asynchronously (the event loop runs between chunks), then restores
  * synchronously from the chunks received, with the one image reader of
  * lib/image (the same rules, error codes and offsets as restart()); the
