@@ -521,6 +521,92 @@ describe.each(IMPLS)('streams (%s)', (impl) => {
     await expect(promises.checkpointToFile(join(dir, 'x.img'), 1, { impl, incremental: true, sliceMs: Number.NaN })).rejects.toThrow(/sliceMs must be a number >= 0/);
   });
 
+  it('windowBytes: the restore runs while the image arrives, holding a bounded window; an object larger than the window is E2BIG naming it', async () => {
+    let made = 0;
+    const WItemT: ObjType<Item> = defineObjType<Item>({
+      name: 'witem',
+      fields: { id: 'uv', next: ref(() => WItemT) },
+      create: () => (made++, { id: -1, next: null }),
+    });
+    const o = { impl, types: [WItemT] };
+    const img = checkpoint(items(4000), WItemT as ObjType<Item>, o);
+    let madeAtEnd = -1;
+    async function* source(): AsyncGenerator<Uint8Array> {
+      for (let i = 0; i < img.length; i += 1024) {
+        await turn();
+        yield img.subarray(i, i + 1024);
+      }
+      madeAtEnd = made;
+    }
+    made = 0;
+    let back = await restartFromStream(source(), WItemT, { ...o, windowBytes: 4096, sliceMs: 0 });
+    expect(made).toBe(4000);
+    // most objects were made before the source's last chunk: only a window's worth waited
+    expect(madeAtEnd).toBeGreaterThan(2000);
+    let n = 0;
+    for (let x: Item | null = back; x; x = x.next) expect(x.id).toBe(3999 - n++);
+    expect(n).toBe(4000);
+    // without a window the image is received whole first
+    made = 0;
+    back = await restartFromStream(source(), WItemT, o);
+    expect(madeAtEnd).toBe(0);
+    expect(back.id).toBe(3999);
+    // a hand-written tree restores in one piece: larger than the window is E2BIG, a window that holds it works
+    const tree = buildTree();
+    const t = checkpoint(tree, TaskType, opts);
+    const e = await restartFromStream(slowly(t, 512), TaskType, { ...opts, windowBytes: 1024 }).catch((x: unknown) => x);
+    expect((e as ObjHashError).code).toBe('E2BIG');
+    expect((e as Error).message).toMatch(/options\.windowBytes \(1024\)/);
+    expect(diffTrees(tree, await restartFromStream(slowly(t, 512), TaskType, { ...opts, windowBytes: t.length }))).toEqual([]);
+    // truncated mid-window: EPIPE, as restart() says
+    const cut = img.subarray(0, img.length - 100);
+    const e2 = await restartFromStream(slowly(cut, 1024), WItemT, { ...o, windowBytes: 4096 }).catch((x: unknown) => x);
+    expect((e2 as ObjHashError).code).toBe('EPIPE');
+    await expect(restartFromStream(slowly(img, 1024), WItemT, { ...o, windowBytes: 0 })).rejects.toThrow(/options.windowBytes must be a positive integer/);
+  });
+
+  it('windowBytes: hostile images are refused exactly when restart() refuses them, with an ObjHashError; an abort mid-window drops every grab once', async () => {
+    const o = { impl, types: [GItemT] };
+    const img = checkpoint(items(600), GItemT, o);
+    const rand = rng(0x3d0);
+    for (let i = 0; i < 150; i++) {
+      const bad = img.slice(0, rand() < 0.2 ? Math.floor(rand() * img.length) : img.length);
+      for (let k = 0; k < 2; k++) bad[Math.floor(rand() * bad.length)] = Math.floor(rand() * 256);
+      let sync: unknown;
+      try {
+        restart(bad, GItemT, o);
+      } catch (e) {
+        sync = e;
+      }
+      const got = await restartFromStream(slowly(bad, 700), GItemT, { ...o, windowBytes: 2048 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(got === undefined, `mutation ${i}: ${String(sync)} / ${String(got)}`).toBe(sync === undefined);
+      if (got !== undefined) expect(got, `mutation ${i}`).toBeInstanceOf(ObjHashError);
+    }
+    for (let run = 0; run < 100; run++) {
+      gcounts.grabs = gcounts.drops = 0;
+      const ac = new AbortController();
+      const after = Math.floor(rand() * 10);
+      let n = 0;
+      async function* src(): AsyncGenerator<Uint8Array> {
+        for (let i = 0; i < img.length; i += 256) {
+          if (n++ === after) ac.abort(new Error('stop'));
+          await turn();
+          yield img.subarray(i, i + 256);
+        }
+      }
+      const err = await restartFromStream(src(), GItemT, { ...o, windowBytes: 1024, sliceMs: 0, signal: ac.signal }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(gcounts.drops, `run ${run}`).toBe(gcounts.grabs);
+      if (ac.signal.aborted) expect(err, `run ${run}`).toBeInstanceOf(AbortError);
+      else expect(err, `run ${run}`).toBeUndefined();
+    }
+  });
+
   it('options are checked and name what is wrong', async () => {
     await expect(checkpointToStream({} as never, 1, { impl })).rejects.toThrow(/dest must be a Writable/);
     await expect(restartFromStream(42 as never, { impl })).rejects.toThrow(/source must be a Readable/);

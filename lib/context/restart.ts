@@ -138,6 +138,11 @@ export class RestartContext implements Disposable {
     return this.#reader.recOffset;
   }
 
+  /** Image offset of the next unread record. */
+  get offset(): number {
+    return this.#reader.offset;
+  }
+
   /** len of the record last read (header included, padding not). */
   get recordLen(): number {
     return this.#reader.len;
@@ -584,18 +589,24 @@ export class RestartContext implements Disposable {
    * finish() does.  A failure frees the hash too.  Only objects written
    * from the walker's queue (fields types, plain values deeper than one
    * record) come one by one; the others restore with the object that
-   * holds them.
+   * holds them.  With `before`, it also stops (false) before a record
+   * that starts at that image offset or later: restartFromStream keeps a
+   * window of bytes ahead of each object it starts.
    */
-  finishSome(ms: number): boolean {
+  finishSome(ms: number, before = Infinity): boolean {
     if (this.#done) throw new ObjHashError('EBADF', 'finish: the restart is already finished');
-    const sliced = ms !== Infinity;
-    const until = sliced ? performance.now() + ms : Infinity;
+    const sliced = ms !== Infinity || before !== Infinity;
+    const until = ms !== Infinity ? performance.now() + ms : Infinity;
     let more = false;
     try {
+      if (this.#reader.offset >= before) {
+        more = true;
+        return false;
+      }
       let rec = this.#next();
       while (rec.type === REC.OBJREF) {
         this.#restoreCurrent(rec.offset, undefined);
-        if (sliced && performance.now() >= until) {
+        if (sliced && (performance.now() >= until || this.#reader.offset >= before)) {
           more = true;
           return false;
         }

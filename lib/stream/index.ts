@@ -26,7 +26,7 @@ import { RestartContext } from '../context/restart.js';
 import type { ObjType } from '../types.js';
 import { AbortError, checkProgress, checkSignal, throttle, throwIfAborted } from './abort.js';
 import { checkCompression, compressor, decompressor, sniff, type Compression } from './compress.js';
-import { ChunkSource, chunksOf, type StreamSource } from './sources.js';
+import { ChunkSource, WindowSource, chunksOf, type StreamSource } from './sources.js';
 
 export { AbortError } from './abort.js';
 export { zstdAvailable, type Compression } from './compress.js';
@@ -72,6 +72,16 @@ export interface StreamRestartOptions extends ContextOptions, AsyncOptions {
   compress?: Compression;
   /** Refuse (E2BIG) a source whose image is larger (default 1 GiB). */
   maxImageBytes?: number;
+  /**
+   * Restore while the image arrives, holding at most about this many
+   * bytes of it (default: maxImageBytes, so an image that fits is
+   * received whole first).  Each object restored from the walker's queue
+   * (fields types, plain values in records of their own) starts with a
+   * window of bytes ahead of it; one object with what its restore reads
+   * (a hand-written type's object and all it holds, a plain value's
+   * record) larger than the window is E2BIG naming this option.
+   */
+  windowBytes?: number;
   /** The image's size, when the caller knows it (for onProgress). */
   totalBytes?: number;
   /**
@@ -352,34 +362,51 @@ async function* decoded(src: AsyncIterable<Uint8Array>, compress: Compression | 
 }
 
 /**
- * Receives the image: its chunks in memory (at most maxImageBytes), the
- * event loop running between them.  Source failures are EIO, an abort
- * the AbortError.
+ * Pulls the image from a source, decompressed, one chunk at a time; the
+ * event loop runs while it waits.  More than `max` bytes is E2BIG,
+ * source failures are EIO, an abort the AbortError.
  */
-export async function receive(
-  source: unknown,
-  o: { signal?: AbortSignal; progress: (p: Progress, last?: boolean) => void; compress?: Compression; max: number; total?: number },
-  where: string,
-): Promise<Uint8Array[]> {
-  const readable = Readable.from(chunksOf(source, where), { objectMode: true });
-  if (o.signal !== undefined) addAbortSignal(o.signal, readable);
-  const chunks: Uint8Array[] = [];
-  let bytes = 0;
-  try {
-    for await (const c of decoded(readable, o.compress, where)) {
-      bytes += c.length;
-      if (bytes > o.max)
-        throw new ObjHashError('E2BIG', `${where}: the image is larger than ${o.max} bytes (options.maxImageBytes)`, o.max);
-      chunks.push(c);
-      o.progress({ objects: 0, bytes, totalBytes: o.total });
-    }
-  } catch (e) {
-    readable.destroy();
-    if (o.signal?.aborted) throw new AbortError(`${where}: aborted`, { cause: o.signal.reason });
-    if (e instanceof ObjHashError) throw e;
-    throw new ObjHashError('EIO', `${where}: reading the image failed after ${bytes} bytes: ${e instanceof Error ? e.message : String(e)}`, bytes, { cause: e });
+class Receiver {
+  bytes = 0;
+  done = false;
+  private readonly readable: Readable;
+  private readonly it: AsyncIterator<Uint8Array>;
+
+  constructor(
+    source: unknown,
+    private readonly o: { signal?: AbortSignal; progress: (p: Progress, last?: boolean) => void; compress?: Compression; max: number; total?: number },
+    private readonly where: string,
+  ) {
+    this.readable = Readable.from(chunksOf(source, where), { objectMode: true });
+    if (o.signal !== undefined) addAbortSignal(o.signal, this.readable);
+    this.it = decoded(this.readable, o.compress, where)[Symbol.asyncIterator]();
   }
-  return chunks;
+
+  /** The next chunk, or undefined at the end. */
+  async next(): Promise<Uint8Array | undefined> {
+    const { o, where } = this;
+    try {
+      const x = await this.it.next();
+      if (x.done) {
+        this.done = true;
+        return undefined;
+      }
+      this.bytes += x.value.length;
+      if (this.bytes > o.max) throw new ObjHashError('E2BIG', `${where}: the image is larger than ${o.max} bytes (options.maxImageBytes)`, o.max);
+      o.progress({ objects: 0, bytes: this.bytes, totalBytes: o.total });
+      return x.value;
+    } catch (e) {
+      this.readable.destroy();
+      if (o.signal?.aborted) throw new AbortError(`${where}: aborted`, { cause: o.signal.reason });
+      if (e instanceof ObjHashError) throw e;
+      throw new ObjHashError('EIO', `${where}: reading the image failed after ${this.bytes} bytes: ${e instanceof Error ? e.message : String(e)}`, this.bytes, { cause: e });
+    }
+  }
+
+  /** Stops reading the source (a restore that failed). */
+  close(): void {
+    this.readable.destroy();
+  }
 }
 
 /**
@@ -394,35 +421,67 @@ export async function restartFromStream(source: StreamSource, typeOrOpts?: ObjTy
   const where = 'restartFromStream';
   const r = resolve(typeOrOpts, opts, where);
   const { signal, progress, compress, rest } = asyncOptions(r.opts, where);
-  const { maxImageBytes, totalBytes, sliceMs: slice, ...ctxOpts } = rest as typeof rest & { maxImageBytes?: number; totalBytes?: number; sliceMs?: number };
+  const { maxImageBytes, totalBytes, sliceMs: slice, windowBytes, ...ctxOpts } = rest as typeof rest & { maxImageBytes?: number; totalBytes?: number; sliceMs?: number; windowBytes?: number };
   const sliceMs = slice ?? DEFAULT_SLICE_MS;
   if (typeof sliceMs !== 'number' || !(sliceMs >= 0)) throw new ObjHashError('EINVAL', `${where}: options.sliceMs must be a number >= 0`);
   const max = maxImageBytes ?? DEFAULT_MAX_IMAGE;
   if (!Number.isSafeInteger(max) || max < 1) throw new ObjHashError('EINVAL', `${where}: options.maxImageBytes must be a positive integer`);
+  const window = windowBytes ?? max;
+  if (!Number.isSafeInteger(window) || window < 1) throw new ObjHashError('EINVAL', `${where}: options.windowBytes must be a positive integer`);
   throwIfAborted(signal, where);
-  const chunks = await receive(source, { signal, progress, compress, max, total: totalBytes }, where);
+  const rx = new Receiver(source, { signal, progress, compress, max, total: totalBytes }, where);
+  // the image's first window (all of it, when it fits)
+  const first: Uint8Array[] = [];
+  let held = 0;
+  for (let c; held < window && (c = await rx.next()) !== undefined; held += c.length) first.push(c);
   throwIfAborted(signal, where);
-  const src = new ChunkSource(chunks);
+  let src: ChunkSource | WindowSource;
+  if (rx.done) src = new ChunkSource(first); // whole: restored as restart() would, with the size known
+  else {
+    const w = new WindowSource(window, where);
+    for (const c of first) w.append(c);
+    first.length = 0;
+    src = w;
+  }
+  /** Reads until the window ahead of `at` is full or the source ends. */
+  const fillFrom = async (at: number): Promise<boolean> => {
+    if (!(src instanceof WindowSource)) return false;
+    let pulled = false;
+    while (!src.ended && src.received - at < window) {
+      const c = await rx.next();
+      pulled = true;
+      if (c === undefined) src.end();
+      else src.append(c);
+    }
+    return pulled;
+  };
   const typed = typeOrOpts !== undefined && r.type === typeOrOpts;
-  const ctx = new RestartContext(src, ctxOpts);
+  let ctx: RestartContext | undefined;
   let root: unknown;
   try {
+    ctx = new RestartContext(src, ctxOpts);
     root = ctx.restoreObj(typed ? r.type : undefined);
     // the objects written from the walker's queue restore in slices, the
-    // event loop running between them
-    while (!ctx.finishSome(sliceMs)) {
-      await new Promise((resolve) => setImmediate(resolve));
+    // event loop running between them; with a window, each starts with a
+    // window of bytes ahead of it
+    for (;;) {
+      const pulled = await fillFrom(ctx.offset);
+      // an object starts only with `window` bytes received ahead of it
+      const before = src instanceof WindowSource && !src.ended ? src.received - window + 1 : Infinity;
+      if (ctx.finishSome(sliceMs, before)) break;
+      if (!pulled) await new Promise((resolve) => setImmediate(resolve));
       throwIfAborted(signal, where);
-      progress({ objects: ctx.count, bytes: src.size, totalBytes: src.size });
+      progress({ objects: ctx.count, bytes: rx.bytes, totalBytes: totalBytes ?? (rx.done ? rx.bytes : undefined) });
     }
   } catch (e) {
+    rx.close();
     try {
-      ctx[Symbol.dispose]();
+      ctx?.[Symbol.dispose]();
     } catch {
       // the first error wins
     }
     throw e;
   }
-  progress({ objects: ctx.count, bytes: src.size, totalBytes: src.size }, true);
+  progress({ objects: ctx.count, bytes: rx.bytes, totalBytes: rx.bytes }, true);
   return root;
 }
