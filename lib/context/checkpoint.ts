@@ -21,7 +21,7 @@ const DEFAULT_VERSION: number = FORMAT_VERSION;
 /** options.deferWalk: objects a plain-value record holds inline, at most (the rest get records of their own). */
 const INLINE_SLICE = 1024;
 
-/** #written: an object of a walked type waits in the queue, or its record is written. */
+/** #written: an object of a walked type waits in the queue (its objtype << 2 | QUEUED), or its record is written. */
 const QUEUED = 1;
 const WRITTEN = 2;
 
@@ -53,7 +53,6 @@ export class CheckpointContext implements Disposable {
   // ---- the walker: walked objects (plain values, fields types) are written
   // from this queue, breadth first, never by recursion
   #queue: unknown[] = [];
-  #qtype: ObjType<any>[] = [];
   #qref: number[] = [];
   #head = 0;
   #draining = false;
@@ -61,7 +60,7 @@ export class CheckpointContext implements Disposable {
   #parent = new Int32Array(256); // holder's objref + 1 (0: none)
   #step: PathStep[] = [];
   /** by objref: false while a walked object is queued, true once its OBJREF is written */
-  #written = new Uint8Array(256); // 0 neither, QUEUED, WRITTEN
+  #written = new Uint32Array(256); // 0 neither, objtype << 2 | QUEUED, WRITTEN
   /** objref of the walked object whose body is being written (0: none) */
   #current = 0;
   /** the step to a child written at once (refNow, a hand-written type's object) */
@@ -142,7 +141,7 @@ export class CheckpointContext implements Disposable {
       // a walked object queued but not written yet: whoever asks through
       // here needs it before its own record (a view its buffer, a
       // hand-written ops its child), so it is written now
-      if (objref < this.#written.length && this.#written[objref] === QUEUED) this.#writeWalked(obj, type, objref);
+      if (objref < this.#written.length && (this.#written[objref]! & QUEUED) !== 0) this.#writeWalked(obj, type, objref);
       return objref;
     }
     if (++this.#count > this.#maxObjects)
@@ -201,7 +200,8 @@ export class CheckpointContext implements Disposable {
         const obj = q[i];
         q[i] = undefined;
         const objref = this.#qref[i]!;
-        if (this.#written[objref] !== WRITTEN) this.#writeWalked(obj, this.#qtype[i]!, objref);
+        const w = this.#written[objref]!;
+        if ((w & WRITTEN) === 0) this.#writeWalked(obj, this.#types[(w >>> 2) - 1]!, objref);
         if ((++n & 15) === 0 && until !== Infinity && performance.now() >= until) return false;
       }
       done = true;
@@ -211,7 +211,6 @@ export class CheckpointContext implements Disposable {
       // a failed walk ends the checkpoint: its queue goes too
       if (done || until === Infinity) {
         this.#queue = [];
-        this.#qtype = [];
         this.#qref = [];
         this.#head = 0;
       }
@@ -283,10 +282,9 @@ export class CheckpointContext implements Disposable {
       throw new ObjHashError('E2BIG', `checkpoint: more than ${this.#maxObjects} objects (options.maxObjects)`);
     if (type === ValueT && !this.#values.ids.has(child as object)) this.#values.ids.set(child as object, -objref);
     this.#queue.push(child);
-    this.#qtype.push(type);
     this.#qref.push(objref);
     if (objref >= this.#written.length) this.#grow(objref);
-    this.#written[objref] = QUEUED;
+    this.#written[objref] = (ot << 2) | QUEUED;
     this.#parent[objref] = this.#current + 1;
     this.#step[objref] = step;
     return objref;
@@ -296,7 +294,7 @@ export class CheckpointContext implements Disposable {
   #grow(objref: number): void {
     let n = this.#written.length * 2;
     while (n <= objref) n *= 2;
-    const w = new Uint8Array(n);
+    const w = new Uint32Array(n);
     w.set(this.#written);
     this.#written = w;
     const p = new Int32Array(n);
