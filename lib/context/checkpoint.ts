@@ -27,6 +27,11 @@ const WRITTEN = 2;
 
 /** Length of the last in-memory image finished in this thread (0: none yet). */
 let lastImage = 0;
+/** Objects of the last checkpoint finished in this thread (0: none yet): the walker's tables start at that size. */
+let lastCount = 0;
+/** At most this many slots up front (new Array(n) past 100k elements would be a dictionary array in V8). */
+const TABLE_HINT_MAX = 65536;
+const TYPED_HINT_MAX = 1 << 22;
 const HINT_MAX = 64 * 1024 * 1024;
 
 /** Where the next in-memory image starts: an eighth more than the last one (undefined: the writer's default). */
@@ -54,13 +59,16 @@ export class CheckpointContext implements Disposable {
   // from this queue, breadth first, never by recursion
   #queue: unknown[] = [];
   #qref: number[] = [];
+  /** objects the walker's tables start with (#grow) */
+  readonly #hint: number;
   #head = 0;
+  #tail = 0;
   #draining = false;
   /** by objref, for error paths: the objref of the holder that first referred to it, and the step */
-  #parent = new Int32Array(256); // holder's objref + 1 (0: none)
+  #parent = new Int32Array(0); // holder's objref + 1 (0: none)
   #step: PathStep[] = [];
   /** by objref: false while a walked object is queued, true once its OBJREF is written */
-  #written = new Uint32Array(256); // 0 neither, objtype << 2 | QUEUED, WRITTEN
+  #written = new Uint32Array(0); // 0 neither, objtype << 2 | QUEUED, WRITTEN
   /** objref of the walked object whose body is being written (0: none) */
   #current = 0;
   /** the step to a child written at once (refNow, a hand-written type's object) */
@@ -71,6 +79,8 @@ export class CheckpointContext implements Disposable {
   readonly #refs: RefWriter;
 
   constructor(opts: CheckpointOptions) {
+    // the walker's tables: made at first use (#grow), sized for a checkpoint like the last one
+    this.#hint = Math.max(256, lastCount + (lastCount >>> 3));
     checkOptions(opts, 'CheckpointContext');
     const given = checkTypes(opts.types, 'CheckpointContext');
     const walked = given.some(isWalked);
@@ -194,12 +204,13 @@ export class CheckpointContext implements Disposable {
     let done = false;
     try {
       const q = this.#queue;
+      const qref = this.#qref;
       let n = 0;
-      while (this.#head < q.length) {
+      while (this.#head < this.#tail) {
         const i = this.#head++;
         const obj = q[i];
         q[i] = undefined;
-        const objref = this.#qref[i]!;
+        const objref = qref[i]!;
         const w = this.#written[objref]!;
         if ((w & WRITTEN) === 0) this.#writeWalked(obj, this.#types[(w >>> 2) - 1]!, objref);
         if ((++n & 15) === 0 && until !== Infinity && performance.now() >= until) return false;
@@ -210,9 +221,7 @@ export class CheckpointContext implements Disposable {
       this.#draining = false;
       // a failed walk ends the checkpoint: its queue goes too
       if (done || until === Infinity) {
-        this.#queue = [];
-        this.#qref = [];
-        this.#head = 0;
+        this.#head = this.#tail = 0;
       }
     }
   }
@@ -281,8 +290,9 @@ export class CheckpointContext implements Disposable {
     if (++this.#count > this.#maxObjects)
       throw new ObjHashError('E2BIG', `checkpoint: more than ${this.#maxObjects} objects (options.maxObjects)`);
     if (type === ValueT && !this.#values.ids.has(child as object)) this.#values.ids.set(child as object, -objref);
-    this.#queue.push(child);
-    this.#qref.push(objref);
+    const t = this.#tail++;
+    this.#queue[t] = child;
+    this.#qref[t] = objref;
     if (objref >= this.#written.length) this.#grow(objref);
     this.#written[objref] = (ot << 2) | QUEUED;
     this.#parent[objref] = this.#current + 1;
@@ -292,7 +302,14 @@ export class CheckpointContext implements Disposable {
 
   /** Room in #written and #parent for objref. */
   #grow(objref: number): void {
-    let n = this.#written.length * 2;
+    if (this.#written.length === 0) {
+      // first use: room for as many objects as the last checkpoint had
+      const slots = Math.min(this.#hint, TABLE_HINT_MAX);
+      this.#queue = new Array(slots);
+      this.#qref = new Array(slots);
+      this.#step = new Array(slots);
+    }
+    let n = Math.max(this.#written.length * 2, Math.min(this.#hint, TYPED_HINT_MAX));
     while (n <= objref) n *= 2;
     const w = new Uint32Array(n);
     w.set(this.#written);
@@ -444,7 +461,7 @@ export class CheckpointContext implements Disposable {
     if (this.#writer.depth !== 0)
       throw new ObjHashError('EINVAL', `finish: ${this.#writer.depth} record(s) still open (missing end())`);
     // deferred walk: what still waits in the queue (on failure, the caller fails the image)
-    if (this.#defer && this.#head < this.#queue.length) this.#drain();
+    if (this.#defer && this.#head < this.#tail) this.#drain();
     this.#done = true;
     try {
       if (this.#count === 0)
@@ -452,6 +469,7 @@ export class CheckpointContext implements Disposable {
       this.#writer.tail(this.#count);
       const image = this.#writer.finish();
       if (image.length > 0) lastImage = image.length;
+      lastCount = this.#count;
       return image;
     } finally {
       this.#hash.free();
