@@ -70,6 +70,47 @@ function samples(): [string, unknown][] {
 }
 
 describe.each(IMPLS)('plain values (%s)', (impl) => {
+  it('objects of a shape met many times (made by a compiled factory) restore with the same own keys, order and values, whatever the keys', () => {
+    const odd = ['"', "'", '\\', '`${x}`', '}) ; throw 1; ({', '\u2028', '\uD800', '', ' ', 'constructor', 'toString', '0', '7', 'length', 'a-b', '\n'];
+    const shapes: Record<string, unknown>[][] = [];
+    for (let k = 1; k <= odd.length; k++) {
+      const keys = odd.slice(0, k);
+      const list: Record<string, unknown>[] = [];
+      for (let i = 0; i < 20; i++) {
+        const o: Record<string, unknown> = {};
+        for (const key of keys) o[key] = `${key}:${i}`;
+        list.push(o);
+      }
+      shapes.push(list);
+    }
+    // a shape with an own __proto__ stays an own property, with Object.prototype as prototype
+    const protoShape = Array.from({ length: 20 }, (_, i) => {
+      const o: Record<string, unknown> = { a: i };
+      Object.defineProperty(o, '__proto__', { value: { p: i }, enumerable: true, writable: true, configurable: true });
+      return o;
+    });
+    const back = restart(checkpoint({ shapes, protoShape }, { impl }), { impl }) as { shapes: Record<string, unknown>[][]; protoShape: Record<string, unknown>[] };
+    expect(back.shapes).toHaveLength(shapes.length);
+    for (let k = 0; k < shapes.length; k++) {
+      for (let i = 0; i < 20; i++) {
+        const got = back.shapes[k]![i]!;
+        expect(Object.keys(got)).toEqual(Object.keys(shapes[k]![i]!));
+        expect(Object.entries(got)).toEqual(Object.entries(shapes[k]![i]!));
+        expect(Object.getPrototypeOf(got)).toBe(Object.prototype);
+      }
+    }
+    for (let i = 0; i < 20; i++) {
+      const o = back.protoShape[i]!;
+      expect(Object.getPrototypeOf(o)).toBe(Object.prototype);
+      expect(Object.getOwnPropertyDescriptor(o, '__proto__')!.value).toEqual({ p: i });
+    }
+    // and again (the factories are kept), with more shapes than one restart may compile
+    const many = Array.from({ length: 300 }, (_, k) => Array.from({ length: 10 }, (_, i) => ({ [`k${k}`]: i, z: k })));
+    const back2 = restart(checkpoint(many, { impl }), { impl }) as Record<string, number>[][];
+    expect(back2).toEqual(many);
+  });
+
+
   const o = { impl };
   const roundTrip = <T>(v: T): T => restart(checkpoint(v, o), o) as T;
 

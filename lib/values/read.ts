@@ -116,7 +116,7 @@ function readInline(r: PayloadReader, refs: RefReader, st: ValueCodecState, off:
   let o: unknown;
   if (k >= K.SHAPED) {
     const s = shapeAt(st, k - K.SHAPED, false, off);
-    const obj: Obj = {};
+    const obj = newShaped(s, st);
     st.objects.push(obj);
     readShaped(r, refs, st, obj, s, off);
     o = obj;
@@ -150,7 +150,7 @@ function readBody(r: PayloadReader, refs: RefReader, created: Created, st: Value
 function readKind(k: number, r: PayloadReader, refs: RefReader, created: Created, st: ValueCodecState, off: number, inline: boolean): unknown {
   if (k >= K.SHAPED) {
     const s = shapeAt(st, k - K.SHAPED, false, off);
-    const o: Obj = {};
+    const o = newShaped(s, st);
     created(o);
     readShaped(r, refs, st, o, s, off);
     return o;
@@ -280,6 +280,51 @@ function readInto(r: PayloadReader, refs: RefReader, st: ValueCodecState, o: Obj
   else o[k] = x;
 }
 
+// ------------------------------------------------------- shape factories
+//
+// A plain object read key by key goes through one hidden-class transition
+// per key (and an out-of-object property store past the fourth).  For a
+// shape met often, a factory made once, `() => ({ "k0": undefined, ...})`,
+// makes the object with its final hidden class in one allocation; the
+// values are then assigned in place.  Keys reach the generated code only
+// as JSON string literals (JSON.stringify: any string, lone surrogates
+// escaped), never as code; a shape with '__proto__' (whose literal would
+// set the prototype) never gets one.  Factories are shared by all restarts
+// of this thread, keyed by the key list, at most FACTORY_MAX of them, at
+// most FACTORY_BUDGET new ones per restart (a hostile image with many
+// shapes costs a bounded amount of compiling).
+
+/** A shape gets a factory on its FACTORY_AFTER-th object. */
+const FACTORY_AFTER = 8;
+const FACTORY_MAX = 1024;
+const FACTORY_BUDGET = 64;
+const factories = new Map<string, () => Obj>();
+
+/** A new plain object for shape s (before its values are read). */
+function newShaped(s: Shape, st: ValueCodecState): Obj {
+  const make = s.make;
+  if (make !== undefined) return make();
+  if (++s.uses < FACTORY_AFTER || s.proto || s.keys.length === 0) return {};
+  const id = JSON.stringify(s.keys);
+  let f = factories.get(id);
+  if (f === undefined) {
+    if (factories.size >= FACTORY_MAX || st.factoriesMade >= FACTORY_BUDGET) {
+      s.make = emptyObject;
+      return {};
+    }
+    st.factoriesMade++;
+    const props = s.keys.map((k) => `${JSON.stringify(k)}: undefined`).join(', ');
+    f = new Function(`'use strict'; return () => ({ ${props} });`)() as () => Obj;
+    factories.set(id, f);
+  }
+  s.make = f;
+  return f();
+}
+
+function emptyObject(): Obj {
+  return {};
+}
+
 function readShaped(r: PayloadReader, refs: RefReader, st: ValueCodecState, o: Obj, s: Shape, off: number): void {
   const keys = s.keys;
   if (s.proto) {
@@ -339,7 +384,7 @@ export function defineShape(r: PayloadReader, st: ValueCodecState, off: number):
     if (k === PROTO_KEY) proto = true;
     if (!arrayKeyOk(k)) arrayOk = false;
   }
-  const s: Shape = { keys, proto, arrayOk };
+  const s: Shape = { keys, proto, arrayOk, uses: 0, make: undefined };
   st.shapes.push(s);
   return s;
 }

@@ -48,6 +48,9 @@ export interface Shape {
   readonly proto: boolean;
   /** No key is an array index or 'length' (it may be an array's property block). */
   readonly arrayOk: boolean;
+  /** Plain objects of this shape made so far, and their factory once it pays (read.ts newShaped). */
+  uses: number;
+  make: (() => Record<string, unknown>) | undefined;
 }
 
 /**
@@ -98,6 +101,8 @@ export class ValueCodecState {
     this.objects[this.pend.pop()!] = obj;
   };
   // ---- both
+  /** Shape factories this restart compiled (read.ts newShaped). */
+  factoriesMade = 0;
   /** INLINE levels open in the current record. */
   depth = 0;
   /** Objects written inline in the current record, and how many it may hold (checkpoint). */
