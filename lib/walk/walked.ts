@@ -78,10 +78,27 @@ function isClass(f: Function): boolean {
   return typeof f === 'function' && Function.prototype.toString.call(f).startsWith('class');
 }
 
-/** A function making an empty object of the fields type t, before its fields are read. */
+const plainCreators = new WeakMap<ObjType<any>, () => object>();
+
+/**
+ * A function making an empty object of the fields type t, before its
+ * fields are read.  With no `create`: a compiled object literal with every
+ * field (undefined until read), so that the object has its final hidden
+ * class at once instead of one transition per field; the reader assigns
+ * every field in this order anyway.  Field names are validated
+ * identifiers (schema/spec.ts), written as JSON string literals.
+ */
 export function creatorOf(t: ObjType<any>): () => object {
   const c = t.create;
-  if (c === undefined) return () => ({});
+  if (c === undefined) {
+    let f = plainCreators.get(t);
+    if (f === undefined) {
+      const props = schemaOf(t).fields.map((fd) => `${JSON.stringify(fd.name)}: undefined`).join(', ');
+      f = new Function(`'use strict'; return () => ({ ${props} });`)() as () => object;
+      plainCreators.set(t, f);
+    }
+    return f;
+  }
   if (isClass(c)) {
     const proto = (c as { prototype: object }).prototype;
     return () => Object.create(proto) as object;
