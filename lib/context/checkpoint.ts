@@ -67,7 +67,7 @@ export class CheckpointContext implements Disposable {
   /** by objref, for error paths: the objref of the holder that first referred to it, and the step */
   #parent = new Int32Array(0); // holder's objref + 1 (0: none)
   #step: PathStep[] = [];
-  /** by objref: false while a walked object is queued, true once its OBJREF is written */
+  /** by objref: QUEUED (with its objtype) while a walked object waits in the queue, WRITTEN once its OBJREF is written */
   #written = new Uint32Array(0); // 0 neither, objtype << 2 | QUEUED, WRITTEN
   /** objref of the walked object whose body is being written (0: none) */
   #current = 0;
@@ -290,10 +290,11 @@ export class CheckpointContext implements Disposable {
     if (++this.#count > this.#maxObjects)
       throw new ObjHashError('E2BIG', `checkpoint: more than ${this.#maxObjects} objects (options.maxObjects)`);
     if (type === ValueT && !this.#values.ids.has(child as object)) this.#values.ids.set(child as object, -objref);
+    // (#grow first: its first call makes the queue's arrays)
+    if (objref >= this.#written.length) this.#grow(objref);
     const t = this.#tail++;
     this.#queue[t] = child;
     this.#qref[t] = objref;
-    if (objref >= this.#written.length) this.#grow(objref);
     this.#written[objref] = (ot << 2) | QUEUED;
     this.#parent[objref] = this.#current + 1;
     this.#step[objref] = step;

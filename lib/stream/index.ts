@@ -144,12 +144,17 @@ export function walkToChunks<T>(
 /** Bytes buffered before a chunk leaves an incremental walk (unless highWaterMark is given). */
 const SLICED_HWM = 64 * 1024;
 
+/** options.sliceMs, checked (default DEFAULT_SLICE_MS). */
+function sliceOption(v: unknown, where: string): number {
+  const sliceMs = v ?? DEFAULT_SLICE_MS;
+  if (typeof sliceMs !== 'number' || !(sliceMs >= 0)) throw new ObjHashError('EINVAL', `${where}: options.sliceMs must be a number >= 0`);
+  return sliceMs;
+}
+
 /** options.incremental and options.sliceMs, checked. */
 export function incrementalOptions(o: { incremental?: unknown; sliceMs?: unknown }, where: string): { incremental: boolean; sliceMs: number } {
   if (o.incremental !== undefined && typeof o.incremental !== 'boolean') throw new ObjHashError('EINVAL', `${where}: options.incremental must be a boolean`);
-  const sliceMs = o.sliceMs ?? DEFAULT_SLICE_MS;
-  if (typeof sliceMs !== 'number' || !(sliceMs >= 0)) throw new ObjHashError('EINVAL', `${where}: options.sliceMs must be a number >= 0`);
-  return { incremental: o.incremental === true, sliceMs };
+  return { incremental: o.incremental === true, sliceMs: sliceOption(o.sliceMs, where) };
 }
 
 /** What an incremental walk tells its caller once its chunks are consumed. */
@@ -422,8 +427,7 @@ export async function restartFromStream(source: StreamSource, typeOrOpts?: ObjTy
   const r = resolve(typeOrOpts, opts, where);
   const { signal, progress, compress, rest } = asyncOptions(r.opts, where);
   const { maxImageBytes, totalBytes, sliceMs: slice, windowBytes, ...ctxOpts } = rest as typeof rest & { maxImageBytes?: number; totalBytes?: number; sliceMs?: number; windowBytes?: number };
-  const sliceMs = slice ?? DEFAULT_SLICE_MS;
-  if (typeof sliceMs !== 'number' || !(sliceMs >= 0)) throw new ObjHashError('EINVAL', `${where}: options.sliceMs must be a number >= 0`);
+  const sliceMs = sliceOption(slice, where);
   const max = maxImageBytes ?? DEFAULT_MAX_IMAGE;
   if (!Number.isSafeInteger(max) || max < 1) throw new ObjHashError('EINVAL', `${where}: options.maxImageBytes must be a positive integer`);
   const window = windowBytes ?? max;
