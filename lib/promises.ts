@@ -21,6 +21,7 @@ import {
   restartFromStream,
   walkSliced,
   walkToChunks,
+  writeSliced,
   writeChunks,
   type Progress,
   type StreamCheckpointOptions,
@@ -70,18 +71,9 @@ export async function checkpointToFile(
         writeAll(fh, chunk).then(() => cb(), cb);
       },
     });
-    if (sliced !== undefined) {
-      try {
-        await writeChunks(sliced.chunks, out, sliced.result, { signal: sig, progress, compress: comp, end: true }, where);
-      } catch (e) {
-        if (sliced.result.error !== undefined && !sig?.aborted) throw sliced.result.error;
-        throw e;
-      } finally {
-        await sliced.close();
-      }
-      // a failed walk: the temporary file (up to its ERROR record) goes, the previous image stays
-      if (sliced.result.error !== undefined) throw sliced.result.error;
-    } else await writeChunks(w!.chunks, out, w!, { signal: sig, progress, compress: comp, end: true }, where);
+    // a failed incremental walk throws here: the temporary file (up to its ERROR record) goes, the previous image stays
+    if (sliced !== undefined) await writeSliced(sliced, out, { signal: sig, progress, compress: comp, end: true }, where);
+    else await writeChunks(w!.chunks, out, w!, { signal: sig, progress, compress: comp, end: true }, where);
     throwIfAborted(sig, where);
     await fh.sync();
     await fh.close();

@@ -240,6 +240,31 @@ export function walkSliced<T>(root: T, type: ObjType<T>, opts: Omit<CheckpointOp
   };
 }
 
+/**
+ * Writes an incremental walk to dest (writeChunks) and settles once the
+ * walk let go of everything: with its size and object count, or the
+ * walk's own error (a failed walk's image, up to its ERROR record, is
+ * written first), or the destination's or the abort's.
+ */
+export async function writeSliced(
+  s: SlicedWalk,
+  dest: NodeJS.WritableStream | WritableStream<Uint8Array>,
+  o: { signal?: AbortSignal; progress: (p: Progress, last?: boolean) => void; compress?: Compression; end?: boolean },
+  where: string,
+): Promise<StreamCheckpointResult> {
+  try {
+    await writeChunks(s.chunks, dest, s.result, o, where);
+  } catch (e) {
+    // the walk's own error, if it failed before the destination did
+    if (s.result.error !== undefined && !o.signal?.aborted) throw s.result.error;
+    throw e;
+  } finally {
+    await s.close();
+  }
+  if (s.result.error !== undefined) throw s.result.error;
+  return { bytes: s.result.bytes, objects: s.result.objects };
+}
+
 /** The chunks, one by one, released as they go, reporting progress. */
 async function* feed(chunks: Uint8Array[], total: number, objects: number, progress: (p: Progress, last?: boolean) => void): AsyncGenerator<Uint8Array> {
   let bytes = 0;
@@ -296,20 +321,7 @@ export async function checkpointToStream(
   const { end, incremental: inc, sliceMs: sm, ...ctxOpts } = rest as typeof rest & { end?: boolean };
   const { incremental, sliceMs } = incrementalOptions({ incremental: inc, sliceMs: sm }, where);
   throwIfAborted(signal, where);
-  if (incremental) {
-    const s = walkSliced(root, r.type, ctxOpts, sliceMs, { signal, progress }, where);
-    try {
-      await writeChunks(s.chunks, dest, s.result, { signal, progress, compress, end }, where);
-    } catch (e) {
-      // the walk's own error, if it failed before the destination did
-      if (s.result.error !== undefined && !(e instanceof AbortError)) throw s.result.error;
-      throw e;
-    } finally {
-      await s.close();
-    }
-    if (s.result.error !== undefined) throw s.result.error;
-    return { bytes: s.result.bytes, objects: s.result.objects };
-  }
+  if (incremental) return writeSliced(walkSliced(root, r.type, ctxOpts, sliceMs, { signal, progress }, where), dest, { signal, progress, compress, end }, where);
   const w = walkToChunks(root, r.type, ctxOpts);
   throwIfAborted(signal, where);
   await writeChunks(w.chunks, dest, w, { signal, progress, compress, end }, where);
