@@ -68,6 +68,15 @@ export async function runW9(cfg: BenchConfig, env: Env): Promise<W9Result> {
       const name = impl === 'native' ? 'objhash native' : 'objhash twin';
       codecs.push(['W6 plain', name, { ckpt: (g) => checkpoint(g, { impl }), rst: (img) => restart(img, { impl }) as Graph }]);
     }
+    const base = env.baseline;
+    if (base) {
+      // the previous commit's native backend, after a GC as well (its own graph types: an
+      // ObjType only works with the defineObjType of the checkout that made it)
+      const b = base.graph.graphTypes(false, false);
+      const bo = { types: b.types, impl: 'native' as const };
+      codecs.push(['W1 types', base.name, { ckpt: (g) => base.lib.checkpoint(g, b.GraphT, bo), rst: (img) => base.lib.restart(img, b.GraphT, bo) }]);
+      codecs.push(['W6 plain', base.name, { ckpt: (g) => base.lib.checkpoint(g, { impl: 'native' }), rst: (img) => base.lib.restart(img, { impl: 'native' }) as Graph }]);
+    }
     codecs.push(['v8', 'v8', anchorCodecs<Graph>(false).v8]);
     const list: CodecCase<Graph>[] = [];
     for (const [via, name, codec] of codecs) {
