@@ -14,6 +14,8 @@ import diagnostics from 'node:diagnostics_channel';
 import { ObjHashError, errnoName } from '../errors.js';
 import { backendFor, type ImplName } from '../backend/loader.js';
 import { checkType, type NumericKey, type ObjType } from '../types.js';
+import { ShardedIds } from './sharded-ids.js';
+import { PagedArray, PagedInt32 } from '../util/paged.js';
 import { coreFailure, hashParams, type LookupAddResult, type ObjHashOptions } from './options.js';
 import { asNumericKey, checkInt32Array, checkKeyArray, checkObjref, describe, isObjectKey, isObjref } from '../backend/args.js';
 
@@ -37,6 +39,8 @@ export interface HashSeam {
   insertRestored(h: ObjHash, obj: unknown, objref: number, type: ObjType<any>, where: string): void;
   /** Whether h has an entry with this objref. */
   has(h: ObjHash, objref: number): boolean;
+  /** Keeps h's identities in Maps that never rehash much at once (an empty hash; sharded-ids.ts). */
+  shardIds(h: ObjHash): void;
 }
 
 /** @internal */
@@ -54,22 +58,22 @@ export class ObjHash implements Disposable {
   readonly impl: ImplName;
   #b: Backend;
   #h: CoreHandle | null;
-  /** JS object key -> objref (a Smi: no heap number per entry). */
-  #ids = new Map<object, number>();
+  /** JS object key -> objref (a Smi: no heap number per entry); sharded for an incremental checkpoint. */
+  #ids: Map<object, number> | ShardedIds = new Map<object, number>();
   /** per type id: the JS object last looked up or added, and its objref */
   #lastKey: unknown[] = [];
   #lastRef: number[] = [];
   /** type id of JS-keyed entries whose objref is >= REF_CACHE. */
   #bigTid = new Map<number, number>();
   /** entry index -> the object, when the entry has one (undefined otherwise). */
-  #objects: unknown[] = [];
+  #objects = new PagedArray<unknown>();
   /**
    * objref -> object and type id, for entries that carry an object and an
    * objref below REF_CACHE: fetch() of restored objects stays in JS.  The
    * core remains the authority (a miss asks it).
    */
-  #refObj: unknown[] = [];
-  #refTid: number[] = [];
+  #refObj = new PagedArray<unknown>();
+  #refTid = new PagedInt32();
   /** entries not in #refObj: while 0, a miss there means "no such objref". */
   #uncached = 0;
   /**
@@ -126,7 +130,7 @@ export class ObjHash implements Disposable {
   }
 
   #drop(tid: number, key: Key, index: number): void {
-    const o = this.#objects[index];
+    const o = this.#objects.get(index);
     this.#types[tid]!.drop!(o === undefined ? key : o);
   }
 
@@ -170,13 +174,13 @@ export class ObjHash implements Disposable {
     for (let i = first + added; i < this.#count; i++) {
       // queued entries have consecutive objrefs (restored ones are in no #ids)
       const objref = this.#qBase + (i - first);
-      const obj = (this.#objects[i] ?? (objref < REF_CACHE ? this.#refObj[objref] : undefined)) as object;
+      const obj = (this.#objects.get(i) ?? (objref < REF_CACHE ? this.#refObj.get(objref) : undefined)) as object;
       const tid = this.#tidOf(objref);
       const t = this.#types[tid]!;
       if (this.#lastKey[tid] === obj) this.#lastKey[tid] = undefined;
       this.#ids.delete(obj);
-      this.#objects[i] = undefined;
-      if (objref < REF_CACHE) this.#refObj[objref] = undefined;
+      this.#objects.set(i, undefined);
+      if (objref < REF_CACHE) this.#refObj.set(objref, undefined);
       else this.#bigTid.delete(objref);
       if (t.drop) t.drop(obj);
     }
@@ -252,7 +256,7 @@ export class ObjHash implements Disposable {
 
   /** Type id of the JS-keyed entry with this objref. */
   #tidOf(objref: number): number {
-    return objref < REF_CACHE ? this.#refTid[objref]! : this.#bigTid.get(objref)!;
+    return objref < REF_CACHE ? this.#refTid.get(objref) : this.#bigTid.get(objref)!;
   }
 
   #mismatch(where: string, have: number, want: number): never {
@@ -278,7 +282,7 @@ export class ObjHash implements Disposable {
       if (this.#lastKey[tid] === key) return this.#lastRef[tid]! * 2;
       const v = this.#ids.get(key);
       if (v !== undefined) {
-        if (v < REF_CACHE ? this.#refTid[v] !== tid : this.#bigTid.get(v) !== tid) this.#mismatch(where, this.#tidOf(v), tid);
+        if (v < REF_CACHE ? this.#refTid.get(v) !== tid : this.#bigTid.get(v) !== tid) this.#mismatch(where, this.#tidOf(v), tid);
         this.#lastKey[tid] = key;
         this.#lastRef[tid] = v;
         return v * 2;
@@ -314,14 +318,14 @@ export class ObjHash implements Disposable {
       this.#lastRef[tid] = r;
       if (r < REF_CACHE && !this.#eager && type.grab === undefined && type.drop === undefined) {
         this.#count++;
-        this.#refTid[r] = tid;
+        this.#refTid.set(r, tid);
         this.#unmirrored++;
       } else if (r < REF_CACHE) {
-        this.#objects[this.#count++] = key;
-        this.#refObj[r] = key;
-        this.#refTid[r] = tid;
+        this.#objects.set(this.#count++, key);
+        this.#refObj.set(r, key);
+        this.#refTid.set(r, tid);
       } else {
-        this.#objects[this.#count++] = key;
+        this.#objects.set(this.#count++, key);
         this.#bigTid.set(r, tid);
         this.#uncached++;
       }
@@ -343,11 +347,11 @@ export class ObjHash implements Disposable {
     if (r % 2 === 1) {
       const objref = (r - 1) / 2;
       if (isObj && objref < REF_CACHE) {
-        this.#objects[this.#count] = key;
-        this.#refObj[objref] = key;
-        this.#refTid[objref] = tid;
+        this.#objects.set(this.#count, key);
+        this.#refObj.set(objref, key);
+        this.#refTid.set(objref, tid);
       } else {
-        if (isObj) this.#objects[this.#count] = key;
+        if (isObj) this.#objects.set(this.#count, key);
         this.#uncached++;
       }
       this.#count++;
@@ -397,10 +401,10 @@ export class ObjHash implements Disposable {
         r === -ERRNO.EEXIST ? `key ${describe(k)} is already in the hash` : `objref ${objref} is already in the hash`;
       this.#fail(r, where, what);
     }
-    if (obj !== undefined) this.#objects[this.#count] = obj;
+    if (obj !== undefined) this.#objects.set(this.#count, obj);
     if (obj !== undefined && objref < REF_CACHE) {
-      this.#refObj[objref] = obj;
-      this.#refTid[objref] = tid;
+      this.#refObj.set(objref, obj);
+      this.#refTid.set(objref, tid);
     } else this.#uncached++;
     this.#count++;
   }
@@ -436,9 +440,9 @@ export class ObjHash implements Disposable {
       }
       if (objref === this.#qBase + this.#q) {
         this.#qTypes[this.#q++] = tid;
-        this.#objects[this.#count++] = obj;
-        this.#refObj[objref] = obj;
-        this.#refTid[objref] = tid;
+        this.#objects.set(this.#count++, obj);
+        this.#refObj.set(objref, obj);
+        this.#refTid.set(objref, tid);
         if (this.#q === QUEUE) this.#flush(where);
         return;
       }
@@ -451,14 +455,14 @@ export class ObjHash implements Disposable {
     this.#eager = true;
     if (this.#unmirrored === 0) return;
     const refObj = this.#refObj;
-    for (const [obj, r] of this.#ids) if (r < REF_CACHE && refObj[r] === undefined) refObj[r] = obj;
+    for (const [obj, r] of this.#ids) if (r < REF_CACHE && refObj.get(r) === undefined) refObj.set(r, obj);
     this.#unmirrored = 0;
   }
 
   /** Whether any entry has this objref (type 0 is never used). */
   #has(objref: number): boolean {
     this.#mirror();
-    if (objref < this.#refObj.length && this.#refObj[objref] !== undefined) return true;
+    if (objref < REF_CACHE && this.#refObj.get(objref) !== undefined) return true;
     if (this.#uncached === 0 && objref > 0 && objref < REF_CACHE) return false;
     return this.#b.fetch(this.#handle('restart'), objref, 0) !== -ERRNO.EINVAL;
   }
@@ -473,10 +477,10 @@ export class ObjHash implements Disposable {
     const h = this.#handle('fetch');
     const tid = this.#types[type?.id] === type ? type.id : this.#use(type, 'fetch');
     this.#mirror();
-    if (typeof objref === 'number' && objref < this.#refObj.length) {
-      const o = this.#refObj[objref];
+    if ((objref | 0) === objref && objref > 0 && objref < REF_CACHE) {
+      const o = this.#refObj.get(objref);
       if (o !== undefined) {
-        if (this.#refTid[objref] === tid) return o as T;
+        if (this.#refTid.get(objref) === tid) return o as T;
         this.#fail(-ERRNO.ENOMSG, 'fetch', `objref ${objref} is not a ${type.name}`);
       }
     }
@@ -489,7 +493,7 @@ export class ObjHash implements Disposable {
       if (r === -ERRNO.ENOMSG) this.#fail(r, 'fetch', `objref ${objref} is not a ${type.name}`);
       this.#fail(r, 'fetch', `no object with objref ${objref}`);
     }
-    const o = this.#objects[r];
+    const o = this.#objects.get(r);
     return (o === undefined ? this.#b.entryKey(h, r) : o) as T;
   }
 
@@ -650,9 +654,9 @@ export class ObjHash implements Disposable {
     this.#bigTid = new Map();
     this.#lastKey = [];
     this.#lastRef = [];
-    this.#objects = [];
-    this.#refObj = [];
-    this.#refTid = [];
+    this.#objects = new PagedArray();
+    this.#refObj = new PagedArray();
+    this.#refTid = new PagedInt32();
     this.#uncached = 0;
     this.#unmirrored = 0;
     this.#eager = false;
@@ -669,6 +673,10 @@ export class ObjHash implements Disposable {
       added: (h) => h.#added,
       insertRestored: (h, obj, objref, type, where) => h.#insertRestored(obj, objref, type, where),
       has: (h, objref) => h.#has(objref),
+      shardIds: (h) => {
+        if (h.#count !== 0) throw new ObjHashError('EBUSY', 'shardIds: the hash is not empty');
+        h.#ids = new ShardedIds();
+      },
     };
   }
 }

@@ -64,3 +64,19 @@ export function coreFailure(ret: number, where: string, what = ''): ObjHashError
   }
   return new ObjHashError(code, `${where}: ${msg}`);
 }
+
+/**
+ * Bucket bits for a growing table that will hold about `objects` entries
+ * (a context sizes its hash like the last one of its kind in this thread):
+ * it then starts that big instead of doubling up from 1024 buckets,
+ * rehashing every entry at each step (the step past 524,288 entries alone
+ * takes ~30 ms).  The native core's big table is zeroed lazily
+ * (objhash.c, alloc_heads), so an unused part costs nothing.  undefined
+ * (the default, 10) for none or a few.
+ */
+export function nbitsFor(objects: number): number | undefined {
+  if (!(objects > 1024)) return undefined;
+  let nbits = 10;
+  while (nbits < 22 && 1 << nbits < objects) nbits++;
+  return nbits;
+}
