@@ -18,6 +18,7 @@ export {
   DEFAULT_MAX_OBJREF_GAP,
   type CheckpointOptions,
   type ContextOptions,
+  type RestartOptions,
 } from './context/options.js';
 export { checkpoint, restart, checkpointToFile, restartFromFile, type FileCheckpointResult } from './highlevel.js';
 export * from './stream/public.js';

@@ -26,6 +26,7 @@ import {
   checkpointToStream,
   defineObjType,
   ref,
+  refs,
   restart,
   restartFromStream,
   zstdAvailable,
@@ -121,7 +122,60 @@ function counted(n: number, seen: { reads: number }): { v: number; tag: object }
   return out;
 }
 
+/** A root of fields type with long refs fields (written and read over several slices), and hand-written objects inside one. */
+interface Leaf {
+  n: number;
+}
+interface Hand {
+  s: string;
+}
+interface Root {
+  head: string;
+  kids: Leaf[];
+  hands: (Hand | null)[];
+  tail: number;
+}
+const LeafT: ObjType<Leaf> = defineObjType<Leaf>({ name: 'leaf', fields: { n: 'uv' } });
+const HandT: ObjType<Hand> = defineObjType<Hand>({
+  name: 'hand',
+  checkpoint(ctx, h) {
+    ctx.begin(302).vstr(h.s).end();
+  },
+  restore(ctx) {
+    ctx.readRecord(302);
+    return { s: ctx.vstr() };
+  },
+});
+const RootT: ObjType<Root> = defineObjType<Root>({ name: 'root', fields: { head: 'vstr', kids: refs(LeafT), hands: refs(HandT), tail: 'uv' } });
+const LONG_TYPES = [RootT, LeafT, HandT];
+/** kids: 5000 refs to 1000 leaves (each 5 times); hands: 1500, a null every 7th. */
+function longRoot(): Root {
+  const leaves = Array.from({ length: 1000 }, (_, n) => ({ n }));
+  const hands = Array.from({ length: 1500 }, (_, i) => (i % 7 === 3 ? null : { s: `h${i}` }));
+  return { head: 'first', kids: Array.from({ length: 5000 }, (_, i) => leaves[(i * 7) % 1000]!), hands, tail: 42 };
+}
+function checkLongRoot(r: Root): void {
+  expect(r.head).toBe('first');
+  expect(r.tail).toBe(42);
+  expect(r.kids.length).toBe(5000);
+  for (let i = 0; i < 5000; i++) expect(r.kids[i]!.n).toBe((i * 7) % 1000);
+  expect(r.kids[0]).toBe(r.kids[1000]); // shared, restored once
+  expect(new Set(r.kids).size).toBe(1000);
+  expect(r.hands.length).toBe(1500);
+  for (let i = 0; i < 1500; i++) expect(r.hands[i]?.s ?? null).toBe(i % 7 === 3 ? null : `h${i}`);
+}
+
 const turn = () => new Promise((r) => setImmediate(r));
+
+/** What a call gave: 'ok', or its ObjHashError's code, message and offset. */
+async function outcome(f: () => unknown): Promise<string> {
+  try {
+    await f();
+    return 'ok';
+  } catch (e) {
+    return e instanceof ObjHashError ? `${e.code} ${e.message} @${e.offset}` : `not an ObjHashError: ${String(e)}`;
+  }
+}
 
 /** Starts a loopback TCP server whose connections get serve(socket); resolves with its port and a close(). */
 async function tcpServer(serve: (s: Socket) => void): Promise<{ port: number; close: () => Promise<void> }> {
@@ -221,20 +275,8 @@ describe.each(IMPLS)('streams (%s)', (impl) => {
     for (let i = 0; i < 300; i++) {
       const bad = img.slice(0, rand() < 0.2 ? Math.floor(rand() * img.length) : img.length);
       for (let k = 0; k < 3; k++) bad[Math.floor(rand() * bad.length)] = Math.floor(rand() * 256);
-      const said = (e: unknown) => (e instanceof ObjHashError ? `${e.code} ${e.message} @${e.offset}` : `not an ObjHashError: ${String(e)}`);
-      let want = 'ok';
-      try {
-        restart(bad, TaskType, opts);
-      } catch (e) {
-        want = said(e);
-      }
-      let got = 'ok';
-      try {
-        await restartFromStream(slowly(bad, 97), TaskType, opts);
-      } catch (e) {
-        got = said(e);
-      }
-      expect(got, `mutation ${i}`).toBe(want);
+      const want = await outcome(() => restart(bad, TaskType, opts));
+      expect(await outcome(() => restartFromStream(slowly(bad, 97), TaskType, opts)), `mutation ${i}`).toBe(want);
     }
   });
 
@@ -515,6 +557,98 @@ describe.each(IMPLS)('streams (%s)', (impl) => {
     expect(() => new CheckpointContext({ ...o, deferWalk: 1 as never })).toThrow(/deferWalk must be a boolean/);
   });
 
+  it('one long record over several slices: a root of 5000 refs is written by several walkSome(0) and read by several finishSome(0), in the bytes checkpoint() makes', () => {
+    const o = { impl, types: LONG_TYPES };
+    const img0 = checkpoint(longRoot(), RootT, o);
+    const ctx = new CheckpointContext({ ...o, deferWalk: true });
+    ctx.checkpointObj(longRoot(), RootT);
+    let calls = 0;
+    while (!ctx.walkSome(0)) calls++;
+    expect(calls).toBeGreaterThanOrEqual(5); // 5000 + 1500 items, 1024 per look at the clock
+    const img = ctx.finish();
+    expect(img).toEqual(img0);
+    const rc = new RestartContext(img, { ...o, deferRead: true });
+    const root = rc.restoreObj(RootT);
+    expect(root.head).toBe('first');
+    expect(root.kids).toBeUndefined(); // made and visible, its long field still to come
+    let slices = 0;
+    while (!rc.finishSome(0)) slices++;
+    expect(slices).toBeGreaterThanOrEqual(5);
+    checkLongRoot(root);
+    expect(rc.count).toBe(1 + 1000 + 1286);
+    // without deferRead the root comes whole; finish() reads an open record to its end
+    checkLongRoot(restart(img, RootT, o)!);
+    const rc2 = new RestartContext(img, { ...o, deferRead: true });
+    const r2 = rc2.restoreObj(RootT);
+    rc2.finish();
+    checkLongRoot(r2);
+    expect(() => new RestartContext(img, { ...o, deferRead: 'yes' as never })).toThrow(/deferRead must be a boolean/);
+  });
+
+  it('a record left open by a slice is closed before anything else is written: checkpointObj between two walkSome calls', () => {
+    const o = { impl, types: LONG_TYPES };
+    const ctx = new CheckpointContext({ ...o, deferWalk: true });
+    ctx.checkpointObj(longRoot(), RootT);
+    expect(ctx.walkSome(0)).toBe(false);
+    ctx.checkpointObj({ n: 9999 }, LeafT);
+    while (!ctx.walkSome(0));
+    const img = ctx.finish();
+    const rc = new RestartContext(img, o);
+    const root = rc.restoreObj(RootT);
+    expect(rc.restoreObj(LeafT).n).toBe(9999);
+    rc.finish();
+    checkLongRoot(root);
+  });
+
+  it('a long record written in slices fails as a whole one does: the error names the field and item, the image ends in ERROR, every grab is dropped once', async () => {
+    const o = { impl, types: LONG_TYPES };
+    const bad = longRoot();
+    (bad.kids as unknown[])[3000] = undefined;
+    const want = await outcome(() => checkpoint(bad, RootT, o));
+    expect(want).toMatch(/^EINVAL .*root\.kids\[3000\]/);
+    const ctx = new CheckpointContext({ ...o, deferWalk: true });
+    expect(
+      await outcome(() => {
+        ctx.checkpointObj(bad, RootT);
+        while (!ctx.walkSome(0));
+      }),
+    ).toBe(want);
+    const failed = ctx.fail(new Error('walk failed'));
+    expect(() => restart(failed, RootT, o)).toThrow(/walk failed/);
+    const pass = new PassThrough();
+    const [res] = await Promise.all([checkpointToStream(pass, bad, RootT, { ...o, incremental: true, sliceMs: 0 }).catch((e: unknown) => e), drain(pass)]);
+    expect(await outcome(() => Promise.reject(res))).toBe(want);
+  });
+
+  it('hostile images with a long record: restartFromStream (read in slices) fails with the code and message restart() gives, on 300 seeded mutations', async () => {
+    const o = { impl, types: LONG_TYPES };
+    // no hand-written objects: their records would come first; the root's record starts the image
+    const img = checkpoint({ ...longRoot(), hands: [] }, RootT, o);
+    const rand = rng(0x10c);
+    for (let i = 0; i < 300; i++) {
+      // the flips land in the root's record (its 5000 objrefs: about the first 10 KB)
+      const bad = img.slice();
+      for (let k = 0; k < 2; k++) bad[Math.floor(rand() * 9000)] = Math.floor(rand() * 256);
+      const want = await outcome(() => restart(bad, RootT, o));
+      expect(await outcome(() => restartFromStream(Readable.from([bad]), RootT, { ...o, sliceMs: 0 })), `mutation ${i}`).toBe(want);
+    }
+  });
+
+  it('an incremental checkpoint past one identity shard (140,000 objects) restarts whole, from a stream read in slices', async () => {
+    const o = { impl, types: [RootT, LeafT, HandT] };
+    const root: Root = { head: 'big', kids: Array.from({ length: 140_000 }, (_, n) => ({ n })), hands: [], tail: 1 };
+    root.kids.push(root.kids[0]!, root.kids[139_999]!); // found again in the first and the last shard
+    const pass = new PassThrough();
+    const [res, img] = await Promise.all([checkpointToStream(pass, root, RootT, { ...o, incremental: true }), drain(pass)]);
+    expect(res.objects).toBe(140_001);
+    expect(Buffer.from(checkpoint(root, RootT, o)).equals(img)).toBe(true);
+    const back = (await restartFromStream(Readable.from([img]), RootT, o))!;
+    expect(back.kids.length).toBe(140_002);
+    expect(back.kids[140_000]).toBe(back.kids[0]);
+    expect(back.kids[140_001]).toBe(back.kids[139_999]);
+    expect(back.kids[70_000]!.n).toBe(70_000);
+  });
+
   it('incremental options are checked and name what is wrong', async () => {
     await expect(checkpointToStream(new PassThrough(), 1, { impl, incremental: 'yes' as never })).rejects.toThrow(/options.incremental must be a boolean/);
     await expect(checkpointToStream(new PassThrough(), 1, { impl, incremental: true, sliceMs: -1 })).rejects.toThrow(/options.sliceMs must be a number >= 0/);
@@ -651,16 +785,19 @@ describe.each(IMPLS)('streams (%s)', (impl) => {
 });
 
 describe('incremental checkpoint, native matches JS', () => {
-  it.skipIf(IMPLS.length < 2)('the same bytes from both backends for fields types and plain values (sliceMs 0)', async () => {
+  it.skipIf(IMPLS.length < 2)('the same bytes from both backends for fields types, plain values and a long record (sliceMs 0)', async () => {
     const images = async (impl: (typeof IMPLS)[number]) => {
       const a = new PassThrough();
       const b = new PassThrough();
       const [, x] = await Promise.all([checkpointToStream(a, items(2000), ItemT, { impl, types: [ItemT], incremental: true, sliceMs: 0 }), drain(a)]);
       const [, y] = await Promise.all([checkpointToStream(b, counted(3000, { reads: 0 }), { impl, incremental: true, sliceMs: 0 }), drain(b)]);
-      return [x, y];
+      const c = new PassThrough();
+      const [, z] = await Promise.all([checkpointToStream(c, longRoot(), RootT, { impl, types: LONG_TYPES, incremental: true, sliceMs: 0 }), drain(c)]);
+      return [x, y, z];
     };
     const [n, j] = [await images('native'), await images('js')];
     expect(n[0]).toEqual(j[0]);
     expect(n[1]).toEqual(j[1]);
+    expect(n[2]).toEqual(j[2]); // a root record written over several slices
   });
 });

@@ -8,10 +8,13 @@ import { FORMAT_VERSION, REC, type TypeEntry } from '../image/format.js';
 import { ImageWriter } from '../image/writer.js';
 import { backendFor, crc32cFor } from '../backend/loader.js';
 import { ObjHash, seam } from '../hash/objhash.js';
+import { nbitsFor } from '../hash/options.js';
 import { checkType, type ObjType } from '../types.js';
 import { notPlainReason, plainKind, ValueCodecState } from '../values/index.js';
 import { Refusal, type PathStep, type RefWriter } from '../walk/refs.js';
-import { ValueT, classOf, isWalked, schemaOf, writeBodyOf, type WriteBody } from '../walk/walked.js';
+import { ValueT, classOf, isWalked, schemaOf, slicedOf, writeBodyOf, type WriteBody } from '../walk/walked.js';
+import type { SlicedSchema } from '../schema/index.js';
+import { PAGE_BITS, PAGE_MASK, PagedArray, PagedInt32 } from '../util/paged.js';
 import { formatPath } from '../walk/path.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_OBJECTS, checkOptions, checkTypes, positiveInt, type CheckpointOptions } from './options.js';
 
@@ -21,16 +24,35 @@ const DEFAULT_VERSION: number = FORMAT_VERSION;
 /** options.deferWalk: objects a plain-value record holds inline, at most (the rest get records of their own). */
 const INLINE_SLICE = 1024;
 
+/**
+ * options.deferWalk: a refs field of more items than this is written in
+ * runs of this many, the clock looked at after each, so that one record
+ * (a root holding every task) can span several slices.
+ */
+const SLICE_ITEMS = 1024;
+
+/** A walked object whose record is open across slices (options.deferWalk). */
+interface OpenRecord {
+  obj: any;
+  objref: number;
+  sliced: SlicedSchema;
+  /** the field being written */
+  field: number;
+  /** its next item (0: not started) */
+  item: number;
+  /** its array and item count, fixed when it started */
+  arr: readonly unknown[] | undefined;
+  n: number;
+}
+
 /** #written: an object of a walked type waits in the queue (its objtype << 2 | QUEUED), or its record is written. */
 const QUEUED = 1;
 const WRITTEN = 2;
 
 /** Length of the last in-memory image finished in this thread (0: none yet). */
 let lastImage = 0;
-/** Objects of the last checkpoint finished in this thread (0: none yet): the walker's tables start at that size. */
+/** Objects of the last checkpoint finished in this thread (0: none yet): the walker's typed tables start at that size. */
 let lastCount = 0;
-/** At most this many slots up front (new Array(n) past 100k elements would be a dictionary array in V8). */
-const TABLE_HINT_MAX = 65536;
 const TYPED_HINT_MAX = 1 << 22;
 const HINT_MAX = 64 * 1024 * 1024;
 
@@ -54,11 +76,15 @@ export class CheckpointContext implements Disposable {
   #done = false;
   /** options.deferWalk: the queue is written by walkSome()/finish() only */
   readonly #defer: boolean;
+  /** options.deferWalk: the record left open by a slice that ended inside it */
+  #open: OpenRecord | undefined = undefined;
+  /** image objtype -> its sliced body (null: none), made at first use */
+  #sliced: (SlicedSchema | null | undefined)[] = [];
 
   // ---- the walker: walked objects (plain values, fields types) are written
   // from this queue, breadth first, never by recursion
-  #queue: unknown[] = [];
-  #qref: number[] = [];
+  #queue = new PagedArray<unknown>();
+  #qref = new PagedInt32();
   /** objects the walker's tables start with (#grow) */
   readonly #hint: number;
   #head = 0;
@@ -66,7 +92,7 @@ export class CheckpointContext implements Disposable {
   #draining = false;
   /** by objref, for error paths: the objref of the holder that first referred to it, and the step */
   #parent = new Int32Array(0); // holder's objref + 1 (0: none)
-  #step: PathStep[] = [];
+  #step = new PagedArray<PathStep>();
   /** by objref: QUEUED (with its objtype) while a walked object waits in the queue, WRITTEN once its OBJREF is written */
   #written = new Uint32Array(0); // 0 neither, objtype << 2 | QUEUED, WRITTEN
   /** objref of the walked object whose body is being written (0: none) */
@@ -114,7 +140,9 @@ export class CheckpointContext implements Disposable {
       return { objtype: i + 1, name: t.name, schema: t.fields !== undefined ? schemaOf(t).encoded : undefined };
     });
     this.#writer.writeHeader(table, opts.flags ?? 0);
-    this.#hash = new ObjHash({ ...opts.hash, impl: b.name });
+    this.#hash = new ObjHash({ ...opts.hash, impl: b.name, nbits: opts.hash?.nbits ?? (opts.hash?.fixed || lastCount === 0 ? undefined : nbitsFor(this.#hint)) });
+    // slices stay short: no identity Map that rehashes 500k entries at once
+    if (this.#defer) seam.shardIds(this.#hash);
     const ctx = this;
     this.#refs = {
       ref: (child, step) => ctx.#ref(child, step, false),
@@ -143,6 +171,7 @@ export class CheckpointContext implements Disposable {
     const ot = this.#objtype[type?.id];
     if (ot === undefined || this.#types[ot - 1] !== type) this.#unknownType(type);
     if (this.#done) throw new ObjHashError('EBADF', 'checkpointObj: the checkpoint is finished');
+    if (this.#open !== undefined && !this.#draining) this.#closeOpen();
     const h = this.#hash;
     // a primitive as a plain value (the root of checkpoint(42)) is an object of its own
     const key = type === ValueT && (typeof obj !== 'object' || obj === null) && typeof obj !== 'function' ? {} : obj;
@@ -160,13 +189,15 @@ export class CheckpointContext implements Disposable {
     if (this.#current !== 0) {
       if (objref >= this.#parent.length) this.#grow(objref);
       this.#parent[objref] = this.#current + 1;
-      this.#step[objref] = this.#pendingStep;
+      this.#step.set(objref, this.#pendingStep);
     }
     if (type.fields !== undefined || type === ValueT) {
       // a walked object asked for by a caller (or a hand-written ops): its
       // own record now, before the record that refers to it; what it
-      // refers to from the queue
-      this.#writeWalked(obj, type, objref);
+      // refers to from the queue.  Deferred, at the top (no record open),
+      // it may be left open after its first run of items, for walkSome
+      const top = this.#defer && !this.#draining && this.#depth === 0 && this.#writer.depth === 0;
+      this.#writeWalked(obj, type, objref, top ? 0 : undefined);
       if (!this.#draining && !this.#defer) this.#drain();
       return objref;
     }
@@ -203,25 +234,37 @@ export class CheckpointContext implements Disposable {
     this.#draining = true;
     let done = false;
     try {
+      if (this.#open !== undefined && !this.#writeOpen(until)) return false;
       const q = this.#queue;
       const qref = this.#qref;
+      const sliced = until !== Infinity ? until : undefined;
       let n = 0;
       while (this.#head < this.#tail) {
         const i = this.#head++;
-        const obj = q[i];
-        q[i] = undefined;
-        const objref = qref[i]!;
+        const k = i >>> PAGE_BITS;
+        const j = i & PAGE_MASK;
+        const qp = q.pages[k]!;
+        const obj = qp[j];
+        const objref = qref.pages[k]![j]!;
+        // a page read to its end goes
+        if (j === PAGE_MASK) q.pages[k] = qref.pages[k] = undefined;
+        else qp[j] = undefined;
         const w = this.#written[objref]!;
-        if ((w & WRITTEN) === 0) this.#writeWalked(obj, this.#types[(w >>> 2) - 1]!, objref);
-        if ((++n & 15) === 0 && until !== Infinity && performance.now() >= until) return false;
+        if ((w & WRITTEN) === 0) {
+          this.#writeWalked(obj, this.#types[(w >>> 2) - 1]!, objref, sliced);
+          if (this.#open !== undefined) return false;
+        }
+        if ((++n & 15) === 0 && sliced !== undefined && performance.now() >= until) return false;
       }
       done = true;
       return true;
     } finally {
       this.#draining = false;
       // a failed walk ends the checkpoint: its queue goes too
-      if (done || until === Infinity) {
+      if ((done || until === Infinity) && this.#tail !== 0) {
         this.#head = this.#tail = 0;
+        this.#queue = new PagedArray();
+        this.#qref = new PagedInt32();
       }
     }
   }
@@ -240,14 +283,28 @@ export class CheckpointContext implements Disposable {
     return this.#drainUntil(ms === Infinity ? Infinity : performance.now() + ms);
   }
 
-  /** OBJREF and the body record of one walked object. */
-  #writeWalked(obj: unknown, type: ObjType<any>, objref: number): void {
+  /**
+   * OBJREF and the body record of one walked object.  With `until` (a
+   * deferred walk's slice), a record with a refs field longer than
+   * SLICE_ITEMS is written until then and left open (#open) if unfinished.
+   */
+  #writeWalked(obj: unknown, type: ObjType<any>, objref: number, until?: number): void {
     const w = this.#writer;
     if (objref >= this.#written.length) this.#grow(objref);
     this.#written[objref] = WRITTEN;
     const ot = this.#objtype[type.id]!;
     w.objref(ot, objref);
     const body = this.#bodies[ot]!;
+    if (until !== undefined) {
+      let sl = this.#sliced[ot];
+      if (sl === undefined) this.#sliced[ot] = sl = slicedOf(type) ?? null;
+      if (sl !== null && hasLongRefs(sl, obj)) {
+        w.beginBuiltin(body.record);
+        this.#open = { obj, objref, sliced: sl, field: 0, item: 0, arr: undefined, n: 0 };
+        this.#writeOpen(until);
+        return;
+      }
+    }
     const outer = this.#current;
     const st = this.#values;
     const inlined = st.inlined;
@@ -264,6 +321,63 @@ export class CheckpointContext implements Disposable {
       st.inlined = inlined;
     }
     w.end();
+  }
+
+  /**
+   * Writes the open record on until performance.now() passes `until`
+   * (looked at after each run of SLICE_ITEMS items); true once it is
+   * closed.  A failure leaves nothing open (the caller fails the image).
+   */
+  #writeOpen(until: number): boolean {
+    const o = this.#open!;
+    const s = o.sliced;
+    const w = this.#writer;
+    const st = this.#values;
+    const outer = this.#current;
+    const inlined = st.inlined;
+    const draining = this.#draining;
+    this.#current = o.objref;
+    st.inlined = 0;
+    // what the record's items reach writes inside it, not around it
+    this.#draining = true;
+    try {
+      for (; o.field < s.names.length; o.field++) {
+        const items = s.writeItems[o.field];
+        if (o.item === 0) {
+          const a: unknown = items === undefined ? undefined : o.obj[s.names[o.field]!];
+          if (!Array.isArray(a) || a.length <= SLICE_ITEMS) {
+            s.writeField[o.field]!(w, o.obj, this.#refs, st);
+            continue;
+          }
+          o.arr = a;
+          o.n = a.length;
+        }
+        while (o.item < o.n) {
+          const to = Math.min(o.n, o.item + SLICE_ITEMS);
+          items!(w, o.arr!, this.#refs, o.item, to);
+          o.item = to;
+          if (o.item < o.n && performance.now() >= until) return false;
+        }
+        o.item = 0;
+        o.arr = undefined;
+      }
+      w.end();
+      this.#open = undefined;
+      return true;
+    } catch (e) {
+      this.#open = undefined;
+      if (e instanceof Refusal) throw this.#refusal(e, o.objref);
+      throw e;
+    } finally {
+      this.#current = outer;
+      st.inlined = inlined;
+      this.#draining = draining;
+    }
+  }
+
+  /** Finishes the open record now: something else is about to be written. */
+  #closeOpen(): void {
+    this.#writeOpen(Infinity);
   }
 
   /** RefWriter.ref / refNow: a plain value, or an instance of a registered class. */
@@ -290,26 +404,19 @@ export class CheckpointContext implements Disposable {
     if (++this.#count > this.#maxObjects)
       throw new ObjHashError('E2BIG', `checkpoint: more than ${this.#maxObjects} objects (options.maxObjects)`);
     if (type === ValueT && !this.#values.ids.has(child as object)) this.#values.ids.set(child as object, -objref);
-    // (#grow first: its first call makes the queue's arrays)
     if (objref >= this.#written.length) this.#grow(objref);
     const t = this.#tail++;
-    this.#queue[t] = child;
-    this.#qref[t] = objref;
+    this.#queue.set(t, child);
+    this.#qref.set(t, objref);
     this.#written[objref] = (ot << 2) | QUEUED;
     this.#parent[objref] = this.#current + 1;
-    this.#step[objref] = step;
+    this.#step.set(objref, step);
     return objref;
   }
 
   /** Room in #written and #parent for objref. */
   #grow(objref: number): void {
-    if (this.#written.length === 0) {
-      // first use: room for as many objects as the last checkpoint had
-      const slots = Math.min(this.#hint, TABLE_HINT_MAX);
-      this.#queue = new Array(slots);
-      this.#qref = new Array(slots);
-      this.#step = new Array(slots);
-    }
+    // first use: room for as many objects as the last checkpoint had
     let n = Math.max(this.#written.length * 2, Math.min(this.#hint, TYPED_HINT_MAX));
     while (n <= objref) n *= 2;
     const w = new Uint32Array(n);
@@ -325,7 +432,7 @@ export class CheckpointContext implements Disposable {
     const steps: PathStep[] = e.step === undefined ? [] : [e.step];
     for (const s of e.outer) steps.push(s);
     const parent = this.#parent;
-    for (let r = objref, p; r < parent.length && (p = parent[r]!) !== 0; r = p - 1) steps.push(this.#step[r]!);
+    for (let r = objref, p; r < parent.length && (p = parent[r]!) !== 0; r = p - 1) steps.push(this.#step.get(r)!);
     return new ObjHashError('EINVAL', `checkpoint: ${formatPath(steps.reverse())}: ${e.why}`, undefined, { cause: e.cause });
   }
 
@@ -348,6 +455,7 @@ export class CheckpointContext implements Disposable {
   begin(type: number): this {
     if (!Number.isInteger(type) || type < REC.USER_MIN || type > REC.USER_MAX)
       throw new ObjHashError('EINVAL', `begin: a user record type must be ${REC.USER_MIN}..${REC.USER_MAX} (got ${type})`);
+    if (this.#open !== undefined && !this.#draining) this.#closeOpen();
     this.#writer.begin(type);
     return this;
   }
@@ -449,16 +557,19 @@ export class CheckpointContext implements Disposable {
   }
   /** A BUFFER record. */
   writeBuffer(b: Uint8Array): number {
+    if (this.#open !== undefined && !this.#draining) this.#closeOpen();
     return this.#writer.buffer(b);
   }
   /** A STRING record. */
   writeString(s: string): number {
+    if (this.#open !== undefined && !this.#draining) this.#closeOpen();
     return this.#writer.string(s);
   }
 
   /** finish - write TAIL, free the hash (dropping every object once); the image, unless streamed. */
   finish(): Uint8Array {
     if (this.#done) throw new ObjHashError('EBADF', 'finish: the checkpoint is already finished');
+    if (this.#open !== undefined) this.#closeOpen();
     if (this.#writer.depth !== 0)
       throw new ObjHashError('EINVAL', `finish: ${this.#writer.depth} record(s) still open (missing end())`);
     // deferred walk: what still waits in the queue (on failure, the caller fails the image)
@@ -484,6 +595,7 @@ export class CheckpointContext implements Disposable {
   fail(reason: unknown): Uint8Array {
     if (this.#done) return new Uint8Array(0);
     this.#done = true;
+    this.#open = undefined;
     try {
       this.#writer.abort();
       this.#writer.error(reason instanceof Error ? reason.message : String(reason));
@@ -496,6 +608,17 @@ export class CheckpointContext implements Disposable {
   /** Frees the hash if the checkpoint was neither finished nor failed. */
   [Symbol.dispose](): void {
     this.#done = true;
+    this.#open = undefined;
     this.#hash.free();
   }
+}
+
+/** Whether obj has a top-level refs field with more than SLICE_ITEMS items. */
+function hasLongRefs(s: SlicedSchema, obj: any): boolean {
+  for (let i = 0; i < s.names.length; i++) {
+    if (s.writeItems[i] === undefined) continue;
+    const a: unknown = obj[s.names[i]!];
+    if (Array.isArray(a) && a.length > SLICE_ITEMS) return true;
+  }
+  return false;
 }

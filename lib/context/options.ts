@@ -61,6 +61,19 @@ export interface CheckpointOptions extends ContextOptions {
   deferWalk?: boolean;
 }
 
+export interface RestartOptions extends ContextOptions {
+  /**
+   * A record of a fields type with a long refs field (more than 1024
+   * items: a root holding every task) may be read over several slices:
+   * restoreObj() can return its object before that field is filled, and
+   * finishSome() reads on, so that a caller can yield to the event loop
+   * between slices (restartFromStream).  The object is complete once
+   * finishSome() (or finish()) returns true.  Default false: each object
+   * is whole when restoreObj returns it.
+   */
+  deferRead?: boolean;
+}
+
 export { positiveInt };
 
 /** options.types: a non-empty array of distinct ObjTypes. */

@@ -19,11 +19,37 @@ import type { ByteSource } from '../image/source.js';
 import type { ObjrefValidator } from '../image/validate.js';
 import { backendFor, crc32cFor } from '../backend/loader.js';
 import { ObjHash, seam } from '../hash/objhash.js';
+import { nbitsFor } from '../hash/options.js';
 import type { ObjType } from '../types.js';
 import { ValueCodecState } from '../values/index.js';
 import type { RefReader } from '../walk/refs.js';
-import { ValueT, creatorOf, isWalked, readBodyOf, type ReadBody } from '../walk/walked.js';
-import { DEFAULT_MAX_DEPTH, checkOptions, checkTypes, positiveInt, type ContextOptions } from './options.js';
+import { ValueT, creatorOf, isWalked, readBodyOf, slicedReadOf, type ReadBody } from '../walk/walked.js';
+import type { SlicedSchema } from '../schema/index.js';
+import { PagedArray } from '../util/paged.js';
+import { DEFAULT_MAX_DEPTH, checkOptions, checkTypes, positiveInt, type RestartOptions } from './options.js';
+
+/**
+ * options.deferRead: a record whose payload has at least this many bytes
+ * is read field by field, a refs field of more items than this in runs of
+ * this many, the clock looked at after each.  (Each item takes a byte or
+ * more: a shorter payload cannot hold such a field.)
+ */
+const SLICE_ITEMS = 1024;
+
+/** Objects of the last restart finished in this thread (0: none yet): the next one's hash starts at that size. */
+let lastRestored = 0;
+
+/** A record of a fields type read across slices (options.deferRead). */
+interface OpenRead {
+  obj: any;
+  sliced: SlicedSchema;
+  /** the field being read */
+  field: number;
+  /** its array while it is read (undefined: not started), item count and next item */
+  arr: unknown[] | undefined;
+  n: number;
+  item: number;
+}
 
 interface Frame {
   objref: number;
@@ -52,9 +78,14 @@ export class RestartContext implements Disposable {
   // ---- the walker's side: objects by objref, and references waiting for them
   /** image objtype -> how a walked type's body is read (undefined: hand-written ops) */
   #readers: (ReadBody | undefined)[] = [];
+  /** options.deferRead: image objtype -> its body in pieces (undefined: read whole) */
+  #sliced: (SlicedSchema | undefined)[] = [];
+  readonly #deferRead: boolean;
+  /** options.deferRead: the record left open by a slice that ended inside it */
+  #open: OpenRead | undefined = undefined;
   /** objref -> restored object and its type */
-  #objs: unknown[] = [];
-  #otype: (ObjType<any> | undefined)[] = [];
+  #objs = new PagedArray<unknown>();
+  #otype = new PagedArray<ObjType<any>>();
   /**
    * References waiting for their object, as lists threaded through flat
    * arrays (no allocation per reference): #fixHead[objref] is the first
@@ -75,7 +106,7 @@ export class RestartContext implements Disposable {
    * offset + 1 until the record arrives (then 0).  No fix-up is needed
    * for them.  #creators by type id.
    */
-  #preAt: number[] = [];
+  #preAt = new PagedArray<number>();
   #preCount = 0;
   #creators: ((() => object) | undefined)[] = [];
   #later: (() => void)[] = [];
@@ -83,12 +114,15 @@ export class RestartContext implements Disposable {
   readonly #refs: RefReader;
   readonly #created: (obj: unknown) => void;
 
-  constructor(image: Uint8Array | ByteSource, opts: ContextOptions) {
+  constructor(image: Uint8Array | ByteSource, opts: RestartOptions) {
     checkOptions(opts, 'RestartContext');
     const types = checkTypes(opts.types, 'RestartContext');
     if (!(image instanceof Uint8Array) && (typeof image !== 'object' || image === null))
       throw new ObjHashError('EINVAL', 'RestartContext: image must be a Uint8Array or a ByteSource');
     this.#maxDepth = positiveInt(opts.maxDepth, 'maxDepth', DEFAULT_MAX_DEPTH);
+    if (opts.deferRead !== undefined && typeof opts.deferRead !== 'boolean')
+      throw new ObjHashError('EINVAL', 'RestartContext: options.deferRead must be a boolean');
+    this.#deferRead = opts.deferRead === true;
     const b = backendFor(opts.impl);
     this.#reader = new ImageReader(image, {
       crc32c: crc32cFor(b),
@@ -110,11 +144,14 @@ export class RestartContext implements Disposable {
       if (isWalked(t)) {
         this.#readers[e.objtype] = readBodyOf(t, e.schema);
         if (t !== ValueT) this.#creators[t.id] = creatorOf(t);
+        if (this.#deferRead) this.#sliced[e.objtype] = slicedReadOf(t, e.schema);
       }
       else if (e.schema !== undefined && e.schema.length > 0)
         throw new ObjHashError('EINVAL', `restart: the image wrote type '${e.name}' with fields, but the type given has hand-written ops`, 0);
     }
-    this.#hash = new ObjHash({ ...opts.hash, impl: b.name });
+    // sized like the last restart's (an eighth more), unless the caller says
+    const hint = lastRestored + (lastRestored >>> 3);
+    this.#hash = new ObjHash({ ...opts.hash, impl: b.name, nbits: opts.hash?.nbits ?? (opts.hash?.fixed ? undefined : nbitsFor(hint)) });
     const ctx = this;
     this.#refs = {
       get: (objref, holder, key) => ctx.#get(objref, undefined, holder, key),
@@ -163,6 +200,7 @@ export class RestartContext implements Disposable {
    * recordOffset and recordLen tell where it is.
    */
   readRecord(type?: number): number {
+    if (this.#open !== undefined && this.#depth === 0) this.#readOpen(Infinity);
     for (;;) {
       const rec = this.#next();
       if (rec.type === REC.OBJREF) {
@@ -215,6 +253,7 @@ export class RestartContext implements Disposable {
    * of that type (ENOMSG otherwise).
    */
   restoreObj<T>(type?: ObjType<T>): T {
+    if (this.#open !== undefined && this.#depth === 0) this.#readOpen(Infinity);
     const rec = this.#next();
     if (rec.type === REC.ERROR) this.#errorRecord(rec.offset);
     if (rec.type !== REC.OBJREF) {
@@ -225,10 +264,16 @@ export class RestartContext implements Disposable {
         rec.offset,
       );
     }
-    return this.#restoreCurrent(rec.offset, type) as T;
+    return this.#restoreCurrent(rec.offset, type, this.#deferRead && this.#depth === 0 ? 0 : undefined) as T;
   }
 
-  #restoreCurrent(at: number, want: ObjType<any> | undefined): unknown {
+  /**
+   * Restores the object of the OBJREF record just read.  With `until` (a
+   * deferred read at the top), a long record of a fields type is read
+   * until then and left open (#open) if unfinished: the object is
+   * returned, made and visible, its long field still to come.
+   */
+  #restoreCurrent(at: number, want: ObjType<any> | undefined, until?: number): unknown {
     // the reader has checked it against the rules verify shares (validate.ts)
     const { objtype, objref } = this.#reader.objref();
     const type = this.#byObjtype[objtype]!;
@@ -255,10 +300,19 @@ export class RestartContext implements Disposable {
     try {
       if (read !== undefined) {
         this.readRecord(type === ValueT ? REC.VALUE : REC.FIELDS);
-        obj = read(this.#reader, this.#refs, this.#values, this.#created, this.#preAt[objref] ? this.#takePre(objref, type, at) : undefined);
-        if (!frame.referenced) this.#onCreated(obj);
+        const existing = this.#preAt.get(objref) ? this.#takePre(objref, type, at) : undefined;
+        const sliced = until !== undefined ? this.#sliced[objtype] : undefined;
+        if (sliced !== undefined && this.#reader.remaining() >= SLICE_ITEMS) {
+          obj = existing ?? this.#creators[type.id]!();
+          this.#onCreated(obj);
+          this.#open = { obj, sliced, field: 0, arr: undefined, n: 0, item: 0 };
+          this.#readOpen(until!);
+        } else {
+          obj = read(this.#reader, this.#refs, this.#values, this.#created, existing);
+          if (!frame.referenced) this.#onCreated(obj);
+        }
       } else obj = restore!(this);
-      if (this.#recDepth === depth + 1 && this.#reader.remaining() !== 0) this.#leftover(depth + 1);
+      if (this.#open === undefined && this.#recDepth === depth + 1 && this.#reader.remaining() !== 0) this.#leftover(depth + 1);
     } catch (e) {
       if (isStackOverflow(e))
         throw new ObjHashError('ELOOP', `restart: stack overflow at depth ${depth + 1} (offset ${at}); lower options.maxDepth`, at);
@@ -279,14 +333,58 @@ export class RestartContext implements Disposable {
     return obj;
   }
 
+  /**
+   * Reads the open record on until performance.now() passes `until`
+   * (looked at after each run of SLICE_ITEMS items of a refs field); true
+   * once it is read to its end.  Its restore's frame (frames[0]) is the
+   * current one meanwhile, for errors.  A failure leaves nothing open.
+   */
+  #readOpen(until: number): boolean {
+    const o = this.#open!;
+    const s = o.sliced;
+    const r = this.#reader;
+    const depth = this.#depth;
+    this.#depth = 1;
+    try {
+      for (; o.field < s.names.length; o.field++) {
+        const items = s.readItems[o.field];
+        if (o.arr === undefined) {
+          if (items === undefined) {
+            s.readField[o.field]!(r, o.obj, this.#refs, this.#values);
+            continue;
+          }
+          o.n = s.readCount(r);
+          o.arr = [];
+          o.item = 0;
+        }
+        while (o.item < o.n) {
+          const to = Math.min(o.n, o.item + SLICE_ITEMS);
+          items!(r, o.arr, this.#refs, o.item, to);
+          o.item = to;
+          if (o.item < o.n && performance.now() >= until) return false;
+        }
+        o.obj[s.names[o.field]!] = o.arr;
+        o.arr = undefined;
+      }
+      this.#open = undefined;
+      if (r.remaining() !== 0) this.#leftover(1);
+      return true;
+    } catch (e) {
+      this.#open = undefined;
+      throw e;
+    } finally {
+      this.#depth = depth;
+    }
+  }
+
   /** The object a typed reference made for objref, now that its record (at `at`, of `type`) arrives. */
   #takePre(objref: number, type: ObjType<any>, at: number): object {
-    const want = this.#otype[objref]!;
+    const want = this.#otype.get(objref)!;
     if (want !== type)
-      throw new ObjHashError('ENOMSG', `restart: objref ${objref}, referred to as a ${want.name} by the record at offset ${this.#preAt[objref]! - 1}, is a ${type.name}`, at);
-    this.#preAt[objref] = 0;
+      throw new ObjHashError('ENOMSG', `restart: objref ${objref}, referred to as a ${want.name} by the record at offset ${this.#preAt.get(objref)! - 1}, is a ${type.name}`, at);
+    this.#preAt.set(objref, 0);
     this.#preCount--;
-    return this.#objs[objref] as object;
+    return this.#objs.get(objref) as object;
   }
 
   /** A walked object exists (its fields not read yet): visible from now on. */
@@ -302,8 +400,8 @@ export class RestartContext implements Disposable {
 
   /** objref now stands for obj: references waiting for it get it. */
   #define(objref: number, obj: unknown, type: ObjType<any>): void {
-    this.#objs[objref] = obj;
-    this.#otype[objref] = type;
+    this.#objs.set(objref, obj);
+    this.#otype.set(objref, type);
     let slot: number;
     if (objref < this.#fixHead.length) {
       slot = this.#fixHead[objref]!;
@@ -327,10 +425,11 @@ export class RestartContext implements Disposable {
 
   /** RefReader.get / getTyped: the object, or undefined and a fix-up. */
   #get(objref: number, type: ObjType<any> | undefined, holder: object, key: string | number): unknown {
-    const o = this.#objs[objref];
+    // (an objref read from the image: no paged access past MAX_OBJREF)
+    const o = objref <= LIMITS.MAX_OBJREF ? this.#objs.get(objref) : undefined;
     if (o !== undefined) {
-      if (type !== undefined && this.#otype[objref] !== type)
-        throw new ObjHashError('ENOMSG', `restart: objref ${objref} in the record at offset ${this.#at()} is a ${this.#otype[objref]!.name}, not a ${type.name}`, this.#at());
+      if (type !== undefined && this.#otype.get(objref) !== type)
+        throw new ObjHashError('ENOMSG', `restart: objref ${objref} in the record at offset ${this.#at()} is a ${this.#otype.get(objref)!.name}, not a ${type.name}`, this.#at());
       return o;
     }
     if (!(objref > 0 && objref <= LIMITS.MAX_OBJREF))
@@ -341,9 +440,9 @@ export class RestartContext implements Disposable {
       if (make !== undefined) {
         // a fields type: made now, filled when its record comes
         const obj = make();
-        this.#objs[objref] = obj;
-        this.#otype[objref] = type;
-        this.#preAt[objref] = this.#at() + 1;
+        this.#objs.set(objref, obj);
+        this.#otype.set(objref, type);
+        this.#preAt.set(objref, this.#at() + 1);
         this.#preCount++;
         return obj;
       }
@@ -371,8 +470,8 @@ export class RestartContext implements Disposable {
 
   /** RefReader.now: an object that must be restored already. */
   #now(objref: number): unknown {
-    const o = this.#objs[objref];
-    if (o === undefined || this.#preAt[objref]! > 0)
+    const o = objref <= LIMITS.MAX_OBJREF ? this.#objs.get(objref) : undefined;
+    if (o === undefined || this.#preAt.get(objref)! > 0)
       throw new ObjHashError('EINVAL', `restart: objref ${objref} in the record at offset ${this.#at()} is not restored before it (it must be)`, this.#at());
     return o;
   }
@@ -380,8 +479,8 @@ export class RestartContext implements Disposable {
   /** At TAIL: every reference resolved, then the deferred fills (Map and Set contents). */
   #settle(tailAt: number): void {
     if (this.#preCount > 0) {
-      const objref = this.#preAt.findIndex((a) => a > 0);
-      const at = this.#preAt[objref]! - 1;
+      const objref = firstPositive(this.#preAt);
+      const at = this.#preAt.get(objref)! - 1;
       throw new ObjHashError(
         'EINVAL',
         `restart: objref ${objref} is referred to by the record at offset ${at} but no object has it (TAIL at offset ${tailAt})`,
@@ -599,14 +698,19 @@ export class RestartContext implements Disposable {
     const until = ms !== Infinity ? performance.now() + ms : Infinity;
     let more = false;
     try {
+      // an open record's bytes are all in the reader already
+      if (this.#open !== undefined && !this.#readOpen(until)) {
+        more = true;
+        return false;
+      }
       if (this.#reader.offset >= before) {
         more = true;
         return false;
       }
       let rec = this.#next();
       while (rec.type === REC.OBJREF) {
-        this.#restoreCurrent(rec.offset, undefined);
-        if (sliced && (performance.now() >= until || this.#reader.offset >= before)) {
+        this.#restoreCurrent(rec.offset, undefined, this.#deferRead && sliced ? until : undefined);
+        if (sliced && (this.#open !== undefined || performance.now() >= until || this.#reader.offset >= before)) {
           more = true;
           return false;
         }
@@ -619,6 +723,7 @@ export class RestartContext implements Disposable {
       this.#objects.end(rec.offset);
       this.#settle(rec.offset);
       this.#reader.tail(this.#count);
+      lastRestored = this.#count;
       return true;
     } finally {
       if (!more) {
@@ -636,8 +741,9 @@ export class RestartContext implements Disposable {
 
   /** Frees the hash and lets go of every object the walker's tables hold. */
   #release(): void {
-    this.#objs = [];
-    this.#otype = [];
+    this.#open = undefined;
+    this.#objs = new PagedArray();
+    this.#otype = new PagedArray();
     this.#fixHead = new Int32Array(0);
     this.#fixFar = new Map();
     this.#fixNext = [];
@@ -647,8 +753,18 @@ export class RestartContext implements Disposable {
     this.#fixAt = [];
     this.#later = [];
     this.#frames = [];
-    this.#preAt = [];
+    this.#preAt = new PagedArray();
     this.#creators = [];
     this.#hash.free();
   }
+}
+
+/** The first index whose value is > 0 (-1: none). */
+function firstPositive(a: PagedArray<number>): number {
+  for (let k = 0; k < a.pages.length; k++) {
+    const p = a.pages[k];
+    if (p === undefined) continue;
+    for (let j = 0; j < p.length; j++) if (p[j]! > 0) return k * p.length + j;
+  }
+  return -1;
 }

@@ -202,6 +202,9 @@ export function walkSliced<T>(root: T, type: ObjType<T>, opts: Omit<CheckpointOp
     try {
       try {
         ctx.checkpointObj(root, type);
+        // making the context (its tables) and the root's first run were a slice
+        await new Promise((resolve) => setImmediate(resolve));
+        throwIfAborted(o.signal, where);
         while (!ctx.walkSome(sliceMs)) {
           result.objects = ctx.count;
           for (const c of take()) yield c;
@@ -475,18 +478,19 @@ export async function restartFromStream(source: StreamSource, typeOrOpts?: ObjTy
   let ctx: RestartContext | undefined;
   let root: unknown;
   try {
-    ctx = new RestartContext(src, ctxOpts);
+    ctx = new RestartContext(src, { ...ctxOpts, deferRead: true });
     root = ctx.restoreObj(typed ? r.type : undefined);
     // the objects written from the walker's queue restore in slices, the
     // event loop running between them; with a window, each starts with a
     // window of bytes ahead of it
     for (;;) {
       const pulled = await fillFrom(ctx.offset);
+      // the loop runs between slices (the first came with the context and the root)
+      if (!pulled) await new Promise((resolve) => setImmediate(resolve));
+      throwIfAborted(signal, where);
       // an object starts only with `window` bytes received ahead of it
       const before = src instanceof WindowSource && !src.ended ? src.received - window + 1 : Infinity;
       if (ctx.finishSome(sliceMs, before)) break;
-      if (!pulled) await new Promise((resolve) => setImmediate(resolve));
-      throwIfAborted(signal, where);
       progress({ objects: ctx.count, bytes: rx.bytes, totalBytes: totalBytes ?? (rx.done ? rx.bytes : undefined) });
     }
   } catch (e) {

@@ -8,7 +8,7 @@ import { ObjHashError } from '../errors.js';
 import { REC } from '../image/format.js';
 import type { PayloadReader } from '../image/payload-reader.js';
 import type { PayloadWriter } from '../image/payload-writer.js';
-import { compileSchema, decodeSchema, resolveSchema, type CompiledSchema } from '../schema/index.js';
+import { compileSchema, compileSliced, decodeSchema, resolveSchema, type CompiledSchema, type SlicedSchema } from '../schema/index.js';
 import { builtinType, type ObjType } from '../types.js';
 import { VALUE_TYPE_NAME, readValue, writeValue, type ValueCodecState } from '../values/index.js';
 import type { RefReader, RefWriter } from './refs.js';
@@ -66,6 +66,33 @@ export function writeBodyOf(t: ObjType<any>): WriteBody {
     writeBodies.set(t, b);
   }
   return b;
+}
+
+const slicedBodies = new WeakMap<ObjType<any>, SlicedSchema | null>();
+
+/**
+ * A fields type's body in pieces, for its records written or read over
+ * several slices (a long refs field); undefined for plain values and for
+ * types with no top-level refs field.
+ */
+export function slicedOf(t: ObjType<any>): SlicedSchema | undefined {
+  if (t === ValueT) return undefined;
+  let s = slicedBodies.get(t);
+  if (s === undefined) {
+    s = compileSliced(t.name, schemaOf(t).fields) ?? null;
+    slicedBodies.set(t, s);
+  }
+  return s ?? undefined;
+}
+
+/**
+ * The sliced body for reading records of t written with `imageSchema`:
+ * only when the image's schema is t's own (a resolving reader is read
+ * whole); undefined otherwise.
+ */
+export function slicedReadOf(t: ObjType<any>, imageSchema: Uint8Array | undefined): SlicedSchema | undefined {
+  if (t === ValueT || imageSchema === undefined || !equalBytes(imageSchema, schemaOf(t).encoded)) return undefined;
+  return slicedOf(t);
 }
 
 /** The class of a fields type whose `create` is a class, else undefined. */
