@@ -17,6 +17,7 @@
  * well under a microsecond, which only matters for sub-millisecond samples,
  * and those use warm-up).
  */
+import { spawnSync } from 'node:child_process';
 import { Bench } from 'tinybench';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
@@ -182,4 +183,18 @@ export function heapAfterGc(): number {
   gc();
   gc();
   return process.memoryUsage().heapUsed;
+}
+
+/**
+ * Runs `script` (a bench .js file) in a child process of this Node with
+ * `flags` before it and `args` after; the last line of its stdout as
+ * JSON, or why it failed (its last line of stderr).
+ */
+export function childJson<T>(flags: readonly string[], script: string, args: readonly string[], timeoutMs: number): T | string {
+  const r = spawnSync(process.execPath, [...flags, script, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
+  if (r.status !== 0) {
+    const why = (r.stderr || r.error?.message || `exit ${r.status ?? r.signal}`).trim().split('\n').slice(-1)[0];
+    return `child failed: ${why}`;
+  }
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as T;
 }

@@ -32,7 +32,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { checkpoint, checkpointToFile, restartFromFile, type ImplName } from '../../lib/index.js';
 import * as promises from '../../lib/promises.js';
 import { buildGraph, graphSchemaTypes, graphTypes, verifyGraph, type Graph } from '../graph.js';
-import { gc, median, roundOrder } from '../harness.js';
+import { childJson, gc, median, roundOrder } from '../harness.js';
 import type { BenchConfig, Env } from '../run.js';
 import { fmtBytes, fmtCount, fmtMs, fmtRatio, type Table } from '../report.js';
 
@@ -86,9 +86,22 @@ export interface W10Result {
   /** The hand-written graph with options.incremental: one slice (its objects are written by recursion). */
   incrementalCheckpoint: W10Call;
   compression: W10CompressionRow[];
+  /** The fields-typed calls again in a child process with a smaller young generation (w10-child.ts), or why not. */
+  smallYoung: W10Child | string;
 }
 
-interface Samples {
+/** Semi-space size (MiB) of the child process: node --max-semi-space-size. */
+export const SMALL_SEMI_SPACE_MB = 8;
+
+/** What w10-child.ts measured (fields types): it prints this as JSON. */
+export interface W10Child {
+  syncCheckpoint: W10Call;
+  incrementalCheckpoint: W10Call;
+  syncRestart: W10Call;
+  asyncRestart: W10Call;
+}
+
+export interface Samples {
   ms: number[];
   delayMs: number[];
 }
@@ -101,7 +114,7 @@ interface Samples {
  * blocking calls here, on Node 20 and 24 alike, depending on where in
  * its timer's period they fell).
  */
-async function observe<R>(s: Samples, op: () => R | Promise<R>): Promise<R> {
+export async function observe<R>(s: Samples, op: () => R | Promise<R>): Promise<R> {
   let last = performance.now();
   let max = 0;
   const ticker = setInterval(() => {
@@ -121,7 +134,7 @@ async function observe<R>(s: Samples, op: () => R | Promise<R>): Promise<R> {
   return r;
 }
 
-function call(s: Samples): W10Call {
+export function call(s: Samples): W10Call {
   return { ms: median(s.ms), delayMs: median(s.delayMs), samples: s.ms.length };
 }
 
@@ -200,6 +213,9 @@ export async function runW10(cfg: BenchConfig, env: Env): Promise<W10Result> {
     rmSync(dir, { recursive: true, force: true });
   }
 
+  env.log(`${label}: the fields types again in a child process, node --max-semi-space-size=${SMALL_SEMI_SPACE_MB}`);
+  const smallYoung = runChild(T, cfg.w10Rounds, impl);
+
   const raw = { ck: call(s('async raw checkpoint')), rs: call(s('async raw restart')), bytes: fileBytes.get('raw')! };
   return {
     id: 'W10',
@@ -219,6 +235,7 @@ export async function runW10(cfg: BenchConfig, env: Env): Promise<W10Result> {
     fieldsAsyncCheckpoint: call(s('fields async checkpoint')),
     fieldsIncrementalCheckpoint: call(s('fields incremental checkpoint')),
     incrementalCheckpoint: call(s('incremental checkpoint')),
+    smallYoung,
     compression: (['raw', 'gzip', 'brotli', 'zstd'] as const).map((c) => {
       if (!samples.has(`async ${c} checkpoint`)) return { compress: c, measured: null };
       const ck = call(s(`async ${c} checkpoint`));
@@ -241,9 +258,17 @@ export async function runW10(cfg: BenchConfig, env: Env): Promise<W10Result> {
   };
 }
 
+/** w10-child.ts in a process with a young generation of SMALL_SEMI_SPACE_MB per semi-space; its result, or why it failed. */
+function runChild(T: number, rounds: number, impl: ImplName): W10Child | string {
+  const flags = ['--expose-gc', `--max-semi-space-size=${SMALL_SEMI_SPACE_MB}`];
+  return childJson<W10Child>(flags, path.join(__dirname, 'w10-child.js'), [String(T), String(rounds), impl], 900_000);
+}
+
 function graphLabel(r: W10Result): string {
   return `W1 graph, T=${fmtCount(r.T)} (${r.objects.toLocaleString('en-US')} objects, ${fmtBytes(r.bytes)} image), ${r.impl === 'native' ? 'native' : 'twin'} backend`;
 }
+
+const SMALL_YOUNG = `semi-space ${SMALL_SEMI_SPACE_MB} MiB`;
 
 export function w10Tables(r: W10Result): Table[] {
   const row = (what: string, via: string, x: W10Call): string[] => [what, via, fmtMs(x.ms), fmtMs(x.delayMs), fmtRatio(x.delayMs / x.ms), String(x.samples)];
@@ -262,11 +287,20 @@ export function w10Tables(r: W10Result): Table[] {
       row('restartFromFile', 'objhash/promises', r.asyncRestart),
       row('restartFromFile, fields types', 'objhash (sync)', r.fieldsSyncRestart),
       row('restartFromFile, fields types', 'objhash/promises', r.fieldsAsyncRestart),
+      ...(typeof r.smallYoung === 'string'
+        ? [[`node --max-semi-space-size=${SMALL_SEMI_SPACE_MB}`, r.smallYoung, '', '', '', '']]
+        : [
+            row('checkpointToFile, fields types', `objhash (sync), ${SMALL_YOUNG}`, r.smallYoung.syncCheckpoint),
+            row('checkpointToFile, fields types', `objhash/promises, incremental, ${SMALL_YOUNG}`, r.smallYoung.incrementalCheckpoint),
+            row('restartFromFile, fields types', `objhash (sync), ${SMALL_YOUNG}`, r.smallYoung.syncRestart),
+            row('restartFromFile, fields types', `objhash/promises, ${SMALL_YOUNG}`, r.smallYoung.asyncRestart),
+          ]),
     ],
     notes: [
       `max delay: the longest gap between two callbacks of a 1 ms setInterval running through the call (performance.now()); medians of ${r.rounds} interleaved rounds, a full GC before each call.`,
-      'The async checkpoint blocks for its snapshot walk (about checkpoint()\'s time), not for the writing; the async restart reads without blocking, then restores: objects of hand-written types in one piece (its delay is the restore), those of fields types (W7\'s declarations of the same types) in slices of 10 ms (sliceMs) with the loop running between them.',
-      'incremental: options.incremental, slices of 10 ms (sliceMs) written before the next with the loop running between them; objects of fields types come in slices, those of hand-written types with all their checkpoint reaches by recursion (here the whole graph: one slice). One record is written at once: the root\'s list of all T tasks (T objrefs, each a first encounter) is the longest slice.',
+      'The async checkpoint blocks for its snapshot walk (about checkpoint()\'s time), not for the writing; the async restart reads without blocking, then restores: objects of hand-written types in one piece (its delay is the restore), those of fields types (W7\'s declarations of the same types) in slices of 10 ms (sliceMs) with the loop running between them, a long refs field (the root\'s T tasks) in runs of 1,024 items.',
+      'incremental: options.incremental, slices of 10 ms (sliceMs) written before the next with the loop running between them; objects of fields types come in slices (a long refs field, as the root\'s list of all T tasks, in runs of 1,024 items, the record left open between slices), those of hand-written types with all their checkpoint reaches by recursion (here the whole graph: one slice).',
+      `${SMALL_YOUNG}: the same fields-typed calls, measured the same way, in a child process started with node --max-semi-space-size=${SMALL_SEMI_SPACE_MB} (MiB): the stalls left in a sliced call are V8's scavenges of the new objects, whose length follows the young generation's size.`,
       'Every restart verified as in W1 (the incremental checkpoint\'s file too); files in os.tmpdir(), removed at the end.',
     ],
   };

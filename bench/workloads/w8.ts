@@ -20,7 +20,6 @@
  * call − RSS before.  "≤" marks a call that did not raise the high-water
  * mark left by building the input (the growth is then at most that).
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -28,7 +27,7 @@ import * as v8 from 'node:v8';
 import { Packr } from 'msgpackr';
 import { checkpoint, defineObjType, ref, restart, type ImplName, type ObjType } from '../../lib/index.js';
 import type { BenchConfig, Env } from '../run.js';
-import { heapAfterGc } from '../harness.js';
+import { childJson, heapAfterGc } from '../harness.js';
 import { fmtBytes, fmtInt, fmtMs, type Table } from '../report.js';
 import { measureCodecs, sameImages, type Codec, type CodecCase } from './w1.js';
 
@@ -139,17 +138,7 @@ export function overflowDepth(name: AnchorDepth['name'], ser: (c: ChainNode) => 
 }
 
 function childMemory(mode: 'checkpoint' | 'restart', kind: ChainKind, impl: ImplName, n: number, file: string): ChildMemory | string {
-  const script = path.join(__dirname, 'w8-child.js');
-  const r = spawnSync(process.execPath, ['--expose-gc', script, mode, kind, impl, String(n), file], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 600_000,
-  });
-  if (r.status !== 0) {
-    const why = (r.stderr || r.error?.message || `exit ${r.status ?? r.signal}`).trim().split('\n').slice(-1)[0];
-    return `child failed: ${why}`;
-  }
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as ChildMemory;
+  return childJson<ChildMemory>(['--expose-gc'], path.join(__dirname, 'w8-child.js'), [mode, kind, impl, String(n), file], 600_000);
 }
 
 export async function runW8(cfg: BenchConfig, env: Env): Promise<W8Result> {
