@@ -7,6 +7,10 @@
  * interpreter again (the speed issue measured 45 functions lost and a 3x
  * slower 10k checkpoint).  Keeping one instance of each keeps its map, and
  * the code, alive.  Built with the pure-JS backend: no addon call at load.
+ * A writer's or reader's map can still move on from the kept one's (a
+ * field's representation widens with real data), so the last writer and
+ * reader that finished are kept too (image/writer.ts, image/reader.ts);
+ * test/gc-warm.test.ts counts the code a GC throws away.
  */
 import { checkpoint, restart } from './highlevel.js';
 import { CheckpointContext } from './context/checkpoint.js';

@@ -91,6 +91,11 @@ const HEADER_PREFIX = new Uint8Array(16);
 }
 const lenient = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
+const EMPTY_BYTES = new Uint8Array(0);
+const EMPTY_VIEW = new DataView(EMPTY_BYTES.buffer);
+/** The last reader that checked its TAIL in this thread, its bytes let go: its hidden class stays alive between restarts (writer.ts, lastFinished). */
+let lastDone: ImageReader | undefined;
+
 export class ImageReader extends PayloadReader {
   /** Format version of the image (after readHeader). */
   version = 0;
@@ -111,7 +116,7 @@ export class ImageReader extends PayloadReader {
   private validator: ObjrefValidator | null = null;
   private readonly validateOpts: ValidateOptions;
 
-  private readonly src: ByteSource | null;
+  private src: ByteSource | null;
   /** Total image bytes when known, else -1. */
   private readonly size: number;
   private readonly crc32c: Crc32c;
@@ -475,6 +480,13 @@ export class ImageReader extends PayloadReader {
     }
     this.state = STATE_DONE;
     this.done = true;
+    // kept (without the image) for its map, as the writer's (writer.ts,
+    // lastFinished); a source with close() stays for the caller's close()
+    // (a FileSource holds a descriptor, not the bytes)
+    this.buf = EMPTY_BYTES;
+    this.dv = EMPTY_VIEW;
+    if (this.src !== null && this.src.close === undefined) this.src = null;
+    lastDone = this;
     return { count, crc: stored };
   }
 

@@ -69,7 +69,7 @@ export abstract class RecordWriter extends PayloadWriter {
   protected readonly v2: boolean;
 
   protected readonly crc32c: Crc32c;
-  protected readonly sink: ((chunk: Uint8Array) => void) | null;
+  protected sink: ((chunk: Uint8Array) => void) | null;
   protected readonly hwm: number;
   protected readonly initialSize: number;
 
