@@ -13,7 +13,7 @@ import { checkType, type ObjType } from '../types.js';
 import { notPlainReason, plainKind, ValueCodecState } from '../values/index.js';
 import { Refusal, type PathStep, type RefWriter } from '../walk/refs.js';
 import { ValueT, classOf, isWalked, schemaOf, slicedOf, writeBodyOf, type WriteBody } from '../walk/walked.js';
-import type { SlicedSchema } from '../schema/index.js';
+import { SLICE_ITEMS, itemRuns, type SliceCursor, type SlicedSchema } from '../schema/index.js';
 import { PAGE_BITS, PAGE_MASK, PagedArray, PagedInt32 } from '../util/paged.js';
 import { formatPath } from '../walk/path.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_OBJECTS, checkOptions, checkTypes, positiveInt, type CheckpointOptions } from './options.js';
@@ -24,25 +24,9 @@ const DEFAULT_VERSION: number = FORMAT_VERSION;
 /** options.deferWalk: objects a plain-value record holds inline, at most (the rest get records of their own). */
 const INLINE_SLICE = 1024;
 
-/**
- * options.deferWalk: a refs field of more items than this is written in
- * runs of this many, the clock looked at after each, so that one record
- * (a root holding every task) can span several slices.
- */
-const SLICE_ITEMS = 1024;
-
-/** A walked object whose record is open across slices (options.deferWalk). */
-interface OpenRecord {
-  obj: any;
+/** A walked object whose record is open across slices (options.deferWalk): a long refs field in runs of SLICE_ITEMS. */
+interface OpenRecord extends SliceCursor {
   objref: number;
-  sliced: SlicedSchema;
-  /** the field being written */
-  field: number;
-  /** its next item (0: not started) */
-  item: number;
-  /** its array and item count, fixed when it started */
-  arr: readonly unknown[] | undefined;
-  n: number;
 }
 
 /** #written: an object of a walked type waits in the queue (its objtype << 2 | QUEUED), or its record is written. */
@@ -300,7 +284,7 @@ export class CheckpointContext implements Disposable {
       if (sl === undefined) this.#sliced[ot] = sl = slicedOf(type) ?? null;
       if (sl !== null && hasLongRefs(sl, obj)) {
         w.beginBuiltin(body.record);
-        this.#open = { obj, objref, sliced: sl, field: 0, item: 0, arr: undefined, n: 0 };
+        this.#open = { obj, objref, sliced: sl, field: 0, arr: undefined, n: 0, item: 0 };
         this.#writeOpen(until);
         return;
       }
@@ -343,21 +327,19 @@ export class CheckpointContext implements Disposable {
     try {
       for (; o.field < s.names.length; o.field++) {
         const items = s.writeItems[o.field];
-        if (o.item === 0) {
+        if (o.arr === undefined) {
           const a: unknown = items === undefined ? undefined : o.obj[s.names[o.field]!];
           if (!Array.isArray(a) || a.length <= SLICE_ITEMS) {
             s.writeField[o.field]!(w, o.obj, this.#refs, st);
             continue;
           }
+          // its items and count are fixed now (the application promised no change)
           o.arr = a;
           o.n = a.length;
+          o.item = 0;
         }
-        while (o.item < o.n) {
-          const to = Math.min(o.n, o.item + SLICE_ITEMS);
-          items!(w, o.arr!, this.#refs, o.item, to);
-          o.item = to;
-          if (o.item < o.n && performance.now() >= until) return false;
-        }
+        const arr = o.arr;
+        if (!itemRuns(o, until, (from, to) => items!(w, arr, this.#refs, from, to))) return false;
         o.item = 0;
         o.arr = undefined;
       }

@@ -24,32 +24,20 @@ import type { ObjType } from '../types.js';
 import { ValueCodecState } from '../values/index.js';
 import type { RefReader } from '../walk/refs.js';
 import { ValueT, creatorOf, isWalked, readBodyOf, slicedReadOf, type ReadBody } from '../walk/walked.js';
-import type { SlicedSchema } from '../schema/index.js';
+import { SLICE_ITEMS, itemRuns, type SliceCursor, type SlicedSchema } from '../schema/index.js';
 import { PagedArray } from '../util/paged.js';
 import { DEFAULT_MAX_DEPTH, checkOptions, checkTypes, positiveInt, type RestartOptions } from './options.js';
 
-/**
- * options.deferRead: a record whose payload has at least this many bytes
- * is read field by field, a refs field of more items than this in runs of
- * this many, the clock looked at after each.  (Each item takes a byte or
- * more: a shorter payload cannot hold such a field.)
- */
-const SLICE_ITEMS = 1024;
 
 /** Objects of the last restart finished in this thread (0: none yet): the next one's hash starts at that size. */
 let lastRestored = 0;
 
-/** A record of a fields type read across slices (options.deferRead). */
-interface OpenRead {
-  obj: any;
-  sliced: SlicedSchema;
-  /** the field being read */
-  field: number;
-  /** its array while it is read (undefined: not started), item count and next item */
-  arr: unknown[] | undefined;
-  n: number;
-  item: number;
-}
+/**
+ * A record of a fields type read across slices (options.deferRead): one
+ * whose payload has at least SLICE_ITEMS bytes is read field by field (an
+ * item takes a byte or more: a shorter one cannot hold a long field).
+ */
+type OpenRead = SliceCursor;
 
 interface Frame {
   objref: number;
@@ -357,12 +345,8 @@ export class RestartContext implements Disposable {
           o.arr = [];
           o.item = 0;
         }
-        while (o.item < o.n) {
-          const to = Math.min(o.n, o.item + SLICE_ITEMS);
-          items!(r, o.arr, this.#refs, o.item, to);
-          o.item = to;
-          if (o.item < o.n && performance.now() >= until) return false;
-        }
+        const arr = o.arr;
+        if (!itemRuns(o, until, (from, to) => items!(r, arr, this.#refs, from, to))) return false;
         o.obj[s.names[o.field]!] = o.arr;
         o.arr = undefined;
       }

@@ -361,6 +361,40 @@ export interface SlicedSchema {
   readCount(r: PayloadReader): number;
 }
 
+/**
+ * A refs field of more items than this is written or read in runs of this
+ * many, the clock looked at after each (an incremental checkpoint, a
+ * sliced restart); a record too short to hold one is read whole.
+ */
+export const SLICE_ITEMS = 1024;
+
+/** Where a record written or read in slices stands. */
+export interface SliceCursor {
+  obj: any;
+  sliced: SlicedSchema;
+  /** the field being written or read */
+  field: number;
+  /** that field's array while it is under way (undefined: not started), its item count, its next item */
+  arr: unknown[] | undefined;
+  n: number;
+  item: number;
+}
+
+/**
+ * Runs the cursor's items through `run(from, to)` in runs of SLICE_ITEMS
+ * until the last (true) or until performance.now() passes `until` after
+ * a run (false: the cursor says where to go on).
+ */
+export function itemRuns(c: SliceCursor, until: number, run: (from: number, to: number) => void): boolean {
+  while (c.item < c.n) {
+    const to = Math.min(c.n, c.item + SLICE_ITEMS);
+    run(c.item, to);
+    c.item = to;
+    if (c.item < c.n && performance.now() >= until) return false;
+  }
+  return true;
+}
+
 /** The sliced pieces of a compiled schema, or undefined when it has no top-level refs field. */
 export function compileSliced(typeName: string, descs: readonly FieldDesc[]): SlicedSchema | undefined {
   if (!descs.some((fd) => fd.kind.k === 'refs')) return undefined;

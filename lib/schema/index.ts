@@ -13,7 +13,7 @@ export {
   type OptSpec, type RefSpec, type RefsSpec, type ListSpec, type DefaultSpec,
   type KindDesc, type FieldDesc, type SchemaDesc,
 } from './spec.js';
-export { compileSchema, compileSliced, type CompiledSchema, type SlicedSchema, type WriteFn, type ReadFn } from './compile.js';
+export { SLICE_ITEMS, compileSchema, itemRuns, compileSliced, type CompiledSchema, type SliceCursor, type SlicedSchema, type WriteFn, type ReadFn } from './compile.js';
 export { decodeSchema, SCHEMA_VERSION } from './encoding.js';
 export { resolveSchema } from './resolve.js';
 export { describeFields, type DescribedField } from './describe.js';
