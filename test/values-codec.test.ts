@@ -811,6 +811,11 @@ describe('hostile bodies are ObjHashError only', () => {
     expectEinval(() => restart(rawImage([K.REGEXP, T.STR_SHORT + 1, 0x28, 0])), /RegExp/);
     expectEinval(() => restart(rawImage([K.ERROR, 0x07])), /Error bits/);
     expectEinval(() => restart(rawImage([K.PRIM, T.STR_SHORT + 2, 0xc3, 0x28])), /UTF-8/);
+    // short strings are decoded in place: literal ones too, non-ASCII, and never past the body
+    expectEinval(() => restart(rawImage([K.PRIM, T.STR_SHORT_LIT + 2, 0xc3, 0x28])), /invalid UTF-8 in a string/);
+    expectEinval(() => restart(rawImage([K.PRIM, T.STR_SHORT + 5, 0x61, 0x62])), /read past the end/);
+    expect(restart(rawImage([K.PRIM, T.STR_SHORT_LIT + 3, 0x61, 0xc3, 0xa9]))).toBe('a\u00e9');
+    expect(restart(rawImage([K.SMALL_ARRAY + 2, T.STR_SHORT + 2, 0x68, 0x69, T.STR_REF_SMALL]))).toEqual(['hi', 'hi']);
     expectEinval(() => restart(rawImage([K.ARRAY_PROPS, 0, 0, 1, T.STR_SHORT + 6, ...Buffer.from('length'), 1])), /length/);
     // views: misaligned, too long, of a non-buffer, tracking a fixed buffer
     const ab = [K.ARRAYBUFFER, 8, 0, 0, 0, 0, 0, 0, 0, 0];

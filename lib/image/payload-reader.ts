@@ -233,6 +233,29 @@ export abstract class PayloadReader {
     return this.copyOut ? this.buf.slice(p, p + n) : this.buf.subarray(p, p + n);
   }
 
+  /**
+   * n bytes of UTF-8 (no length before them) as a string, decoded in place
+   * (nothing allocated for short ASCII); undefined when they are not valid
+   * UTF-8.  Consumed either way.  For callers that word their own error.
+   */
+  utf8(n: number): string | undefined {
+    const p = this.pos;
+    if (n >>> 0 !== n) {
+      throw new ObjHashError('EINVAL', `utf8: n must be a u32, got ${String(n)}`, this.base + p);
+    }
+    if (p + n > this.payEnd) this.overrun(n);
+    this.pos = p + n;
+    if (n <= SHORT_STRING) {
+      const s = asciiRun(this.buf, p, n);
+      if (s !== undefined) return s;
+    }
+    try {
+      return strict.decode(this.buf.subarray(p, p + n));
+    } catch {
+      return undefined;
+    }
+  }
+
   /** u32 length, then that many bytes (as bytes()). */
   blob(): Uint8Array {
     const p = this.pos;

@@ -6,7 +6,7 @@
  * malformed body is an ObjHashError EINVAL naming the record's offset.
  */
 import { ObjHashError } from '../errors.js';
-import { asciiRun, type PayloadReader } from '../image/payload-reader.js';
+import type { PayloadReader } from '../image/payload-reader.js';
 import type { RefReader } from '../walk/refs.js';
 import {
   E_CAUSE,
@@ -42,7 +42,6 @@ export const INLINE_MARK: unknown = Object.freeze({ mark: 'inline' });
 /** readTag's result for a VREF tag (the value index is in state.ref). */
 export const VREF_MARK: unknown = Object.freeze({ mark: 'vref' });
 
-const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const f32 = new Float32Array(1);
 const f32bits = new Uint32Array(f32.buffer);
 const HEX: string[] = [];
@@ -645,15 +644,8 @@ function define(st: ValueCodecState, s: string, off: number): string {
 
 /** n (1..31) bytes of UTF-8; defined in st's table unless st is null. */
 function readShort(r: PayloadReader, st: ValueCodecState | null, n: number, off: number): string {
-  const b = r.bytes(n);
-  let s = asciiRun(b, 0, n);
-  if (s === undefined) {
-    try {
-      s = strict.decode(b);
-    } catch {
-      return bad(off, 'invalid UTF-8 in a string');
-    }
-  }
+  const s = r.utf8(n);
+  if (s === undefined) return bad(off, 'invalid UTF-8 in a string');
   return st === null ? s : define(st, s, off);
 }
 
