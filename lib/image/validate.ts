@@ -86,14 +86,20 @@ export class ObjrefValidator {
   readonly maxObjects: number;
   /** objtype -> its entry in the header's type table. */
   readonly #names = new Map<number, string>();
+  /** objtype -> its slot in #counts (one Map lookup per OBJREF does both jobs). */
+  readonly #slot = new Map<number, number>();
+  /** objects defined, by slot */
+  readonly #counts: number[] = [];
   readonly #defined = new ObjrefSet();
-  /** objects defined, by objtype */
-  readonly #perType = new Map<number, number>();
 
   constructor(types: readonly TypeEntry[], opts: ValidateOptions = {}) {
     this.maxObjrefGap = positiveInt(opts.maxObjrefGap, 'maxObjrefGap', DEFAULT_MAX_OBJREF_GAP);
     this.maxObjects = positiveInt(opts.maxObjects, 'maxObjects', DEFAULT_MAX_OBJECTS);
-    for (const t of types) this.#names.set(t.objtype, t.name);
+    for (const t of types) {
+      this.#names.set(t.objtype, t.name);
+      this.#slot.set(t.objtype, this.#counts.length);
+      this.#counts.push(0);
+    }
   }
 
   /** Objects defined so far. */
@@ -116,34 +122,30 @@ export class ObjrefValidator {
     return this.#names.get(objtype);
   }
 
-  /** Objects defined per objtype, in objtype order. */
+  /** Objects defined per objtype (the objtypes that have some), in objtype order. */
   perType(): { objtype: number; name: string; count: number }[] {
-    return [...this.#perType.entries()]
+    return [...this.#slot.entries()]
+      .filter(([, i]) => this.#counts[i]! > 0)
       .sort((x, y) => x[0] - y[0])
-      .map(([objtype, count]) => ({ objtype, name: this.#names.get(objtype)!, count }));
+      .map(([objtype, i]) => ({ objtype, name: this.#names.get(objtype)!, count: this.#counts[i]! }));
   }
 
   /**
    * define - checks the OBJREF record at `offset` and records its object.
-   * Throws ObjHashError (with the offset) if it breaks a rule.
+   * Throws ObjHashError (with the offset) if it breaks a rule.  Runs once
+   * per object: nothing is allocated unless it throws.
    */
   define(objtype: number, objref: number, offset: number): void {
-    const at = `OBJREF at offset ${offset}`;
-    if (!this.#names.has(objtype))
-      throw new ObjHashError('EINVAL', `${at}: objtype ${objtype} is not in the header's type table`, offset);
-    if (objref <= 0) throw new ObjHashError('EINVAL', `${at}: objref ${objref} <= 0`, offset);
+    const slot = this.#slot.get(objtype);
+    if (slot === undefined) bad(offset, `objtype ${objtype} is not in the header's type table`);
+    if (objref <= 0) bad(offset, `objref ${objref} <= 0`);
     const n = this.#defined.size;
     if (objref - n > this.maxObjrefGap)
-      throw new ObjHashError(
-        'EINVAL',
-        `${at}: objref ${objref} is more than ${this.maxObjrefGap} (options.maxObjrefGap) beyond the ${n} objects defined before it`,
-        offset,
-      );
-    if (this.#defined.has(objref)) throw new ObjHashError('EINVAL', `${at}: objref ${objref} defined twice`, offset);
-    if (n >= this.maxObjects)
-      throw new ObjHashError('E2BIG', `${at}: more than ${this.maxObjects} objects (options.maxObjects)`, offset);
+      bad(offset, `objref ${objref} is more than ${this.maxObjrefGap} (options.maxObjrefGap) beyond the ${n} objects defined before it`);
+    if (this.#defined.has(objref)) bad(offset, `objref ${objref} defined twice`);
+    if (n >= this.maxObjects) bad(offset, `more than ${this.maxObjects} objects (options.maxObjects)`, 'E2BIG');
     this.#defined.add(objref);
-    this.#perType.set(objtype, (this.#perType.get(objtype) ?? 0) + 1);
+    this.#counts[slot]!++;
   }
 
   /** At TAIL (offset): an image must hold at least one object, its root. */
@@ -151,4 +153,9 @@ export class ObjrefValidator {
     if (this.#defined.size === 0)
       throw new ObjHashError('EINVAL', `TAIL at offset ${offset}: the image holds no object (no root object)`, offset);
   }
+}
+
+/** The error of an OBJREF record that breaks a rule. */
+function bad(offset: number, what: string, code: 'EINVAL' | 'E2BIG' = 'EINVAL'): never {
+  throw new ObjHashError(code, `OBJREF at offset ${offset}: ${what}`, offset);
 }
