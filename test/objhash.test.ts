@@ -152,6 +152,34 @@ describe.each(IMPLS)('ObjHash (%s)', (impl) => {
     h.free();
   });
 
+  it('an object entry keeps its objref and type past type id 255 and past objref 2^22 (where they no longer share one number)', () => {
+    const many = Array.from({ length: 300 }, (_, i) => defineObjType<File>({ name: `t${i}` }));
+    const high = many[many.length - 1]!;
+    expect(high.id).toBeGreaterThan(255);
+    const h = make();
+    const a = { fd: 1 };
+    const b = { fd: 2 };
+    expect(h.lookupAdd(a, FileT)).toEqual({ objref: 1, first: true });
+    expect(h.lookupAdd(b, high)).toEqual({ objref: 2, first: true });
+    expect(h.lookupAdd(a, FileT)).toEqual({ objref: 1, first: false });
+    expect(h.lookupAdd(b, high)).toEqual({ objref: 2, first: false });
+    expect(h.lookup(b, high)).toBe(2);
+    expectCode(() => h.lookup(b, FileT), 'EINVAL', /as a t299, not a file/);
+    expectCode(() => h.lookupAdd(a, high), 'EINVAL', /as a file, not a t299/);
+    const c = { fd: 3 };
+    const d = { fd: 4 };
+    h.insert(c, 2 ** 22 + 5, FileT);
+    h.insert(d, 2 ** 22 + 6, high);
+    expect(h.lookup(c, FileT)).toBe(2 ** 22 + 5);
+    expect(h.lookupAdd(d, high)).toEqual({ objref: 2 ** 22 + 6, first: false });
+    expectCode(() => h.lookupAdd(c, TaskT as never), 'EINVAL', /as a file, not a task/);
+    expectCode(() => h.lookup(d, FileT), 'EINVAL', /as a t299, not a file/);
+    expect(h.fetch(2 ** 22 + 5, FileT)).toBe(c);
+    expect(h.fetch(2, high)).toBe(b);
+    expect(h.fetch(1, FileT)).toBe(a);
+    h.free();
+  });
+
   it('insert: by given objref; duplicate objref or objref <= 0 is EINVAL; a taken key EEXIST', () => {
     const h = make();
     const a = { fd: 1 };

@@ -23,6 +23,26 @@ export type { ObjHashOptions, LookupAddResult } from './options.js';
 
 const NONE: unique symbol = Symbol('none');
 const REF_CACHE = 1 << 22; // objrefs cached on the JS side
+/**
+ * The values of #ids: objref * TID_FOLD + type id while the objref is
+ * below REF_CACHE and the type id below TID_FOLD (at most 2^30 - 1, a Smi
+ * on every build), so that a hit checks its type with no other table
+ * (a random read per reference at 200k objects); else -objref, with the
+ * type id in #refTid / #bigTid.
+ */
+const TID_SHIFT = 8;
+const TID_FOLD = 1 << TID_SHIFT;
+const TID_MASK = TID_FOLD - 1;
+
+/** The #ids value of an entry. */
+function idValue(objref: number, tid: number): number {
+  return objref < REF_CACHE && tid < TID_FOLD ? objref * TID_FOLD + tid : -objref;
+}
+
+/** The objref of an #ids value. */
+function idObjref(v: number): number {
+  return v >= 0 ? v >>> TID_SHIFT : -v;
+}
 const QUEUE = 1024; // JS-keyed adds queued before one addMany into the core
 
 /**
@@ -58,7 +78,7 @@ export class ObjHash implements Disposable {
   readonly impl: ImplName;
   #b: Backend;
   #h: CoreHandle | null;
-  /** JS object key -> objref (a Smi: no heap number per entry); sharded for an incremental checkpoint. */
+  /** JS object key -> its entry (idValue: objref and type id, a Smi); sharded for an incremental checkpoint. */
   #ids: Map<object, number> | ShardedIds = new Map<object, number>();
   /** per type id: the JS object last looked up or added, and its objref */
   #lastKey: unknown[] = [];
@@ -245,9 +265,9 @@ export class ObjHash implements Disposable {
     if (k === undefined) {
       const v = this.#ids.get(key as object);
       if (v === undefined) return 0;
-      const t = this.#tidOf(v);
+      const t = v >= 0 ? v & TID_MASK : this.#tidOf(-v);
       if (t !== tid) this.#mismatch('lookup', t, tid);
-      return v;
+      return idObjref(v);
     }
     const r = this.#b.lookup(h, k, tid);
     if (r < 0) this.#fail(r, 'lookup', `key ${describe(k)} is in the hash with another type than ${type.name}`);
@@ -282,10 +302,12 @@ export class ObjHash implements Disposable {
       if (this.#lastKey[tid] === key) return this.#lastRef[tid]! * 2;
       const v = this.#ids.get(key);
       if (v !== undefined) {
-        if (v < REF_CACHE ? this.#refTid.get(v) !== tid : this.#bigTid.get(v) !== tid) this.#mismatch(where, this.#tidOf(v), tid);
+        const t = v >= 0 ? v & TID_MASK : this.#tidOf(-v);
+        if (t !== tid) this.#mismatch(where, t, tid);
+        const o = idObjref(v);
         this.#lastKey[tid] = key;
-        this.#lastRef[tid] = v;
-        return v * 2;
+        this.#lastRef[tid] = o;
+        return o * 2;
       }
       if (this.#inGrab) this.#fail(-ERRNO.EBUSY, where);
       if (this.#q === 0) {
@@ -313,7 +335,7 @@ export class ObjHash implements Disposable {
         }
       }
       this.#qTypes[this.#q++] = tid;
-      this.#ids.set(key, r);
+      this.#ids.set(key, idValue(r, tid));
       this.#lastKey[tid] = key;
       this.#lastRef[tid] = r;
       if (r < REF_CACHE && !this.#eager && type.grab === undefined && type.drop === undefined) {
@@ -382,7 +404,7 @@ export class ObjHash implements Disposable {
       throw new ObjHashError('EEXIST', 'insert: the object is already in the hash');
     this.#insert(h, k ?? 0, isObjectKey(key) ? key : undefined, objref, tid, 'insert');
     if (k === undefined) {
-      this.#ids.set(key as object, objref);
+      this.#ids.set(key as object, idValue(objref, tid));
       if (objref >= REF_CACHE) this.#bigTid.set(objref, tid);
     }
   }
@@ -455,7 +477,10 @@ export class ObjHash implements Disposable {
     this.#eager = true;
     if (this.#unmirrored === 0) return;
     const refObj = this.#refObj;
-    for (const [obj, r] of this.#ids) if (r < REF_CACHE && refObj.get(r) === undefined) refObj.set(r, obj);
+    for (const [obj, v] of this.#ids) {
+      const r = idObjref(v);
+      if (r < REF_CACHE && refObj.get(r) === undefined) refObj.set(r, obj);
+    }
     this.#unmirrored = 0;
   }
 

@@ -1,6 +1,7 @@
 /**
- * ShardedIds - an identity table (object -> objref) that never stalls for
- * long: a chain of Maps of at most SHARD entries each.
+ * ShardedIds - an identity table (object -> number: ObjHash's entry, its
+ * objref and type id) that never stalls for long: a chain of Maps of at
+ * most SHARD entries each.
  *
  * A Map grows by rehashing every entry into a table twice the size, in one
  * step: measured on this project's machine (docs/INTERNALS.md), 44 ms when
