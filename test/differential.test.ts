@@ -123,6 +123,7 @@ const CALLS: Call[] = [
   { fn: 'lookupAdd', handle: true, args: () => [9, 1] },
   { fn: 'add', handle: true, args: () => [6, 1] },
   { fn: 'addMany', handle: true, args: () => [new Uint16Array([1, 2, 1]), 2] },
+  { fn: 'insertTyped', handle: true, args: () => [new Int32Array([300, 302, 301]), new Uint16Array([1, 2, 1]), 2] },
   { fn: 'insert', handle: true, args: () => [7, 100, 1] },
   { fn: 'fetch', handle: true, args: () => [1, 1] },
   { fn: 'entryKey', handle: true, args: () => [0] },

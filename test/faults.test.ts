@@ -277,7 +277,7 @@ describe.each(IMPLS)('fault injection in the callbacks (%s)', (impl) => {
 
 const ENOMEM = -12;
 // the Backend calls that can allocate in the core
-const ALLOCATING = ['create', 'addMany', 'lookupAdd', 'add', 'insert'] as const;
+const ALLOCATING = ['create', 'addMany', 'insertTyped', 'lookupAdd', 'add', 'insert'] as const;
 
 /**
  * Makes the k-th allocating backend call return -ENOMEM, as the core does
@@ -298,6 +298,9 @@ function failingBackend(b: Backend, plan: { calls: number; at: number }): { wrap
         if (name === 'addMany') {
           const part = Math.floor((a[2] as number) / 2);
           if (part > 0) orig.call(b, a[0], a[1], part);
+        } else if (name === 'insertTyped') {
+          const part = Math.floor((a[3] as number) / 2);
+          if (part > 0) orig.call(b, a[0], a[1], a[2], part);
         }
         return ENOMEM;
       }
@@ -401,6 +404,11 @@ function recordTrace(run: () => unknown): string {
     addMany: (a) => {
       const types = a[1] as Uint16Array;
       for (let i = 0; i < (a[2] as number); i++) lines.push(`add_nograb 0 ${types[i]}`);
+    },
+    insertTyped: (a) => {
+      const refs = a[1] as Int32Array;
+      const types = a[2] as Uint16Array;
+      for (let i = 0; i < (a[3] as number); i++) lines.push(`insert 0 ${refs[i]} ${types[i]}`);
     },
     lookupAdd: (a) => lines.push(`lookup_add ${key(a[1])} ${a[2]}`),
     lookup: (a) => lines.push(`lookup ${key(a[1])} ${a[2]}`),

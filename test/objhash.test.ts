@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ObjHash, ObjHashError, defineObjType } from '../lib/index.js';
+import { ObjHash, ObjHashError, checkpoint, defineObjType, restart, type ObjType } from '../lib/index.js';
 import { getBackend, nativeLoadError } from '../lib/backend/loader.js';
 import { IMPLS, expectCode, gc } from './helpers.js';
 
@@ -178,6 +178,47 @@ describe.each(IMPLS)('ObjHash (%s)', (impl) => {
     expect(h.fetch(2, high)).toBe(b);
     expect(h.fetch(1, FileT)).toBe(a);
     h.free();
+  });
+
+  it('restored objects that finish out of objref order enter the core in batches, each entry with its own object', () => {
+    // 3000 holders of 2 leaves: each holder's restore finishes after its
+    // leaves' (its OBJREF comes first), so objrefs finish out of order.
+    // free() drops the entries in the core's order: the order they were
+    // restored in, each with the object restored under that objref.
+    interface N {
+      id: number;
+      kids: N[];
+    }
+    const finished: N[] = [];
+    const dropped: N[] = [];
+    const NT: ObjType<N> = defineObjType<N>({
+      name: 'holder',
+      drop: (n) => dropped.push(n),
+      checkpoint(ctx, n) {
+        const kids = n.kids.map((k) => ctx.checkpointObj(k, NT));
+        ctx.begin(701).uv(n.id).uv(kids.length);
+        for (const k of kids) ctx.uv(k);
+        ctx.end();
+      },
+      restore(ctx) {
+        ctx.readRecord(701);
+        const id = ctx.uv();
+        const kids: N[] = [];
+        for (let k = ctx.uv(); k > 0; k--) kids.push(ctx.objFetch(ctx.uv(), NT));
+        const n = { id, kids };
+        finished.push(n);
+        return n;
+      },
+    });
+    const root: N = { id: 0, kids: [] };
+    for (let i = 0; i < 3000; i++) root.kids.push({ id: 1 + 3 * i, kids: [{ id: 2 + 3 * i, kids: [] }, { id: 3 + 3 * i, kids: [] }] });
+    const image = checkpoint(root, NT, { impl, types: [NT] });
+    dropped.length = 0;
+    const back = restart(image, NT, { impl, types: [NT] });
+    expect(back.kids.map((k) => [k.id, k.kids[0]!.id, k.kids[1]!.id])).toEqual(root.kids.map((k) => [k.id, k.kids[0]!.id, k.kids[1]!.id]));
+    expect(finished.length).toBe(9001);
+    expect(dropped.length).toBe(finished.length);
+    for (let i = 0; i < dropped.length; i++) if (dropped[i] !== finished[i]) throw new Error(`entry ${i} dropped another object than it holds`);
   });
 
   it('insert: by given objref; duplicate objref or objref <= 0 is EINVAL; a taken key EEXIST', () => {

@@ -75,6 +75,12 @@ export interface Backend {
    * entries before the failing one stay).
    */
   addMany(h: CoreHandle, types: Uint16Array, n: number): number;
+  /**
+   * Inserts n entries without keys under objrefs[0..n), of types[0..n), in
+   * that order, WITHOUT calling grab (restored objects of types without
+   * one).  n, or -errno (the entries before the failing one stay).
+   */
+  insertTyped(h: CoreHandle, objrefs: Int32Array, types: Uint16Array, n: number): number;
   /** 0 or -errno (-EINVAL objref <= 0 or used, -EEXIST key present). */
   insert(h: CoreHandle, key: Key, objref: number, type: number): number;
   /** entry index >= 0, -EINVAL absent, -ENOMSG wrong type. */

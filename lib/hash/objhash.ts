@@ -119,6 +119,16 @@ export class ObjHash implements Disposable {
   #qTypes = new Uint16Array(QUEUE);
   #q = 0;
   #qBase = 0;
+  /**
+   * Restored objects (types without grab) queued for one insertTyped into
+   * the core: objrefs and type ids in the order the core will get them,
+   * their JS-side slots written already.  Restores finish out of objref
+   * order (a holder after the children it reads), so this queue names
+   * each objref.  At most one of the two queues holds entries.
+   */
+  readonly #rqRefs = new Int32Array(QUEUE);
+  readonly #rqTypes = new Uint16Array(QUEUE);
+  #rq = 0;
   /** a JS grab of a queued entry is running (re-entry is EBUSY, as in the core). */
   #inGrab = false;
   /** the object being added, for the grab callback. */
@@ -157,7 +167,7 @@ export class ObjHash implements Disposable {
   /** The live handle, or EBADF; the queue is in the core when it returns. */
   #handle(where: string): CoreHandle {
     if (this.#h === null) throw new ObjHashError('EBADF', `${where}: the hash was freed`);
-    if (this.#q !== 0) this.#flush(where);
+    if (this.#q !== 0 || this.#rq !== 0) this.#flush(where);
     return this.#h;
   }
 
@@ -168,8 +178,12 @@ export class ObjHash implements Disposable {
     return h;
   }
 
-  /** Moves the queued JS-keyed entries into the core. */
+  /** Moves the queued entries (JS-keyed adds, or restored objects) into the core. */
   #flush(where: string): void {
+    if (this.#rq !== 0) {
+      this.#flushRestored(where);
+      return;
+    }
     let n = this.#q;
     if (this.#inGrab) this.#fail(-ERRNO.EBUSY, where);
     // The queue is emptied only once addMany has returned: an exception
@@ -203,6 +217,35 @@ export class ObjHash implements Disposable {
       if (objref < REF_CACHE) this.#refObj.set(objref, undefined);
       else this.#bigTid.delete(objref);
       if (t.drop) t.drop(obj);
+    }
+    this.#count = first + added;
+    this.#fail(r < 0 ? r : -ERRNO.ENOMEM, where);
+  }
+
+  /**
+   * Moves the queued restored objects into the core in one insertTyped
+   * call, as #flush does for adds (an exception midway leaves the rest
+   * queued).  A refused entry and those after it are taken back out; they
+   * were never grabbed, so nothing is dropped.
+   */
+  #flushRestored(where: string): void {
+    let n = this.#rq;
+    if (this.#inGrab) this.#fail(-ERRNO.EBUSY, where);
+    const moved = this.#b.size(this.#h!) - (this.#count - n);
+    if (moved > 0) {
+      this.#rqRefs.copyWithin(0, moved, n);
+      this.#rqTypes.copyWithin(0, moved, n);
+      this.#rq = n -= moved;
+      if (n === 0) return;
+    }
+    const r = this.#b.insertTyped(this.#h!, this.#rqRefs, this.#rqTypes, n);
+    this.#rq = 0;
+    if (r === n) return;
+    const first = this.#count - n;
+    const added = Math.max(0, this.#b.size(this.#h!) - first);
+    for (let i = added; i < n; i++) {
+      this.#objects.set(first + i, undefined);
+      this.#refObj.set(this.#rqRefs[i]!, undefined);
     }
     this.#count = first + added;
     this.#fail(r < 0 ? r : -ERRNO.ENOMEM, where);
@@ -311,6 +354,7 @@ export class ObjHash implements Disposable {
       }
       if (this.#inGrab) this.#fail(-ERRNO.EBUSY, where);
       if (this.#q === 0) {
+        if (this.#rq !== 0) this.#flush(where);
         const next = this.#b.nextObjref(h);
         if (next < 0) this.#fail(next, where);
         this.#qBase = next;
@@ -355,7 +399,7 @@ export class ObjHash implements Disposable {
       return r * 2 + 1;
     }
     const k = this.#numeric(key, type, where)!;
-    if (this.#q !== 0) this.#flush(where);
+    if (this.#q !== 0 || this.#rq !== 0) this.#flush(where);
     if (this.#inGrab) this.#fail(-ERRNO.EBUSY, where);
     const isObj = isObjectKey(key);
     if (isObj) this.#pending = key;
@@ -450,24 +494,28 @@ export class ObjHash implements Disposable {
     const h = this.#h;
     if (h === null) throw new ObjHashError('EBADF', `${where}: the hash was freed`);
     const tid = this.#types[type.id] === type ? type.id : this.#use(type, where);
-    // Restored objects arrive with their objrefs mostly in order: those of
-    // types without grab join the queue of checkpoint's new objects and
-    // enter the core 1024 at a time (addMany gives them the same objrefs),
-    // instead of one crossing each.  Anything else goes in at once.
-    if (type.grab === undefined && !this.#inGrab && objref < REF_CACHE && obj !== undefined) {
-      if (this.#q === 0) {
-        const next = this.#b.nextObjref(h);
-        if (next < 0) this.#fail(next, where);
-        this.#qBase = next;
-      }
-      if (objref === this.#qBase + this.#q) {
-        this.#qTypes[this.#q++] = tid;
-        this.#objects.set(this.#count++, obj);
-        this.#refObj.set(objref, obj);
-        this.#refTid.set(objref, tid);
-        if (this.#q === QUEUE) this.#flush(where);
-        return;
-      }
+    // Restored objects of types without grab go into the core 1024 at a
+    // time (insertTyped), in the order they finish, instead of one
+    // crossing each.  Only while #refObj knows every entry (so a taken
+    // objref is seen here, not at the flush); anything else goes in at once.
+    if (
+      type.grab === undefined &&
+      !this.#inGrab &&
+      objref > 0 &&
+      objref < REF_CACHE &&
+      obj !== undefined &&
+      this.#uncached === 0 &&
+      this.#unmirrored === 0 &&
+      this.#refObj.get(objref) === undefined
+    ) {
+      if (this.#q !== 0) this.#flush(where);
+      this.#rqRefs[this.#rq] = objref;
+      this.#rqTypes[this.#rq++] = tid;
+      this.#objects.set(this.#count++, obj);
+      this.#refObj.set(objref, obj);
+      this.#refTid.set(objref, tid);
+      if (this.#rq === QUEUE) this.#flush(where);
+      return;
     }
     this.#insert(this.#mutating(where), 0, obj, objref, tid, where);
   }
@@ -499,7 +547,7 @@ export class ObjHash implements Disposable {
    * most 2^53-1, else a bigint).
    */
   fetch<T>(objref: number, type: ObjType<T>): T {
-    const h = this.#handle('fetch');
+    if (this.#h === null) throw new ObjHashError('EBADF', 'fetch: the hash was freed');
     const tid = this.#types[type?.id] === type ? type.id : this.#use(type, 'fetch');
     this.#mirror();
     if ((objref | 0) === objref && objref > 0 && objref < REF_CACHE) {
@@ -513,6 +561,8 @@ export class ObjHash implements Disposable {
       this.#fail(-ERRNO.EINVAL, 'fetch', `no object with objref ${objref}`);
     if (typeof objref !== 'number' || !Number.isInteger(objref))
       throw new ObjHashError('EINVAL', `fetch: objref must be an integer (got ${describe(objref)})`);
+    // the core is asked only now: the queues go in first (a JS-side hit above needs neither)
+    const h = this.#handle('fetch');
     const r = isObjref(objref) ? this.#b.fetch(h, objref, tid) : -ERRNO.EINVAL;
     if (r < 0) {
       if (r === -ERRNO.ENOMSG) this.#fail(r, 'fetch', `objref ${objref} is not a ${type.name}`);
@@ -653,7 +703,7 @@ export class ObjHash implements Disposable {
     // those) must not keep the others from being dropped: free all the
     // same, then rethrow that first error.
     let first: { e: unknown } | undefined;
-    if (this.#q !== 0) {
+    if (this.#q !== 0 || this.#rq !== 0) {
       try {
         this.#flush('free');
       } catch (e) {

@@ -26,6 +26,7 @@ import {
   fetchMany,
   insertMany,
   insertManyOneByOne,
+  insertTyped,
   lookupAddMany,
   lookupAddManyOneByOne,
 } from './batch.js';
@@ -335,6 +336,16 @@ export const jsBackend: Backend = {
     const count = u32(n, U32_MAX, MSG.n);
     if (count > types.length) typeError(MSG.n);
     return addMany(h, types, count);
+  },
+
+  insertTyped(handle, objrefs, types, n) {
+    const h = open(handle, ADDS);
+    if (typeof h === 'number') return h;
+    typedArray(objrefs, 'Int32Array', MSG.objrefs);
+    typedArray(types, 'Uint16Array', MSG.types);
+    const count = u32(n, U32_MAX, MSG.n);
+    if (count > types.length || count > objrefs.length) typeError(MSG.n);
+    return insertTyped(h, objrefs, types, count);
   },
 
   insertMany(handle, keys, objrefs, type) {

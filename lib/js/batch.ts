@@ -397,6 +397,23 @@ export function fetchMany(
   return 0;
 }
 
+/* ---- insertTyped ------------------------------------------------------- */
+
+/** Keyless inserts under given objrefs, each of its own type, grab not called (batch.cc's InsertTyped). */
+export function insertTyped(h: Table, objrefs: Int32Array, types: Uint16Array, n: number): number {
+  const grab = h.grab;
+  h.grab = null;
+  try {
+    for (let i = 0; i < n; i++) {
+      const r = insertWords(h, 0, 0, objrefs[i]!, types[i]!);
+      if (r < 0) return r;
+    }
+  } finally {
+    h.grab = grab;
+  }
+  return n;
+}
+
 /* ---- addMany ----------------------------------------------------------- */
 
 /**

@@ -207,6 +207,37 @@ napi_value AddMany(napi_env env, napi_callback_info info) {
   return Number(env, ret < 0 ? static_cast<double>(ret) : n);
 }
 
+// insertTyped(handle, objrefs, types, n): n entries without keys, under
+// objrefs[0..n) with types[0..n), in that order, with no grab (the facade
+// queues only objects of types without one, restored by restart).  n, or
+// a negative code (the entries before the one refused stay).
+napi_value InsertTyped(napi_env env, napi_callback_info info) {
+  napi_value argv[4], early;
+  TypedArray refs, types;
+  uint32_t n;
+  Hash* s = OpenHash(env, info, argv, 4, Access::kAdds, &early);
+  if (s == nullptr) return early;
+  if (!GetTypedArray(env, argv[1], napi_int32_array, kObjrefsMsg, &refs) ||
+      !GetTypedArray(env, argv[2], napi_uint16_array,
+                     "objhash: types must be a Uint16Array", &types) ||
+      !GetUint32(env, argv[3], UINT32_MAX,
+                 "objhash: n must be 0..types.length", &n))
+    return nullptr;
+  if (n > types.length || n > refs.length) {
+    ThrowTypeError(env, "objhash: n must be 0..types.length");
+    return nullptr;
+  }
+  const int32_t* r = static_cast<const int32_t*>(refs.data);
+  const uint16_t* t = static_cast<const uint16_t*>(types.data);
+  BusyScope busy(s);
+  int ret = 0;
+  s->skip_grab = true;
+  for (uint32_t i = 0; i < n && ret >= 0; i++)
+    ret = objhash_insert(s->core, 0, r[i], t[i]);
+  s->skip_grab = false;
+  return Number(env, ret < 0 ? static_cast<double>(ret) : n);
+}
+
 // insertMany(handle, keys|null, objrefs, type): n, or a negative code
 napi_value InsertMany(napi_env env, napi_callback_info info) {
   napi_value argv[4], early;

@@ -72,7 +72,7 @@ struct Hash {
   bool busy = false;        // inside a call that may run a callback
   bool freeing = false;     // inside free(): the hash is already dead
   bool finalizing = false;  // collected without free(): no JS may run
-  bool skip_grab = false;   // addMany: the caller grabbed already
+  bool skip_grab = false;   // addMany, insertTyped: no grab to call
 };
 
 inline uint8_t TypeFlags(const Hash* s, uint32_t type) {
@@ -283,6 +283,7 @@ napi_value EntryKey(napi_env env, napi_callback_info info);
 // batch.cc
 napi_value LookupAddMany(napi_env env, napi_callback_info info);
 napi_value AddMany(napi_env env, napi_callback_info info);
+napi_value InsertTyped(napi_env env, napi_callback_info info);
 napi_value InsertMany(napi_env env, napi_callback_info info);
 napi_value FetchMany(napi_env env, napi_callback_info info);
 

@@ -136,6 +136,7 @@ class ObjHashAddon : public Napi::Addon<ObjHashAddon> {
             RawFunction("free", Free),
             RawFunction("lookupAddMany", LookupAddMany),
             RawFunction("insertMany", InsertMany),
+            RawFunction("insertTyped", InsertTyped),
             RawFunction("fetchMany", FetchMany),
             RawFunction("crc32c", Crc32c),
             RawFunction("hashLong", HashLong),
