@@ -44,6 +44,8 @@ interface Frame {
   type: ObjType<any>;
   obj: unknown;
   referenced: boolean;
+  /** obj was made by a typed reference (#get) before its record: in #slots already */
+  made: boolean;
 }
 
 export class RestartContext implements Disposable {
@@ -71,9 +73,12 @@ export class RestartContext implements Disposable {
   readonly #deferRead: boolean;
   /** options.deferRead: the record left open by a slice that ended inside it */
   #open: OpenRead | undefined = undefined;
-  /** objref -> restored object and its type */
-  #objs = new PagedArray<unknown>();
-  #otype = new PagedArray<ObjType<any>>();
+  /**
+   * objref -> restored object (slot 2 * objref) and its type (the slot
+   * after): side by side, so a reference finds both in one page and one
+   * cache line.
+   */
+  #slots = new PagedArray<unknown>();
   /**
    * References waiting for their object, as lists threaded through flat
    * arrays (no allocation per reference): #fixHead[objref] is the first
@@ -276,19 +281,21 @@ export class RestartContext implements Disposable {
       throw new ObjHashError('ELOOP', `restart: objects nested deeper than ${this.#maxDepth} (options.maxDepth), at offset ${at}`, at);
     // frames are reused by depth: no allocation per object
     let frame = this.#frames[depth];
-    if (frame === undefined) this.#frames[depth] = frame = { objref, type, obj: undefined, referenced: false };
+    if (frame === undefined) this.#frames[depth] = frame = { objref, type, obj: undefined, referenced: false, made: false };
     else {
       frame.objref = objref;
       frame.type = type;
       frame.obj = undefined;
       frame.referenced = false;
+      frame.made = false;
     }
     this.#depth = depth + 1;
     let obj: unknown;
     try {
       if (read !== undefined) {
         this.readRecord(type === ValueT ? REC.VALUE : REC.FIELDS);
-        const existing = this.#preAt.get(objref) ? this.#takePre(objref, type, at) : undefined;
+        const existing = this.#preCount !== 0 && this.#preAt.get(objref) ? this.#takePre(objref, type, at) : undefined;
+        frame.made = existing !== undefined;
         const sliced = until !== undefined ? this.#sliced[objtype] : undefined;
         if (sliced !== undefined && this.#reader.remaining() >= SLICE_ITEMS) {
           obj = existing ?? this.#creators[type.id]!();
@@ -363,12 +370,12 @@ export class RestartContext implements Disposable {
 
   /** The object a typed reference made for objref, now that its record (at `at`, of `type`) arrives. */
   #takePre(objref: number, type: ObjType<any>, at: number): object {
-    const want = this.#otype.get(objref)!;
+    const want = this.#slots.get(2 * objref + 1) as ObjType<any>;
     if (want !== type)
       throw new ObjHashError('ENOMSG', `restart: objref ${objref}, referred to as a ${want.name} by the record at offset ${this.#preAt.get(objref)! - 1}, is a ${type.name}`, at);
     this.#preAt.set(objref, 0);
     this.#preCount--;
-    return this.#objs.get(objref) as object;
+    return this.#slots.get(2 * objref) as object;
   }
 
   /** A walked object exists (its fields not read yet): visible from now on. */
@@ -379,13 +386,19 @@ export class RestartContext implements Disposable {
     seam.insertRestored(this.#hash, held, frame.objref, frame.type, 'restart');
     frame.obj = obj;
     frame.referenced = true;
-    this.#define(frame.objref, obj, frame.type);
+    if (frame.made) this.#resolve(frame.objref, obj, frame.type);
+    else this.#define(frame.objref, obj, frame.type);
   }
 
   /** objref now stands for obj: references waiting for it get it. */
   #define(objref: number, obj: unknown, type: ObjType<any>): void {
-    this.#objs.set(objref, obj);
-    this.#otype.set(objref, type);
+    this.#slots.set(2 * objref, obj);
+    this.#slots.set(2 * objref + 1, type);
+    this.#resolve(objref, obj, type);
+  }
+
+  /** The fix-ups waiting for objref get obj. */
+  #resolve(objref: number, obj: unknown, type: ObjType<any>): void {
     let slot: number;
     if (objref < this.#fixHead.length) {
       slot = this.#fixHead[objref]!;
@@ -410,10 +423,10 @@ export class RestartContext implements Disposable {
   /** RefReader.get / getTyped: the object, or undefined and a fix-up. */
   #get(objref: number, type: ObjType<any> | undefined, holder: object, key: string | number): unknown {
     // (an objref read from the image: no paged access past MAX_OBJREF)
-    const o = objref <= LIMITS.MAX_OBJREF ? this.#objs.get(objref) : undefined;
+    const o = objref <= LIMITS.MAX_OBJREF ? this.#slots.get(2 * objref) : undefined;
     if (o !== undefined) {
-      if (type !== undefined && this.#otype.get(objref) !== type)
-        throw new ObjHashError('ENOMSG', `restart: objref ${objref} in the record at offset ${this.#at()} is a ${this.#otype.get(objref)!.name}, not a ${type.name}`, this.#at());
+      if (type !== undefined && this.#slots.get(2 * objref + 1) !== type)
+        throw new ObjHashError('ENOMSG', `restart: objref ${objref} in the record at offset ${this.#at()} is a ${(this.#slots.get(2 * objref + 1) as ObjType<any>).name}, not a ${type.name}`, this.#at());
       return o;
     }
     if (!(objref > 0 && objref <= LIMITS.MAX_OBJREF))
@@ -424,8 +437,8 @@ export class RestartContext implements Disposable {
       if (make !== undefined) {
         // a fields type: made now, filled when its record comes
         const obj = make();
-        this.#objs.set(objref, obj);
-        this.#otype.set(objref, type);
+        this.#slots.set(2 * objref, obj);
+        this.#slots.set(2 * objref + 1, type);
         this.#preAt.set(objref, this.#at() + 1);
         this.#preCount++;
         return obj;
@@ -454,7 +467,7 @@ export class RestartContext implements Disposable {
 
   /** RefReader.now: an object that must be restored already. */
   #now(objref: number): unknown {
-    const o = objref <= LIMITS.MAX_OBJREF ? this.#objs.get(objref) : undefined;
+    const o = objref <= LIMITS.MAX_OBJREF ? this.#slots.get(2 * objref) : undefined;
     if (o === undefined || this.#preAt.get(objref)! > 0)
       throw new ObjHashError('EINVAL', `restart: objref ${objref} in the record at offset ${this.#at()} is not restored before it (it must be)`, this.#at());
     return o;
@@ -726,8 +739,7 @@ export class RestartContext implements Disposable {
   /** Frees the hash and lets go of every object the walker's tables hold. */
   #release(): void {
     this.#open = undefined;
-    this.#objs = new PagedArray();
-    this.#otype = new PagedArray();
+    this.#slots = new PagedArray();
     this.#fixHead = new Int32Array(0);
     this.#fixFar = new Map();
     this.#fixNext = [];

@@ -314,10 +314,13 @@ export function genRead(g: Gen, k: KindDesc, holder: string, key: string, f: num
       const init = g.loop(d);
       const item = k.k === 'list' ? k.of : refsItem(k);
       const [pre, expr] = genRead(g, item, a, i, f, d + 1, skip);
-      // every item but a 'value' takes at least one byte, so a hostile count
-      // runs into the end of the record (and the array grows by push only)
+      // every item but a 'value' takes at least one byte, so a count the
+      // record can hold is allocated at once; a hostile one runs into the
+      // end of the record, the array growing an item at a time meanwhile
+      // (as `[]` and push; the same error, at the same item)
       const check = item.k === 'value' ? `if (${n} > r.remaining()) BADR(S, ${f}, r, '${k.k} length ' + ${n} + ' runs past the end of the record'${Gen.idx(d)}); ` : '';
-      return [`const ${n} = r.uv(); ${check}const ${a} = []; for (${init} = 0; ${i} < ${n}; ${i}++) { ${pre}${a}.push(${expr}); } `, a];
+      const alloc = item.k === 'value' ? `new Array(${n})` : `${n} <= r.remaining() ? new Array(${n}) : []`;
+      return [`const ${n} = r.uv(); ${check}const ${a} = ${alloc}; for (${init} = 0; ${i} < ${n}; ${i}++) { ${pre}${a}[${i}] = ${expr}; } `, a];
     }
     default:
       return ['', `r.${k.k}()`];

@@ -151,7 +151,7 @@ export function readBodyOf(t: ObjType<any>, imageSchema: Uint8Array | undefined)
     throw new ObjHashError('EINVAL', `restart: type '${t.name}' has fields, but the image wrote it with hand-written ops (no schema)`, 0);
   const create = creatorOf(t);
   let read: (r: PayloadReader, obj: unknown, refs: RefReader, state: ValueCodecState) => void;
-  if (equalBytes(imageSchema, c.encoded)) read = (r, obj, refs, state) => c.read(r, obj, refs, state);
+  if (equalBytes(imageSchema, c.encoded)) read = c.read;
   else read = resolveSchema(decodeSchema(imageSchema, t.name), c, t.name);
   return (r, refs, state, created, existing) => {
     const obj = existing ?? create();
