@@ -51,6 +51,9 @@ export interface Backend {
   /**
    * nbits 1..28 (0 = default 10); flags FLAG_*; maxLoad >= 1 (0 = default 1).
    * Returns a handle, or a negative errno (-EINVAL bad parameter, -ENOMEM).
+   * The caller keeps grab and drop alive as long as the handle: the native
+   * backend holds them weakly, so that a handle dropped without free() is
+   * collected (its finalizer frees the table, with no drop called).
    */
   create(
     nbits: number,

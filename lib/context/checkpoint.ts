@@ -7,6 +7,8 @@ import { ObjHashError, isStackOverflow } from '../errors.js';
 import { FORMAT_VERSION, REC, type TypeEntry } from '../image/format.js';
 import { ImageWriter } from '../image/writer.js';
 import { backendFor, crc32cFor } from '../backend/loader.js';
+import { describe } from '../backend/args.js';
+import { StampSession } from '../hash/stamped-ids.js';
 import { ObjHash, seam } from '../hash/objhash.js';
 import { nbitsFor } from '../hash/options.js';
 import { checkType, type ObjType } from '../types.js';
@@ -86,6 +88,8 @@ export class CheckpointContext implements Disposable {
   /** instances of these classes in plain values are objects of these types */
   #byClass = new Map<Function, ObjType<any>>();
   #values = new ValueCodecState();
+  /** identities kept on the objects (undefined: in Maps; see lib/hash/stamped-ids.ts) */
+  #stamps: StampSession | undefined = undefined;
   readonly #refs: RefWriter;
 
   constructor(opts: CheckpointOptions) {
@@ -102,6 +106,8 @@ export class CheckpointContext implements Disposable {
     if (opts.deferWalk !== undefined && typeof opts.deferWalk !== 'boolean')
       throw new ObjHashError('EINVAL', 'CheckpointContext: options.deferWalk must be a boolean');
     this.#defer = opts.deferWalk === true;
+    if (opts.identity !== undefined && opts.identity !== 'stamp' && opts.identity !== 'map')
+      throw new ObjHashError('EINVAL', `CheckpointContext: options.identity must be 'stamp' or 'map' (got ${describe(opts.identity)})`);
     if (this.#defer) this.#values.maxInlined = INLINE_SLICE;
     if (opts.sink !== undefined && typeof opts.sink !== 'function')
       throw new ObjHashError('EINVAL', 'CheckpointContext: options.sink must be a function');
@@ -127,12 +133,29 @@ export class CheckpointContext implements Disposable {
     this.#hash = new ObjHash({ ...opts.hash, impl: b.name, nbits: opts.hash?.nbits ?? (opts.hash?.fixed || lastCount === 0 ? undefined : nbitsFor(this.#hint)) });
     // slices stay short: no identity Map that rehashes 500k entries at once
     if (this.#defer) seam.shardIds(this.#hash);
+    // a walk in one call: identities on the objects, if no other checkpoint has them
+    else if (opts.identity !== 'map') {
+      this.#stamps = StampSession.start();
+      if (this.#stamps !== undefined) {
+        seam.stampIds(this.#hash, this.#stamps.ids);
+        this.#values.ids = this.#stamps.values;
+      }
+    }
     const ctx = this;
     this.#refs = {
       ref: (child, step) => ctx.#ref(child, step, false),
       refNow: (child, step) => ctx.#ref(child, step, true),
       refTyped: (child, type, step) => ctx.#refTyped(child, type, step, false),
     };
+  }
+
+  /**
+   * Where this checkpoint keeps the identity of the objects it meets:
+   * 'stamp' (on the objects, options.identity's default) or 'map' (asked
+   * for, a deferred walk, or another checkpoint of this thread stamping).
+   */
+  get identity(): 'stamp' | 'map' {
+    return this.#stamps !== undefined ? 'stamp' : 'map';
   }
 
   /** Objects written so far. */
@@ -566,7 +589,7 @@ export class CheckpointContext implements Disposable {
       lastCount = this.#count;
       return image;
     } finally {
-      this.#hash.free();
+      this.#freeHash();
     }
   }
 
@@ -583,7 +606,7 @@ export class CheckpointContext implements Disposable {
       this.#writer.error(reason instanceof Error ? reason.message : String(reason));
       return this.#writer.finish();
     } finally {
-      this.#hash.free();
+      this.#freeHash();
     }
   }
 
@@ -591,7 +614,16 @@ export class CheckpointContext implements Disposable {
   [Symbol.dispose](): void {
     this.#done = true;
     this.#open = undefined;
-    this.#hash.free();
+    this.#freeHash();
+  }
+
+  /** Frees the hash (its drops may throw) and ends the stamping session either way. */
+  #freeHash(): void {
+    try {
+      this.#hash.free();
+    } finally {
+      this.#stamps?.close();
+    }
   }
 }
 

@@ -9,12 +9,13 @@
  *    they live in the core's table (C in the native backend).
  */
 import { ERRNO, MAX_OBJREF, TYPE_DROP, TYPE_GRAB } from '../backend/codes.js';
-import type { Backend, CoreHandle, Key, KeyArray } from '../backend/contract.js';
+import type { Backend, CoreHandle, DropFn, GrabFn, Key, KeyArray } from '../backend/contract.js';
 import diagnostics from 'node:diagnostics_channel';
 import { ObjHashError, errnoName } from '../errors.js';
 import { backendFor, type ImplName } from '../backend/loader.js';
 import { checkType, type NumericKey, type ObjType } from '../types.js';
 import { ShardedIds } from './sharded-ids.js';
+import type { StampedIds } from './stamped-ids.js';
 import { PagedArray, PagedInt32 } from '../util/paged.js';
 import { coreFailure, hashParams, type LookupAddResult, type ObjHashOptions } from './options.js';
 import { asNumericKey, checkInt32Array, checkKeyArray, checkObjref, describe, isObjectKey, isObjref } from '../backend/args.js';
@@ -61,6 +62,8 @@ export interface HashSeam {
   has(h: ObjHash, objref: number): boolean;
   /** Keeps h's identities in Maps that never rehash much at once (an empty hash; sharded-ids.ts). */
   shardIds(h: ObjHash): void;
+  /** Keeps h's identities on the objects, in a stamping session's table (an empty hash; stamped-ids.ts). */
+  stampIds(h: ObjHash, table: StampedIds): void;
 }
 
 /** @internal */
@@ -79,7 +82,9 @@ export class ObjHash implements Disposable {
   #b: Backend;
   #h: CoreHandle | null;
   /** JS object key -> its entry (idValue: objref and type id, a Smi); sharded for an incremental checkpoint. */
-  #ids: Map<object, number> | ShardedIds = new Map<object, number>();
+  #ids: Map<object, number> | ShardedIds | StampedIds = new Map<object, number>();
+  /** #ids when it is a stamping session's table (stampIds), else undefined */
+  #stamped: StampedIds | undefined = undefined;
   /** per type id: the JS object last looked up or added, and its objref */
   #lastKey: unknown[] = [];
   #lastRef: number[] = [];
@@ -134,6 +139,8 @@ export class ObjHash implements Disposable {
   /** the object being added, for the grab callback. */
   #pending: unknown = NONE;
   #mult2009: boolean;
+  /** the grab and drop callbacks given to the core, alive as long as the hash */
+  readonly #callbacks: readonly [GrabFn, DropFn];
   /** whether the last #find added its key */
   #added = false;
 
@@ -142,13 +149,9 @@ export class ObjHash implements Disposable {
     this.#b = backendFor(impl);
     this.impl = this.#b.name;
     this.#mult2009 = mult2009;
-    const h = this.#b.create(
-      nbits,
-      flags,
-      maxLoad,
-      (tid, key) => this.#grab(tid, key),
-      (tid, key, index) => this.#drop(tid, key, index),
-    );
+    // kept here: the native backend holds them weakly (contract.ts)
+    this.#callbacks = [(tid: number, key: Key) => this.#grab(tid, key), (tid: number, key: Key, index: number) => this.#drop(tid, key, index)];
+    const h = this.#b.create(nbits, flags, maxLoad, this.#callbacks[0], this.#callbacks[1]);
     if (typeof h === 'number') throw new ObjHashError(errnoName(h), `ObjHash: cannot create the table (${errnoName(h)})`);
     this.#h = h;
     if (hashCreated.hasSubscribers) hashCreated.publish(this);
@@ -361,6 +364,7 @@ export class ObjHash implements Disposable {
       }
       const r = this.#qBase + this.#q;
       if (r > MAX_OBJREF) this.#fail(-ERRNO.E2BIG, where);
+      if (this.#stamped !== undefined) this.#stamped.prepare(key);
       if (type.grab !== undefined) {
         // before the object is visible; if it throws, nothing is added.
         // The queue goes first, so that reads inside grab see the core
@@ -726,6 +730,7 @@ export class ObjHash implements Disposable {
   #release(): void {
     this.#h = null;
     this.#ids = new Map();
+    this.#stamped = undefined;
     this.#bigTid = new Map();
     this.#lastKey = [];
     this.#lastRef = [];
@@ -751,6 +756,10 @@ export class ObjHash implements Disposable {
       shardIds: (h) => {
         if (h.#count !== 0) throw new ObjHashError('EBUSY', 'shardIds: the hash is not empty');
         h.#ids = new ShardedIds();
+      },
+      stampIds: (h, table) => {
+        if (h.#count !== 0) throw new ObjHashError('EBUSY', 'stampIds: the hash is not empty');
+        h.#ids = h.#stamped = table;
       },
     };
   }

@@ -59,6 +59,14 @@ export interface Shape {
  * (readValue / readTagged) and one per dump (describeValue).  Bodies must
  * be written and read in image order.
  */
+/** What the codec uses of its identity table: a Map, or a checkpoint's table on the objects (lib/hash/stamped-ids.ts). */
+export interface IdTable {
+  get(key: object): number | undefined;
+  has(key: object): boolean;
+  /** key must be absent */
+  set(key: object, value: number): unknown;
+}
+
 export class ValueCodecState {
   // ---- checkpoint
   /** String -> its index in the string table. */
@@ -88,7 +96,7 @@ export class ValueCodecState {
    * object written inline, < 0 minus the objref of one the walker holds
    * (its own VALUE record).
    */
-  readonly ids = new Map<object, number>();
+  ids: IdTable = new Map<object, number>();
   /** Value indexes taken so far (checkpoint). */
   nextIndex = 0;
   // ---- restart

@@ -32,6 +32,11 @@ bool CallJs(Hash* s, napi_ref fn, uint64_t key, uint32_t type,
   argv[1] = KeyValue(env, key);
   argv[2] = Number(env, index);
   napi_status status = napi_get_reference_value(env, fn, &f);
+  if (status == napi_ok && f == nullptr) {
+    // collected: its hash was dropped unfreed (no call can reach here then)
+    napi_close_handle_scope(env, scope);
+    return true;
+  }
   if (status == napi_ok) status = napi_get_undefined(env, &recv);
   if (status == napi_ok)
     status = napi_call_function(env, recv, f, 3, argv, &result);
@@ -139,10 +144,14 @@ napi_value Create(napi_env env, napi_callback_info info) {
     DeleteHash(env, s);
     return Number(env, ret);
   }
+  // Weak: the caller keeps the callbacks as long as the handle (ObjHash
+  // holds both).  A strong reference would be a root, and the callbacks
+  // close over the ObjHash that holds the handle: a hash dropped without
+  // free() could then never be collected, nor its finalizer run.
   if ((grab != nullptr &&
-       napi_create_reference(env, grab, 1, &s->grab) != napi_ok) ||
+       napi_create_reference(env, grab, 0, &s->grab) != napi_ok) ||
       (drop != nullptr &&
-       napi_create_reference(env, drop, 1, &s->drop) != napi_ok) ||
+       napi_create_reference(env, drop, 0, &s->drop) != napi_ok) ||
       napi_create_external(env, s, FinalizeHash, nullptr, &ext) != napi_ok) {
     DeleteHash(env, s);
     return Number(env, -OBJHASH_ENOMEM);

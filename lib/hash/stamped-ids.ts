@@ -1,0 +1,194 @@
+/**
+ * Identity tables that keep their entries on the objects themselves, in
+ * private class fields: what a synchronous checkpoint uses instead of a
+ * `Map` (docs/INTERNALS.md, "Identity on the objects").
+ *
+ * A `Map` keyed by objects is fast to read (10-30 ns a hit here) but slow
+ * to build: every doubling allocates a new table, and past ~4,096 entries
+ * that table is fresh memory from the large-object space, which V8 gives
+ * back after the next GC.  On this project's VM a fresh page costs ~15 us
+ * to touch, and a 425k-entry `Map` touches 27.8 MiB of them: ~270 ns per
+ * entry, every checkpoint, for a table that lives for one call.
+ *
+ * A private field lives in the object.  The first time objhash meets an
+ * object it adds three fields to it (one small property store, ~0.5 us);
+ * every later checkpoint reads and overwrites them in place (~20 ns).
+ * Private fields are invisible to JS: no key, no symbol, not in
+ * `Object.keys`, `JSON`, `util.inspect`, `structuredClone` or
+ * `v8.serialize`; they are allowed on frozen objects, proxies (the proxy
+ * itself, no trap runs) and every builtin object on Node 20 to 26.  An
+ * object that refuses them (a later engine may refuse non-extensible
+ * objects) goes to a `Map` instead, so nothing depends on that.
+ *
+ * What the fields say is only valid for the session that wrote them: each
+ * entry holds its session's token (a fresh object), and a table reads an
+ * entry only when the token is its own.  One session stamps at a time in a
+ * thread (sessionStart() returns undefined while another is open and
+ * alive), and a session has two tables (slots): the hash's and the plain
+ * values codec's, both for the same checkpoint.  So nothing is ever
+ * cleared: an old entry is simply not its session's.
+ */
+import { PAGE_BITS, PAGE_MASK, PagedArray } from '../util/paged.js';
+
+/** Makes `new Stamp(o)` add the fields to o itself (a constructor that returns another object). */
+class Carrier {
+  constructor(o: object) {
+    return o;
+  }
+}
+
+class Stamp extends Carrier {
+  #session: object | undefined = undefined;
+  #a: number | undefined = undefined;
+  #b: number | undefined = undefined;
+
+  /** The entry of slot 0 (a) or 1 (b) of o for session s, else undefined. */
+  static get(o: object, s: object, slot: number): number | undefined {
+    if (!(#session in o) || o.#session !== s) return undefined;
+    return slot === 0 ? o.#a : o.#b;
+  }
+
+  /** Gives o the fields if it has none; false if it refuses them (a TypeError; anything else is thrown). */
+  static carry(o: object): boolean {
+    if (#session in o) return true;
+    try {
+      new Stamp(o);
+      return true;
+    } catch (e) {
+      if (e instanceof TypeError) return false;
+      throw e;
+    }
+  }
+
+  /** Sets the entry; false if o refuses private fields. */
+  static set(o: object, s: object, slot: number, v: number | undefined): boolean {
+    if (!(#session in o) && !Stamp.carry(o)) return false;
+    const t = o as Stamp;
+    if (t.#session !== s) {
+      t.#session = s;
+      t.#a = undefined;
+      t.#b = undefined;
+    }
+    if (slot === 0) t.#a = v;
+    else t.#b = v;
+    return true;
+  }
+}
+
+/** The open session of this thread (weakly: one dropped unclosed does not block the next). */
+let open: WeakRef<StampSession> | undefined;
+
+/** A token no table is stamped with: a closed session's tables read it, and find nothing. */
+const CLOSED: object = Object.freeze({});
+
+/** The right to stamp objects, for one checkpoint: its token and its two tables. */
+export class StampSession {
+  /** what this session's entries carry (CLOSED once it is closed) */
+  token: object = {};
+  /** The hash's table (slot 0, with its keys listed for iteration) and the values codec's (slot 1). */
+  readonly ids: StampedIds;
+  readonly values: StampedIds;
+
+  private constructor() {
+    this.ids = new StampedIds(this, 0, true);
+    this.values = new StampedIds(this, 1, false);
+  }
+
+  get closed(): boolean {
+    return this.token === CLOSED;
+  }
+
+  /** A new session, or undefined while another one is open in this thread. */
+  static start(): StampSession | undefined {
+    const cur = open?.deref();
+    if (cur !== undefined && !cur.closed) return undefined;
+    const s = new StampSession();
+    open = new WeakRef(s);
+    return s;
+  }
+
+  /** Ends the session: its tables are empty from now on (the fields stay on the objects, never read again). */
+  close(): void {
+    if (this.closed) return;
+    this.token = CLOSED;
+    this.ids.clear();
+    this.values.clear();
+    if (open?.deref() === this) open = undefined;
+  }
+}
+
+/**
+ * The part of `Map<object, number>` that ObjHash and the values codec
+ * use, kept on the objects (see above).  As with ShardedIds, set() takes
+ * a key that is absent: both ask get() or has() first.
+ */
+export class StampedIds {
+  readonly #session: StampSession;
+  readonly #slot: number;
+  /** keep the keys in insertion order, for iteration (the hash's table) */
+  readonly #listed: boolean;
+  #keys = new PagedArray<object>();
+  #n = 0;
+  /** entries of objects that refused the fields */
+  #refused = new Map<object, number>();
+
+  constructor(session: StampSession, slot: number, listed: boolean) {
+    this.#session = session;
+    this.#slot = slot;
+    this.#listed = listed;
+  }
+
+  get(key: object): number | undefined {
+    const v = Stamp.get(key, this.#session.token, this.#slot);
+    if (v !== undefined || this.#refused.size === 0) return v;
+    return this.#refused.get(key);
+  }
+
+  has(key: object): boolean {
+    return this.get(key) !== undefined;
+  }
+
+  /**
+   * Does now what set(key) may have to allocate (key's fields, a page of
+   * the key list), so that set() right after is a few stores: ObjHash
+   * calls it before a type's grab, so that nothing between the grab and
+   * the entry can fail, not even for lack of stack.
+   */
+  prepare(key: object): void {
+    Stamp.carry(key);
+    if (this.#listed && (this.#n & PAGE_MASK) === 0) this.#keys.page(this.#n >>> PAGE_BITS);
+  }
+
+  set(key: object, value: number): this {
+    const s = this.#session;
+    if (s.closed) throw new Error('StampedIds: the session is closed');
+    if (!Stamp.set(key, s.token, this.#slot, value)) this.#refused.set(key, value);
+    if (this.#listed) this.#keys.set(this.#n++, key);
+    return this;
+  }
+
+  delete(key: object): boolean {
+    if (this.get(key) === undefined) return false;
+    if (!this.#refused.delete(key)) Stamp.set(key, this.#session.token, this.#slot, undefined);
+    return true;
+  }
+
+  /** Drops every entry it lists (the fields stay on the objects). */
+  clear(): void {
+    this.#keys = new PagedArray();
+    this.#n = 0;
+    this.#refused = new Map();
+  }
+
+  /**
+   * Entries in insertion order (a listed table's; another yields none).
+   * A key deleted and set again comes twice, with its entry of now.
+   */
+  *[Symbol.iterator](): IterableIterator<[object, number]> {
+    for (let i = 0; i < this.#n; i++) {
+      const k = this.#keys.get(i)!;
+      const v = this.get(k);
+      if (v !== undefined) yield [k, v];
+    }
+  }
+}
