@@ -13,7 +13,7 @@ import { gc, measure, type Group } from '../harness.js';
 import type { Baseline, BenchConfig, Env } from '../run.js';
 import { fmtBytes, fmtMs, fmtRatio, type Table } from '../report.js';
 
-export const GRAPH_IMPLS = ['objhash native', 'objhash twin', 'v8', 'msgpackr'] as const;
+export const GRAPH_IMPLS = ['objhash native', 'objhash native, Map', 'objhash twin', 'v8', 'msgpackr'] as const;
 export type GraphImpl = (typeof GRAPH_IMPLS)[number];
 /** The row of another checkout's native backend (--baseline): `baseline <short commit>`. */
 export type BaselineImpl = `baseline ${string}`;
@@ -63,11 +63,13 @@ export interface Codec<G = Graph> {
 function codecs(cycles: boolean, keyed: boolean, withMsgpackr: boolean, env: Env, baseline?: Baseline): Partial<Record<GraphImpl | BaselineImpl, Codec>> {
   const out: Partial<Record<GraphImpl | BaselineImpl, Codec>> = {};
   const { GraphT, types } = graphTypes(cycles, keyed);
-  const objhash = (impl: ImplName): Codec => {
-    const opts = { types, impl };
+  const objhash = (impl: ImplName, identity: 'stamp' | 'map' = 'stamp'): Codec => {
+    const opts = { types, impl, identity };
     return { ckpt: (g) => checkpoint(g, GraphT, opts), rst: (img) => restart(img, GraphT, opts) };
   };
   if (env.nativeAvailable) out['objhash native'] = objhash('native');
+  // the same with identities in a Map (options.identity): what the stamps save (keyed: nothing to save)
+  if (env.nativeAvailable && !keyed) out['objhash native, Map'] = objhash('native', 'map');
   out['objhash twin'] = objhash('js');
   Object.assign(out, anchorCodecs(withMsgpackr));
   if (baseline) {
@@ -104,6 +106,8 @@ export interface CodecCase<G> {
   codec: Codec<G>;
   /** A full GC (untimed) before every checkpoint and every restart (issue #11). */
   gcBetweenCalls?: boolean;
+  /** Checkpoint a new copy of the input each time (made untimed): objects no checkpoint has met before. */
+  fresh?: () => G;
 }
 
 export interface CodecRounds {
@@ -126,18 +130,25 @@ export async function measureCodecs<G>(
 ): Promise<Map<string, CodecTiming>> {
   const bytes = new Map<string, number>();
   const groups: Group[] = [];
-  for (const { name, codec: c, gcBetweenCalls } of cases) {
+  for (const { name, codec: c, gcBetweenCalls, fresh } of cases) {
     let img: Uint8Array | null = null;
     let back: G | null = null;
+    let input = root;
     const before = gcBetweenCalls ? gc : undefined;
+    const newInput = fresh
+      ? () => {
+          input = fresh();
+          before?.();
+        }
+      : before;
     groups.push({
       name,
       cases: [
         {
           name: `${name} checkpoint`,
-          before,
+          before: newInput,
           fn: () => {
-            img = c.ckpt(root);
+            img = c.ckpt(input);
           },
           after: () => bytes.set(name, img!.length),
         },
@@ -211,6 +222,7 @@ export async function runGraphWorkload(id: 'W1' | 'W2', keyed: boolean, cfg: Ben
       // Untimed check first: both backends write the same bytes (every
       // restart in the measured rounds is verified).
       sameImages(cs['objhash native'], cs['objhash twin']!, root, label);
+      sameImages(cs['objhash native, Map'], cs['objhash twin']!, root, `${label} (identity: 'map')`);
       const big = T >= cfg.graphBigT;
       env.log(`${label}: measuring ${Object.keys(cs).length} implementations, ${big ? cfg.graphBigRounds : cfg.graphRounds} rounds`);
       const timings = await measureCodecs(

@@ -116,11 +116,12 @@ export function verifyTree(back: TreeNode, orig: TreeNode, n: number, label: str
 /** objhash for plain values (no types), native and twin, then the anchors, then the baseline's native backend (if given). */
 export function plainCodecs<G>(env: Env, withMsgpackr: boolean, baseline?: Baseline): Partial<Record<GraphImpl | BaselineImpl, Codec<G>>> {
   const out: Partial<Record<GraphImpl | BaselineImpl, Codec<G>>> = {};
-  const objhash = (impl: ImplName): Codec<G> => {
-    const opts = { impl };
+  const objhash = (impl: ImplName, identity: 'stamp' | 'map' = 'stamp'): Codec<G> => {
+    const opts = { impl, identity };
     return { ckpt: (g) => checkpoint(g, opts), rst: (img) => restart(img, opts) as G };
   };
   if (env.nativeAvailable) out['objhash native'] = objhash('native');
+  if (env.nativeAvailable) out['objhash native, Map'] = objhash('native', 'map');
   out['objhash twin'] = objhash('js');
   Object.assign(out, anchorCodecs<G>(withMsgpackr));
   if (baseline) {
@@ -142,6 +143,7 @@ async function runCase<G>(
 ): Promise<W6Case> {
   const cs = plainCodecs<G>(env, true, env.baseline);
   sameImages(cs['objhash native'], cs['objhash twin']!, root, label);
+  sameImages(cs['objhash native, Map'], cs['objhash twin']!, root, `${label} (identity: 'map')`);
   const big = objects >= cfg.plainBigObjects;
   const rounds = big ? cfg.graphBigRounds : cfg.graphRounds;
   env.log(`${label}: measuring ${Object.keys(cs).length} implementations, ${rounds} rounds`);

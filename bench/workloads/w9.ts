@@ -64,6 +64,15 @@ export async function runW9(cfg: BenchConfig, env: Env): Promise<W9Result> {
       const name = impl === 'native' ? 'objhash native' : 'objhash twin';
       codecs.push(['W1 types', name, { ckpt: (g) => checkpoint(g, GraphT, { types, impl }), rst: (img) => restart(img, GraphT, { types, impl }) }]);
     }
+    // objects met for the first time (a copy of the graph made before each
+    // checkpoint, untimed): the stamps are added then, a Map is built as always
+    const copy = (): Graph => restart(checkpoint(root, GraphT, { types, identity: 'map' }), GraphT, { types });
+    const fresh = new Set<string>();
+    for (const identity of env.nativeAvailable ? (['stamp', 'map'] as const) : []) {
+      const name = identity === 'stamp' ? 'objhash native' : 'objhash native, Map';
+      codecs.push(['W1 types, new objects', name, { ckpt: (g) => checkpoint(g, GraphT, { types, impl: 'native', identity }), rst: (img) => restart(img, GraphT, { types, impl: 'native' }) }]);
+      fresh.add(`W1 types, new objects/${name}`);
+    }
     for (const impl of impls) {
       const name = impl === 'native' ? 'objhash native' : 'objhash twin';
       codecs.push(['W6 plain', name, { ckpt: (g) => checkpoint(g, { impl }), rst: (img) => restart(img, { impl }) as Graph }]);
@@ -80,8 +89,9 @@ export async function runW9(cfg: BenchConfig, env: Env): Promise<W9Result> {
     codecs.push(['v8', 'v8', anchorCodecs<Graph>(false).v8]);
     const list: CodecCase<Graph>[] = [];
     for (const [via, name, codec] of codecs) {
-      list.push({ name: `${via}/${name}`, codec });
-      list.push({ name: `${via}/${name} +gc`, codec, gcBetweenCalls: true });
+      const f = fresh.has(`${via}/${name}`) ? copy : undefined;
+      list.push({ name: `${via}/${name}`, codec, fresh: f });
+      list.push({ name: `${via}/${name} +gc`, codec, gcBetweenCalls: true, fresh: f });
     }
     const big = graphObjects(T) >= cfg.plainBigObjects;
     const rounds = big ? cfg.graphBigRounds : cfg.graphRounds;
@@ -137,6 +147,7 @@ export function w9Table(r: W9Result): Table {
       'total ms: checkpoint + restart medians without a forced GC between calls (after a warm-up call each round); +GC: a full GC (untimed) before every checkpoint and every restart.',
       'All rows interleaved in one process; vs v8 compares like with like (no GC with no GC, +GC with +GC); +GC ÷ no GC is the cost of running cold after a GC.',
       'objects = JS objects in the graph (no cycles), arrays included; every restart verified as in W1.',
+      "new objects: each checkpoint gets a copy of the graph made just before it (untimed) that no checkpoint has met: the first checkpoint of a state, which adds objhash's fields to every object (options.identity 'stamp', the default) or builds a Map ('map').",
     ],
   };
 }
