@@ -131,16 +131,16 @@ export class CheckpointContext implements Disposable {
     });
     this.#writer.writeHeader(table, opts.flags ?? 0);
     this.#hash = new ObjHash({ ...opts.hash, impl: b.name, nbits: opts.hash?.nbits ?? (opts.hash?.fixed || lastCount === 0 ? undefined : nbitsFor(this.#hint)) });
-    // slices stay short: no identity Map that rehashes 500k entries at once
-    if (this.#defer) seam.shardIds(this.#hash);
-    // a walk in one call: identities on the objects, if no other checkpoint has them
-    else if (opts.identity !== 'map') {
+    // identities on the objects, if no other checkpoint of the thread has them
+    if (opts.identity !== 'map') {
       this.#stamps = StampSession.start();
       if (this.#stamps !== undefined) {
         seam.stampIds(this.#hash, this.#stamps.ids);
         this.#values.ids = this.#stamps.values;
       }
     }
+    // else in Maps; slices stay short: none that rehashes 500k entries at once
+    if (this.#stamps === undefined && this.#defer) seam.shardIds(this.#hash);
     const ctx = this;
     this.#refs = {
       ref: (child, step) => ctx.#ref(child, step, false),
@@ -152,7 +152,7 @@ export class CheckpointContext implements Disposable {
   /**
    * Where this checkpoint keeps the identity of the objects it meets:
    * 'stamp' (on the objects, options.identity's default) or 'map' (asked
-   * for, a deferred walk, or another checkpoint of this thread stamping).
+   * for, or another checkpoint of this thread stamping meanwhile).
    */
   get identity(): 'stamp' | 'map' {
     return this.#stamps !== undefined ? 'stamp' : 'map';

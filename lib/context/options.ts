@@ -60,8 +60,7 @@ export interface CheckpointOptions extends ContextOptions {
    */
   deferWalk?: boolean;
   /**
-   * Where a walk in one call (not deferWalk) keeps the identity of the
-   * objects it has met.  'stamp' (default): on the objects, in private
+   * Where the checkpoint keeps the identity of the objects it has met.  'stamp' (default): on the objects, in private
    * class fields that objhash adds the first time it meets an object and
    * overwrites on every later checkpoint; invisible to JS (no key, no
    * symbol, not serialized), but each object's hidden class changes once,
