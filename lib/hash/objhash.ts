@@ -364,7 +364,7 @@ export class ObjHash implements Disposable {
       }
       const r = this.#qBase + this.#q;
       if (r > MAX_OBJREF) this.#fail(-ERRNO.E2BIG, where);
-      if (this.#stamped !== undefined) this.#stamped.prepare(key);
+      if (this.#stamped !== undefined) this.#stamped.prepare();
       if (type.grab !== undefined) {
         // before the object is visible; if it throws, nothing is added.
         // The queue goes first, so that reads inside grab see the core

@@ -42,9 +42,15 @@ class Stamp extends Carrier {
   #a: number | undefined = undefined;
   #b: number | undefined = undefined;
 
-  /** The entry of slot 0 (a) or 1 (b) of o for session s, else undefined. */
-  static get(o: object, s: object, slot: number): number | undefined {
-    if (!(#session in o) || o.#session !== s) return undefined;
+  /**
+   * The entry of slot 0 (a) or 1 (b) of o for session s, else undefined;
+   * null if o refuses the fields.  Gives o the fields if it has none (it is
+   * about to get an entry: the walk adds what it does not find), so that
+   * put() after it allocates nothing.
+   */
+  static find(o: object, s: object, slot: number): number | undefined | null {
+    if (!(#session in o)) return Stamp.carry(o) ? undefined : null;
+    if (o.#session !== s) return undefined;
     return slot === 0 ? o.#a : o.#b;
   }
 
@@ -60,9 +66,9 @@ class Stamp extends Carrier {
     }
   }
 
-  /** Sets the entry; false if o refuses private fields. */
-  static set(o: object, s: object, slot: number, v: number | undefined): boolean {
-    if (!(#session in o) && !Stamp.carry(o)) return false;
+  /** Sets the entry of o, which has the fields (find() gave them); false if it has none (it refused them). */
+  static put(o: object, s: object, slot: number, v: number | undefined): boolean {
+    if (!(#session in o)) return false;
     const t = o as Stamp;
     if (t.#session !== s) {
       t.#session = s;
@@ -138,10 +144,10 @@ export class StampedIds {
     this.#listed = listed;
   }
 
+  /** The entry of key; gives key the fields if it has none (see Stamp.find). */
   get(key: object): number | undefined {
-    const v = Stamp.get(key, this.#session.token, this.#slot);
-    if (v !== undefined || this.#refused.size === 0) return v;
-    return this.#refused.get(key);
+    const v = Stamp.find(key, this.#session.token, this.#slot);
+    return v !== null ? v : this.#refused.get(key);
   }
 
   has(key: object): boolean {
@@ -149,27 +155,26 @@ export class StampedIds {
   }
 
   /**
-   * Does now what set(key) may have to allocate (key's fields, a page of
-   * the key list), so that set() right after is a few stores: ObjHash
-   * calls it before a type's grab, so that nothing between the grab and
-   * the entry can fail, not even for lack of stack.
+   * Does now what set() may have to allocate (a page of the key list; the
+   * key's fields came with get()), so that set() right after is a few
+   * stores: ObjHash calls it before a type's grab, so that nothing between
+   * the grab and the entry can fail, not even for lack of stack.
    */
-  prepare(key: object): void {
-    Stamp.carry(key);
+  prepare(): void {
     if (this.#listed && (this.#n & PAGE_MASK) === 0) this.#keys.page(this.#n >>> PAGE_BITS);
   }
 
   set(key: object, value: number): this {
     const s = this.#session;
     if (s.closed) throw new Error('StampedIds: the session is closed');
-    if (!Stamp.set(key, s.token, this.#slot, value)) this.#refused.set(key, value);
+    if (!Stamp.put(key, s.token, this.#slot, value)) this.#refused.set(key, value);
     if (this.#listed) this.#keys.set(this.#n++, key);
     return this;
   }
 
   delete(key: object): boolean {
     if (this.get(key) === undefined) return false;
-    if (!this.#refused.delete(key)) Stamp.set(key, this.#session.token, this.#slot, undefined);
+    if (!this.#refused.delete(key)) Stamp.put(key, this.#session.token, this.#slot, undefined);
     return true;
   }
 
