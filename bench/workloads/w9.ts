@@ -15,7 +15,7 @@
  */
 import { checkpoint, restart, type ImplName } from '../../lib/index.js';
 import { buildGraph, graphTypes, verifyGraph, type Graph } from '../graph.js';
-import { gcAvailable } from '../harness.js';
+import { gc, gcAvailable } from '../harness.js';
 import type { BenchConfig, Env } from '../run.js';
 import { fmtCount, fmtInt, fmtMs, fmtRatio, type Table } from '../report.js';
 import { anchorCodecs, measureCodecs, type Codec, type CodecCase, type CodecTiming } from './w1.js';
@@ -39,6 +39,8 @@ export interface W9Case {
   T: number;
   objects: number;
   rows: W9Row[];
+  /** heap kept by the first checkpoint of a new copy of the graph, per object of it, by identity and via */
+  heap: { via: string; identity: 'stamp' | 'map'; bytesPerObject: number }[];
 }
 
 export interface W9Result {
@@ -103,11 +105,28 @@ export async function runW9(cfg: BenchConfig, env: Env): Promise<W9Result> {
       iterations: big ? 1 : cfg.graphIterations,
       warmup: true,
     });
+    // what the first checkpoint leaves on the heap: the stamps' fields (a
+    // Map is gone with its call); full GCs around, the image dropped
+    const heap: W9Case['heap'] = [];
+    for (const via of ['W1 types', 'W6 plain'] as const)
+      for (const identity of ['stamp', 'map'] as const) {
+        const g = copy();
+        gc();
+        gc();
+        const h0 = process.memoryUsage().heapUsed;
+        if (via === 'W1 types') checkpoint(g, GraphT, { types, identity });
+        else checkpoint(g, { identity });
+        gc();
+        gc();
+        heap.push({ via, identity, bytesPerObject: (process.memoryUsage().heapUsed - h0) / graphObjects(T) });
+        verifyGraph(g, spec, root, `${label} heap copy`);
+      }
     const v8s = t.get('v8/v8')!;
     const v8g = t.get('v8/v8 +gc')!;
     cases.push({
       T,
       objects: graphObjects(T),
+      heap,
       rows: codecs.map(([via, name]) => {
         const s = t.get(`${via}/${name}`)!;
         const g = t.get(`${via}/${name} +gc`)!;
@@ -139,6 +158,13 @@ export function w9Table(r: W9Result): Table {
         fmtRatio(x.gcVsSteady),
         String(Math.min(x.steady.samples, x.gc.samples)),
       ]);
+  for (const c of r.cases)
+    for (const via of ['W1 types', 'W6 plain']) {
+      const st = c.heap.find((h) => h.via === via && h.identity === 'stamp');
+      const mp = c.heap.find((h) => h.via === via && h.identity === 'map');
+      if (st && mp)
+        rows.push([`T=${fmtCount(c.T)}`, fmtInt(c.objects), via, 'heap kept per object by the first checkpoint', `stamp ${st.bytesPerObject.toFixed(1)} B`, '', '', '', `Map ${mp.bytesPerObject.toFixed(1)} B`, '', '', '1']);
+    }
   return {
     title,
     columns,
@@ -147,6 +173,7 @@ export function w9Table(r: W9Result): Table {
       'total ms: checkpoint + restart medians without a forced GC between calls (after a warm-up call each round); +GC: a full GC (untimed) before every checkpoint and every restart.',
       'All rows interleaved in one process; vs v8 compares like with like (no GC with no GC, +GC with +GC); +GC ÷ no GC is the cost of running cold after a GC.',
       'objects = JS objects in the graph (no cycles), arrays included; every restart verified as in W1.',
+      'heap kept: heapUsed after the first checkpoint of a new copy of the graph minus before (full GCs around, the image dropped), per object: the fields the stamps add to each object it met (options.identity \'stamp\'), against a Map that goes with its call (\'map\').',
       "new objects: each checkpoint gets a copy of the graph made just before it (untimed) that no checkpoint has met: the first checkpoint of a state, which adds objhash's fields to every object (options.identity 'stamp', the default) or builds a Map ('map').",
     ],
   };
