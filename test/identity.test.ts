@@ -204,6 +204,44 @@ describe.each(IMPLS)('identity on the objects (%s)', (impl) => {
     cx[Symbol.dispose]();
   });
 
+  it('proxies are stamped on themselves: no trap runs, and the bytes are the Map\'s', () => {
+    const trap = () => {
+      throw new Error('a trap ran');
+    };
+    const handler = { get: trap, has: trap, set: trap, defineProperty: trap, getOwnPropertyDescriptor: trap, ownKeys: trap, getPrototypeOf: trap };
+    const target = { id: 7 };
+    const p = new Proxy(target, handler);
+    const ids = new Map<object, number>([[p, 1], [target, 2]]);
+    const BoxT = defineObjType<object>({
+      name: 'box',
+      checkpoint(ctx, o) {
+        ctx.begin(251).uv(ids.get(o)!).end();
+      },
+      restore(ctx) {
+        ctx.readRecord(251);
+        return { id: ctx.uv() };
+      },
+    });
+    const PairT = defineObjType<{ a: object; b: object; c: object }>({
+      name: 'pair',
+      checkpoint(ctx, o) {
+        ctx.begin(252).uv(ctx.checkpointObj(o.a, BoxT)).uv(ctx.checkpointObj(o.b, BoxT)).uv(ctx.checkpointObj(o.c, BoxT)).end();
+      },
+      restore(ctx) {
+        ctx.readRecord(252);
+        return { a: ctx.objFetch(ctx.uv(), BoxT), b: ctx.objFetch(ctx.uv(), BoxT), c: ctx.objFetch(ctx.uv(), BoxT) };
+      },
+    });
+    const root = { a: p, b: target, c: p };
+    const opts = { impl, types: [PairT, BoxT] };
+    const a = checkpoint(root, PairT, opts);
+    expect(same(a, checkpoint(root, PairT, { ...opts, identity: 'map' }))).toBe(true);
+    expect(same(checkpoint(root, PairT, opts), a)).toBe(true);
+    const back = restart(a, PairT, opts);
+    expect(back.a).toBe(back.c);
+    expect(back.a).not.toBe(back.b);
+  });
+
   it('a deferred walk (the incremental checkpoint) stamps too, and holds the session across its slices', () => {
     const { root: g } = buildGraph(64, false, 5);
     const X = graphSchemaTypes(false);
