@@ -221,6 +221,88 @@ describe.each(IMPLS)('ObjHash (%s)', (impl) => {
     for (let i = 0; i < dropped.length; i++) if (dropped[i] !== finished[i]) throw new Error(`entry ${i} dropped another object than it holds`);
   });
 
+  it('restored objects of types with no drop stay out of the core; those with a drop enter it and are dropped in order', () => {
+    // holders (with a drop) of 2 leaves (no grab, no drop): the leaves are
+    // fetched from the JS side only, the holders go into the core
+    interface Leaf {
+      id: number;
+    }
+    interface Holder {
+      id: number;
+      kids: Leaf[];
+    }
+    const finished: Holder[] = [];
+    const dropped: Holder[] = [];
+    const LeafT = defineObjType<Leaf>({
+      name: 'leaf',
+      checkpoint: (ctx, l) => void ctx.begin(703).uv(l.id).end(),
+      restore(ctx) {
+        ctx.readRecord(703);
+        return { id: ctx.uv() };
+      },
+    });
+    const HolderT: ObjType<Holder> = defineObjType<Holder>({
+      name: 'holder2',
+      drop: (h) => dropped.push(h),
+      checkpoint(ctx, h) {
+        const kids = h.kids.map((k) => ctx.checkpointObj(k, LeafT));
+        ctx.begin(702).uv(h.id).uv(kids.length);
+        for (const k of kids) ctx.uv(k);
+        ctx.end();
+      },
+      restore(ctx) {
+        ctx.readRecord(702);
+        const id = ctx.uv();
+        const kids: Leaf[] = [];
+        for (let k = ctx.uv(); k > 0; k--) kids.push(ctx.objFetch(ctx.uv(), LeafT));
+        const h = { id, kids };
+        finished.push(h);
+        return h;
+      },
+    });
+    const shared = { id: 9999 };
+    const root: Holder = { id: 0, kids: [shared] };
+    const holders: Holder[] = [];
+    for (let i = 0; i < 1500; i++) holders.push({ id: 1 + i, kids: [{ id: 10000 + i }, shared] });
+    const Top = defineObjType<{ hs: Holder[] }>({
+      name: 'top',
+      checkpoint(ctx, t) {
+        const refs = t.hs.map((h) => ctx.checkpointObj(h, HolderT));
+        ctx.begin(704).uv(refs.length);
+        for (const r of refs) ctx.uv(r);
+        ctx.end();
+      },
+      restore(ctx) {
+        ctx.readRecord(704);
+        const hs: Holder[] = [];
+        for (let k = ctx.uv(); k > 0; k--) hs.push(ctx.objFetch(ctx.uv(), HolderT));
+        return { hs };
+      },
+    });
+    const types = [Top, HolderT, LeafT];
+    const image = checkpoint({ hs: [root, ...holders] }, Top, { impl, types });
+    dropped.length = 0;
+    const b = getBackend(impl) as unknown as Record<string, (...a: unknown[]) => unknown>;
+    const orig = b.insertTyped!;
+    let entries = 0;
+    b.insertTyped = function (...a: unknown[]) {
+      entries += a[3] as number;
+      return orig.apply(this, a);
+    };
+    let back: { hs: Holder[] };
+    try {
+      back = restart(image, Top, { impl, types });
+    } finally {
+      b.insertTyped = orig;
+    }
+    expect(back.hs.map((h) => [h.id, ...h.kids.map((k) => k.id)])).toEqual([root, ...holders].map((h) => [h.id, ...h.kids.map((k) => k.id)]));
+    for (const h of back.hs.slice(1)) expect(h.kids[1]).toBe(back.hs[0]!.kids[0]);
+    // the holders only (the top type has no drop either)
+    expect(entries).toBe(1501);
+    expect(dropped.length).toBe(1501);
+    for (let i = 0; i < dropped.length; i++) if (dropped[i] !== finished[i]) throw new Error(`entry ${i} dropped another object than it holds`);
+  });
+
   it('insert: by given objref; duplicate objref or objref <= 0 is EINVAL; a taken key EEXIST', () => {
     const h = make();
     const a = { fd: 1 };

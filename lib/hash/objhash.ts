@@ -512,6 +512,14 @@ export class ObjHash implements Disposable {
       this.#unmirrored === 0 &&
       this.#refObj.get(objref) === undefined
     ) {
+      if (type.drop === undefined) {
+        // nothing to drop, no key to find it by: the core would hold the
+        // entry only for fetch and has, which #refObj answers (a restart's
+        // hash is only fetched from, and freed)
+        this.#refObj.set(objref, obj);
+        this.#refTid.set(objref, tid);
+        return;
+      }
       if (this.#q !== 0) this.#flush(where);
       this.#rqRefs[this.#rq] = objref;
       this.#rqTypes[this.#rq++] = tid;
