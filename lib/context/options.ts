@@ -60,7 +60,8 @@ export interface CheckpointOptions extends ContextOptions {
    */
   deferWalk?: boolean;
   /**
-   * Where the checkpoint keeps the identity of the objects it has met.  'stamp' (default): on the objects, in private
+   * Where a walk in one call (not deferWalk, which keeps Maps) keeps the
+   * identity of the objects it has met.  'stamp' (default): on the objects, in private
    * class fields that objhash adds the first time it meets an object and
    * overwrites on every later checkpoint; invisible to JS (no key, no
    * symbol, not serialized), but each object's hidden class changes once,
