@@ -103,6 +103,40 @@ describe.each(IMPLS)('ObjHash (%s)', (impl) => {
     h.free();
   });
 
+  it('adds of types with no drop stay out of the core unless something asks it; free() drops the others in order', () => {
+    const b = getBackend(impl) as unknown as Record<string, (...a: unknown[]) => unknown>;
+    const orig = b.addMany!;
+    let moved = 0;
+    b.addMany = function (h: unknown, types: unknown, n: number) {
+      moved += n;
+      return orig.call(b, h, types, n);
+    };
+    const drops: number[] = [];
+    const D = defineObjType<{ fd: number }>({ name: 'dropped', drop: (o) => drops.push(o.fd) });
+    try {
+      const files = Array.from({ length: 3000 }, (_, fd) => ({ fd }));
+      let h = make();
+      for (const f of files) h.lookupAdd(f, FileT);
+      expect(h.lookupAdd(files[2999]!, FileT)).toEqual({ objref: 3000, first: false });
+      h.free();
+      expect(moved).toBe(0);
+      h = make();
+      for (const f of files) h.lookupAdd(f, FileT);
+      expect(h.size).toBe(3000); // asked: all of them go in
+      expect(moved).toBe(3000);
+      h.free();
+      h = make();
+      moved = 0;
+      for (const f of files.slice(0, 1500)) h.lookupAdd(f, FileT);
+      for (const f of files.slice(1500)) h.lookupAdd(f, D);
+      h.free();
+      expect(moved).toBe(3000);
+      expect(drops).toEqual(files.slice(1500).map((f) => f.fd));
+    } finally {
+      b.addMany = orig;
+    }
+  });
+
   it('a batch the core refuses midway (ENOMEM) takes the refused objects of a type without grab/drop back out', () => {
     const b = getBackend(impl) as unknown as Record<string, (...a: unknown[]) => unknown>;
     const orig = b.addMany!;
@@ -117,7 +151,10 @@ describe.each(IMPLS)('ObjHash (%s)', (impl) => {
     const files = Array.from({ length: 1100 }, (_, fd) => ({ fd }));
     let err: unknown;
     try {
+      // queued in JS: the core gets them when something asks it (size)
       for (const f of files) h.lookupAdd(f, FileT);
+      expect(fail).toBe(true);
+      void h.size;
     } catch (e) {
       err = e;
     } finally {

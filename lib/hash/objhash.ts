@@ -118,12 +118,17 @@ export class ObjHash implements Disposable {
   /**
    * New JS-keyed entries not yet in the core: they take the objrefs after
    * the core's next one, are grabbed here, and go into the core in one
-   * addMany call when the queue is full or before any other core call, so
-   * the core sees them in the same order (insertion order = drop order).
+   * addMany call before any other core call, so the core sees them in the
+   * same order (insertion order = drop order).  The queue grows as long as
+   * nothing asks the core: a checkpoint that only walks objects adds none
+   * of them to the core, and free() discards them unless one has a drop
+   * (#qDrops), in which case they go in first and are dropped in order.
    */
   #qTypes = new Uint16Array(QUEUE);
   #q = 0;
   #qBase = 0;
+  /** queued entries whose type has a drop */
+  #qDrops = 0;
   /**
    * Restored objects (types without grab) queued for one insertTyped into
    * the core: objrefs and type ids in the order the core will get them,
@@ -181,6 +186,13 @@ export class ObjHash implements Disposable {
     return h;
   }
 
+  /** Doubles the queue of JS-keyed adds (#qTypes). */
+  #growQueue(): void {
+    const grown = new Uint16Array(this.#qTypes.length * 2);
+    grown.set(this.#qTypes);
+    this.#qTypes = grown;
+  }
+
   /** Moves the queued entries (JS-keyed adds, or restored objects) into the core. */
   #flush(where: string): void {
     if (this.#rq !== 0) {
@@ -202,6 +214,7 @@ export class ObjHash implements Disposable {
     }
     const r = this.#b.addMany(this.#h!, this.#qTypes, n);
     this.#q = 0;
+    this.#qDrops = 0;
     if (r === n) return;
     // The core refused some (ENOMEM): they were grabbed and made visible
     // here, so take them back out and drop them, once each.
@@ -382,7 +395,9 @@ export class ObjHash implements Disposable {
           this.#inGrab = false;
         }
       }
+      if (this.#q === this.#qTypes.length) this.#growQueue();
       this.#qTypes[this.#q++] = tid;
+      if (type.drop !== undefined) this.#qDrops++;
       this.#ids.set(key, idValue(r, tid));
       this.#lastKey[tid] = key;
       this.#lastRef[tid] = r;
@@ -399,7 +414,6 @@ export class ObjHash implements Disposable {
         this.#bigTid.set(r, tid);
         this.#uncached++;
       }
-      if (this.#q === QUEUE) this.#flush(where);
       return r * 2 + 1;
     }
     const k = this.#numeric(key, type, where)!;
@@ -715,6 +729,8 @@ export class ObjHash implements Disposable {
     // those) must not keep the others from being dropped: free all the
     // same, then rethrow that first error.
     let first: { e: unknown } | undefined;
+    // queued adds with nothing to drop: the core never needs them
+    if (this.#q !== 0 && this.#qDrops === 0) this.#q = 0;
     if (this.#q !== 0 || this.#rq !== 0) {
       try {
         this.#flush('free');
