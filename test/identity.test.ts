@@ -15,6 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { CheckpointContext, ValueT, checkpoint, defineObjType, restart, type ObjType } from '../lib/index.js';
 import { buildGraph, graphSchemaTypes, graphTypes, type File, type Graph, type Mm, type Task } from '../bench/graph.js';
 import { IMPLS, expectCode, gc, rng } from './helpers.js';
+import { MAX_SERIAL as MAX_SERIAL_FOR_TEST, setSerialForTest } from '../lib/hash/stamped-ids.js';
 
 const root = join(__dirname, '..');
 
@@ -176,6 +177,30 @@ describe.each(IMPLS)('identity on the objects (%s)', (impl) => {
     expect(back.pair.a).toBe(back.pair.b);
     const p = restart(inner[0]!, { impl }) as typeof pair;
     expect(p.a).toBe(p.b);
+  });
+
+  it('session serials starting over (after 2^30 - 1 checkpoints) never read the fields of the serial they reuse', () => {
+    const a = { n: 1 };
+    const b = { n: 2 };
+    const first = { a, b, pair: [a, b] };
+    const second = { b, a, pair: [b, a], more: [a] };
+    try {
+      // serial 1 stamps a and b (b: objref 3 of that image)
+      setSerialForTest(0);
+      checkpoint(first, { impl });
+      // the serial after the last one is 1 again: a new session, whose fields
+      // a and b do not have yet, whatever serial 1 wrote on them
+      setSerialForTest(MAX_SERIAL_FOR_TEST);
+      const img = checkpoint(second, { impl });
+      expect(same(img, checkpoint(second, { impl, identity: 'map' }))).toBe(true);
+      const back = restart(img, { impl }) as typeof second;
+      expect(back.pair[0]).toBe(back.b);
+      expect(back.more[0]).toBe(back.a);
+      // and the new era stamps as before: a later checkpoint reads its own entries
+      expect(same(checkpoint(second, { impl }), img)).toBe(true);
+    } finally {
+      setSerialForTest(0);
+    }
   });
 
   it('after a failed checkpoint the next one stamps, and is right', () => {

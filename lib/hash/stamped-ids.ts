@@ -21,8 +21,9 @@
  * objects) goes to a `Map` instead, so nothing depends on that.
  *
  * What the fields say is only valid for the session that wrote them: each
- * entry holds its session's token (a fresh object), and a table reads an
- * entry only when the token is its own.  One session stamps at a time in a
+ * entry holds its session's serial (never the same twice with one Stamp
+ * class, see makeStamp), and a table reads an entry only when the serial
+ * is its own.  One session stamps at a time in a
  * thread (sessionStart() returns undefined while another is open and
  * alive), and a session has two tables (slots): the hash's and the plain
  * values codec's, both for the same checkpoint.  So nothing is ever
@@ -37,65 +38,94 @@ class Carrier {
   }
 }
 
-class Stamp extends Carrier {
-  #session: object | undefined = undefined;
-  #a: number | undefined = undefined;
-  #b: number | undefined = undefined;
+/**
+ * A class whose instances' fields hold the entries: #session is the
+ * serial (a small integer) of the session that wrote #a and #b.  A serial
+ * rather than a token object, because writing a young object into every
+ * old object a checkpoint meets costs a write barrier with a remembered-
+ * set entry each (measured: ~10% of a W1 checkpoint, docs/INTERNALS.md);
+ * a small integer is stored as is.  Serials run 1..MAX_SERIAL, then start
+ * over with a new class (makeStamp): its private names are new, so no
+ * field written before the wrap can be read after it.
+ */
+function makeStamp() {
+  return class Stamp extends Carrier {
+    #session = 0;
+    #a: number | undefined = undefined;
+    #b: number | undefined = undefined;
 
-  /**
-   * The entry of slot 0 (a) or 1 (b) of o for session s, else undefined;
-   * null if o refuses the fields.  Gives o the fields if it has none (it is
-   * about to get an entry: the walk adds what it does not find), so that
-   * put() after it allocates nothing.
-   */
-  static find(o: object, s: object, slot: number): number | undefined | null {
-    if (!(#session in o)) return Stamp.carry(o) ? undefined : null;
-    if (o.#session !== s) return undefined;
-    return slot === 0 ? o.#a : o.#b;
-  }
+    /**
+     * The entry of slot 0 (a) or 1 (b) of o for session s, else undefined;
+     * null if o refuses the fields.  Gives o the fields if it has none (it is
+     * about to get an entry: the walk adds what it does not find), so that
+     * put() after it allocates nothing.
+     */
+    static find(o: object, s: number, slot: number): number | undefined | null {
+      if (!(#session in o)) return Stamp.carry(o) ? undefined : null;
+      if (o.#session !== s) return undefined;
+      return slot === 0 ? o.#a : o.#b;
+    }
 
-  /** Gives o the fields if it has none; false if it refuses them (a TypeError; anything else is thrown). */
-  static carry(o: object): boolean {
-    if (#session in o) return true;
-    try {
-      new Stamp(o);
+    /** Gives o the fields if it has none; false if it refuses them (a TypeError; anything else is thrown). */
+    static carry(o: object): boolean {
+      if (#session in o) return true;
+      try {
+        new Stamp(o);
+        return true;
+      } catch (e) {
+        if (e instanceof TypeError) return false;
+        throw e;
+      }
+    }
+
+    /** Sets the entry of o, which has the fields (find() gave them); false if it has none (it refused them). */
+    static put(o: object, s: number, slot: number, v: number | undefined): boolean {
+      if (!(#session in o)) return false;
+      const t = o as Stamp;
+      if (t.#session !== s) {
+        t.#session = s;
+        t.#a = undefined;
+        t.#b = undefined;
+      }
+      if (slot === 0) t.#a = v;
+      else t.#b = v;
       return true;
-    } catch (e) {
-      if (e instanceof TypeError) return false;
-      throw e;
     }
-  }
+  };
+}
 
-  /** Sets the entry of o, which has the fields (find() gave them); false if it has none (it refused them). */
-  static put(o: object, s: object, slot: number, v: number | undefined): boolean {
-    if (!(#session in o)) return false;
-    const t = o as Stamp;
-    if (t.#session !== s) {
-      t.#session = s;
-      t.#a = undefined;
-      t.#b = undefined;
-    }
-    if (slot === 0) t.#a = v;
-    else t.#b = v;
-    return true;
-  }
+/** The highest session serial before they start over with a new Stamp class (a small integer: 2^30 - 1). */
+export const MAX_SERIAL = 0x3fff_ffff;
+
+/** The Stamp class of the serials now handed out, and the last serial handed out. */
+let Stamp = makeStamp();
+let serial = 0;
+
+/** @internal Tests: the next session gets serial n + 1 (n = MAX_SERIAL: the next one starts over). */
+export function setSerialForTest(n: number): void {
+  serial = n;
 }
 
 /** The open session of this thread (weakly: one dropped unclosed does not block the next). */
 let open: WeakRef<StampSession> | undefined;
 
-/** A token no table is stamped with: a closed session's tables read it, and find nothing. */
-const CLOSED: object = Object.freeze({});
+/** The serial of a closed session: no entry is read with it (a new object's #session is 0 and says nothing). */
+const CLOSED = -1;
 
 /** The right to stamp objects, for one checkpoint: its token and its two tables. */
 export class StampSession {
-  /** what this session's entries carry (CLOSED once it is closed) */
-  token: object = {};
+  /** what this session's entries carry: its serial (CLOSED once it is closed) */
+  token: number;
   /** The hash's table (slot 0, with its keys listed for iteration) and the values codec's (slot 1). */
   readonly ids: StampedIds;
   readonly values: StampedIds;
 
   private constructor() {
+    if (serial === MAX_SERIAL) {
+      serial = 0;
+      Stamp = makeStamp();
+    }
+    this.token = ++serial;
     this.ids = new StampedIds(this, 0, true);
     this.values = new StampedIds(this, 1, false);
   }
