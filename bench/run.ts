@@ -107,7 +107,7 @@ const FULL: BenchConfig = {
   quick: false,
   graphSizes: [10_000, 200_000],
   graphBigT: 100_000,
-  graphRounds: 5,
+  graphRounds: 8,
   graphIterations: 4,
   graphBigRounds: 3,
   w3Sizes: [1_000, 1_000_000, 10_000_000],

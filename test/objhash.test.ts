@@ -107,8 +107,8 @@ describe.each(IMPLS)('ObjHash (%s)', (impl) => {
     const b = getBackend(impl) as unknown as Record<string, (...a: unknown[]) => unknown>;
     const orig = b.addMany!;
     let moved = 0;
-    b.addMany = function (h: unknown, types: unknown, n: number) {
-      moved += n;
+    b.addMany = function (h: unknown, types: unknown, n: unknown) {
+      moved += n as number;
       return orig.call(b, h, types, n);
     };
     const drops: number[] = [];

@@ -15,6 +15,17 @@ import { fmtBytes, fmtMs, fmtRatio, type Table } from '../report.js';
 
 export const GRAPH_IMPLS = ['objhash native', 'objhash native, Map', 'objhash twin', 'v8', 'msgpackr'] as const;
 export type GraphImpl = (typeof GRAPH_IMPLS)[number];
+/**
+ * Why the baseline checkpoints an input of its own, built by the same
+ * function from the same seed: a checkout keeps its identities in private
+ * fields on the objects (options.identity 'stamp'), and two checkouts
+ * stamping the same objects give each object two sets of fields; the
+ * second set slows both (measured: 1.24× for two identical copies of one
+ * checkout, docs/INTERNALS.md).
+ */
+export const BASELINE_OWN_INPUT =
+  'the baseline checkpoints its own copy of the input, built the same way (two checkouts stamping the same objects would slow each other)';
+
 /** The row of another checkout's native backend (--baseline): `baseline <short commit>`. */
 export type BaselineImpl = `baseline ${string}`;
 
@@ -60,7 +71,7 @@ export interface Codec<G = Graph> {
   rst: (img: Uint8Array) => G;
 }
 
-function codecs(cycles: boolean, keyed: boolean, withMsgpackr: boolean, env: Env, baseline?: Baseline): Partial<Record<GraphImpl | BaselineImpl, Codec>> {
+function codecs(cycles: boolean, keyed: boolean, withMsgpackr: boolean, env: Env, baseline?: Baseline, own?: Graph): Partial<Record<GraphImpl | BaselineImpl, Codec>> {
   const out: Partial<Record<GraphImpl | BaselineImpl, Codec>> = {};
   const { GraphT, types } = graphTypes(cycles, keyed);
   const objhash = (impl: ImplName, identity: 'stamp' | 'map' = 'stamp'): Codec => {
@@ -77,7 +88,8 @@ function codecs(cycles: boolean, keyed: boolean, withMsgpackr: boolean, env: Env
     // defineObjType (and core) of the checkout that made it
     const b = baseline.graph.graphTypes(cycles, keyed);
     const opts = { types: b.types, impl: 'native' as const };
-    out[baseline.name] = { ckpt: (g) => baseline.lib.checkpoint(g, b.GraphT, opts), rst: (img) => baseline.lib.restart(img, b.GraphT, opts) };
+    // on its own copy of the input (see BASELINE_OWN_INPUT)
+    out[baseline.name] = { ckpt: (g) => baseline.lib.checkpoint(own ?? g, b.GraphT, opts), rst: (img) => baseline.lib.restart(img, b.GraphT, opts) };
   }
   return out;
 }
@@ -218,7 +230,7 @@ export async function runGraphWorkload(id: 'W1' | 'W2', keyed: boolean, cfg: Ben
       const label = `${id} T=${T}${cycles ? ' cycles' : ''}`;
       env.log(`${label}: building the graph`);
       const { root, spec } = buildGraph(T, cycles);
-      const cs = codecs(cycles, keyed, !keyed, env, baseline);
+      const cs = codecs(cycles, keyed, !keyed, env, baseline, baseline ? buildGraph(T, cycles).root : undefined);
       // Untimed check first: both backends write the same bytes (every
       // restart in the measured rounds is verified).
       sameImages(cs['objhash native'], cs['objhash twin']!, root, label);
@@ -278,7 +290,7 @@ export function graphImplCells(
 
 /** The note under a table with a baseline row. */
 export function baselineNote(baseline: BaselineImpl): string {
-  return `vs baseline: objhash native's total ÷ ${baseline}'s (that checkout's own native backend and code, in the same rounds; lower is faster now); its images may differ in bytes (format changes), its restarts are verified the same way.`;
+  return `vs baseline: objhash native's total ÷ ${baseline}'s (that checkout's own native backend and code, in the same rounds; lower is faster now); its images may differ in bytes (format changes), its restarts are verified the same way; ${BASELINE_OWN_INPUT}.`;
 }
 
 export function graphTable(r: GraphWorkloadResult, title: string): Table {

@@ -114,7 +114,7 @@ export function verifyTree(back: TreeNode, orig: TreeNode, n: number, label: str
 }
 
 /** objhash for plain values (no types), native and twin, then the anchors, then the baseline's native backend (if given). */
-export function plainCodecs<G>(env: Env, withMsgpackr: boolean, baseline?: Baseline): Partial<Record<GraphImpl | BaselineImpl, Codec<G>>> {
+export function plainCodecs<G>(env: Env, withMsgpackr: boolean, baseline?: Baseline, own?: G): Partial<Record<GraphImpl | BaselineImpl, Codec<G>>> {
   const out: Partial<Record<GraphImpl | BaselineImpl, Codec<G>>> = {};
   const objhash = (impl: ImplName, identity: 'stamp' | 'map' = 'stamp'): Codec<G> => {
     const opts = { impl, identity };
@@ -126,7 +126,8 @@ export function plainCodecs<G>(env: Env, withMsgpackr: boolean, baseline?: Basel
   Object.assign(out, anchorCodecs<G>(withMsgpackr));
   if (baseline) {
     const opts = { impl: 'native' as const };
-    out[baseline.name] = { ckpt: (g) => baseline.lib.checkpoint(g, opts), rst: (img) => baseline.lib.restart(img, opts) as G };
+    // on its own copy of the input (BASELINE_OWN_INPUT)
+    out[baseline.name] = { ckpt: (g) => baseline.lib.checkpoint(own ?? g, opts), rst: (img) => baseline.lib.restart(img, opts) as G };
   }
   return out;
 }
@@ -140,8 +141,9 @@ async function runCase<G>(
   label: string,
   cfg: BenchConfig,
   env: Env,
+  own: (() => G) | undefined,
 ): Promise<W6Case> {
-  const cs = plainCodecs<G>(env, true, env.baseline);
+  const cs = plainCodecs<G>(env, true, env.baseline, env.baseline && own ? own() : undefined);
   sameImages(cs['objhash native'], cs['objhash twin']!, root, label);
   sameImages(cs['objhash native, Map'], cs['objhash twin']!, root, `${label} (identity: 'map')`);
   const big = objects >= cfg.plainBigObjects;
@@ -199,14 +201,14 @@ export async function runW6(cfg: BenchConfig, env: Env): Promise<W6Result> {
     const label = `W6 graph T=${T}`;
     env.log(`${label}: building the graph`);
     const { root, spec } = buildGraph(T, false);
-    cases.push(await runCase<Graph>('graph', T, graphObjects(T), root, (back, name) => verifyGraph(back, spec, root, `${label} ${name}`), label, cfg, env));
+    cases.push(await runCase<Graph>('graph', T, graphObjects(T), root, (back, name) => verifyGraph(back, spec, root, `${label} ${name}`), label, cfg, env, () => buildGraph(T, false).root));
   }
   {
     const n = cfg.plainTreeNodes;
     const label = `W6 tree N=${n}`;
     env.log(`${label}: building the tree`);
     const root = buildTree(n);
-    cases.push(await runCase<TreeNode>('tree', n, 2 * n, root, (back, name) => verifyTree(back, root, n, `${label} ${name}`), label, cfg, env));
+    cases.push(await runCase<TreeNode>('tree', n, 2 * n, root, (back, name) => verifyTree(back, root, n, `${label} ${name}`), label, cfg, env, () => buildTree(n)));
   }
   return { id: 'W6', baseline: env.baseline?.name, cases };
 }

@@ -85,8 +85,10 @@ export async function runW9(cfg: BenchConfig, env: Env): Promise<W9Result> {
       // ObjType only works with the defineObjType of the checkout that made it)
       const b = base.graph.graphTypes(false, false);
       const bo = { types: b.types, impl: 'native' as const };
-      codecs.push(['W1 types', base.name, { ckpt: (g) => base.lib.checkpoint(g, b.GraphT, bo), rst: (img) => base.lib.restart(img, b.GraphT, bo) }]);
-      codecs.push(['W6 plain', base.name, { ckpt: (g) => base.lib.checkpoint(g, { impl: 'native' }), rst: (img) => base.lib.restart(img, { impl: 'native' }) as Graph }]);
+      // on its own copy of the graph (BASELINE_OWN_INPUT)
+      const own = buildGraph(T, false).root;
+      codecs.push(['W1 types', base.name, { ckpt: () => base.lib.checkpoint(own, b.GraphT, bo), rst: (img) => base.lib.restart(img, b.GraphT, bo) }]);
+      codecs.push(['W6 plain', base.name, { ckpt: () => base.lib.checkpoint(own, { impl: 'native' }), rst: (img) => base.lib.restart(img, { impl: 'native' }) as Graph }]);
     }
     codecs.push(['v8', 'v8', anchorCodecs<Graph>(false).v8]);
     const list: CodecCase<Graph>[] = [];
