@@ -662,6 +662,28 @@ describe('streaming writer', () => {
   });
 });
 
+describe('streaming writer: chunk memory', () => {
+  it('hands out each chunk but the last in a buffer of its own length, and keeps writing in one buffer', () => {
+    const chunks: Uint8Array[] = [];
+    const w = writer({ highWaterMark: 1024, initialSize: 64, sink: (c) => chunks.push(c) });
+    w.writeHeader(TYPES);
+    for (let i = 0; i < 3000; i++) {
+      w.begin(101);
+      w.str(`record ${i}`);
+      w.end();
+    }
+    w.tail(0);
+    w.finish();
+    expect(chunks.length).toBeGreaterThan(20);
+    // a view of a larger buffer would keep that buffer alive with the chunk
+    for (const c of chunks.slice(0, -1)) {
+      expect(c.byteOffset).toBe(0);
+      expect(c.buffer.byteLength).toBe(c.length);
+    }
+    expect(new Set(chunks.map((c) => c.buffer)).size).toBe(chunks.length);
+  });
+});
+
 describe('FileSource', () => {
   it('reads a temp file through a small window', () => {
     const img = smallImage();

@@ -42,9 +42,9 @@ class Carrier {
  * A class whose instances' fields hold the entries: #session is the
  * serial (a small integer) of the session that wrote #a and #b.  A serial
  * rather than a token object, because writing a young object into every
- * old object a checkpoint meets costs a write barrier with a remembered-
- * set entry each (measured: ~10% of a W1 checkpoint, docs/INTERNALS.md);
- * a small integer is stored as is.  Serials run 1..MAX_SERIAL, then start
+ * old object a checkpoint meets takes the write barrier's slow path (a
+ * remembered-set entry each); a small integer is stored as is
+ * (docs/INTERNALS.md, "Identity on the objects", has the measurement).  Serials run 1..MAX_SERIAL, then start
  * over with a new class (makeStamp): its private names are new, so no
  * field written before the wrap can be read after it.
  */

@@ -22,8 +22,9 @@
  *   payload moved up if it turns out longer (docs/FORMAT.md §12).
  * - Streaming: with a sink, whenever the completed bytes in main exceed
  *   highWaterMark after a record completes, main's completed bytes are
- *   handed to the sink (never touched again) and the writer continues in
- *   a fresh buffer; the CRC-32C is extended over each chunk as it leaves.
+ *   handed to the sink as a copy of exactly those bytes, and the writer
+ *   continues in the same buffer; the CRC-32C is extended over each chunk
+ *   as it leaves.
  */
 import { ObjHashError } from '../errors.js';
 import { V1_HEADER, padding, uvLength, v2Head, type Crc32c } from './format.js';
@@ -399,13 +400,23 @@ export abstract class RecordWriter extends PayloadWriter {
     if (this.crcIdx < n) this.crc = this.crc32c(m.subarray(this.crcIdx, n), this.crc) >>> 0;
     this.crcIdx = 0;
     this.base += n;
-    const chunk = m.subarray(0, n);
-    const fresh =
-      this.finished
-        ? EMPTY
-        : new Uint8Array(Math.max(this.initialSize, Math.min(m.length, 2 * this.hwm + 64)));
-    this.mbuf = fresh;
-    this.mdv = new DataView(fresh.buffer);
+    // A chunk is a copy of exactly its bytes, and the writer goes on in
+    // the same buffer (unless a long record grew it past twice the high
+    // water mark, or this is the last chunk): a view of a fresh buffer per
+    // chunk kept up to twice the image alive in half-filled buffers, and
+    // the extra external memory started V8's incremental marking in the
+    // middle of the walk (docs/INTERNALS.md, "Pauses").
+    const last = this.finished;
+    const keep = !last && m.length <= 2 * this.hwm + 64;
+    const chunk = keep ? m.slice(0, n) : m.subarray(0, n);
+    if (!keep) {
+      const fresh = last ? EMPTY : new Uint8Array(Math.max(this.initialSize, 2 * this.hwm + 64));
+      this.mbuf = fresh;
+      this.mdv = new DataView(fresh.buffer);
+    } else {
+      if (targetIsMain) this.mdv = this.dv;
+      this.mbuf = m;
+    }
     this.mpos = 0;
     if (targetIsMain) {
       this.buf = this.mbuf;
