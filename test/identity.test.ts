@@ -267,25 +267,40 @@ describe.each(IMPLS)('identity on the objects (%s)', (impl) => {
     expect(back.a).not.toBe(back.b);
   });
 
-  it('a deferred walk (the incremental checkpoint) keeps its identities in Maps, and a checkpoint between its slices stamps', () => {
+  it('a deferred walk (the incremental checkpoint) uses the fields objects have, adds none, and a checkpoint between its slices uses a Map', () => {
     const { root: g } = buildGraph(64, false, 5);
     const X = graphSchemaTypes(false);
     const opts = { impl, types: X.types };
+    // half the tasks (and what they hold) stamped by a checkpoint in one call
+    checkpoint({ tasks: g.tasks.slice(0, 32) }, X.GraphT, opts);
+    const stampedTask = g.tasks[0]!;
+    const freshTask = g.tasks[63]!;
+    const twin = (t: Task): Task => ({ pid: t.pid, name: t.name, parent: t.parent, files: t.files, mm: t.mm });
+    const before = twin(freshTask);
+    expect(sameHiddenClass(freshTask, before)).toBe(true);
     const cx = new CheckpointContext({ ...opts, deferWalk: true });
-    expect(cx.identity).toBe('map');
+    expect(cx.identity).toBe('stamp');
     cx.checkpointObj(g, X.GraphT);
     let slices = 0;
     while (!cx.walkSome(0)) {
       // a checkpoint between two slices, of objects the slices meet too: each image right
       const t = g.tasks[slices % g.tasks.length]!;
       const between = new CheckpointContext(opts);
-      expect(between.identity).toBe('stamp');
+      expect(between.identity).toBe('map');
       between.checkpointObj(t, X.TaskT);
       expect(same(between.finish(), checkpoint(t, X.TaskT, { ...opts, identity: 'map' }))).toBe(true);
       slices++;
     }
     expect(slices).toBeGreaterThan(0);
     expect(same(cx.finish(), checkpoint(g, X.GraphT, { ...opts, identity: 'map' }))).toBe(true);
+    // the walk gave no fields to the objects that had none
+    expect(sameHiddenClass(freshTask, before)).toBe(true);
+    expect(sameHiddenClass(stampedTask, twin(stampedTask))).toBe(false);
+    // and the next checkpoint in one call stamps again, and is right
+    const next = new CheckpointContext(opts);
+    expect(next.identity).toBe('stamp');
+    next.checkpointObj(g, X.GraphT);
+    expect(same(next.finish(), checkpoint(g, X.GraphT, { ...opts, identity: 'map' }))).toBe(true);
   });
 
   it('options.identity other than stamp or map: EINVAL naming it', () => {

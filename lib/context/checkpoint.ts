@@ -131,13 +131,11 @@ export class CheckpointContext implements Disposable {
     });
     this.#writer.writeHeader(table, opts.flags ?? 0);
     this.#hash = new ObjHash({ ...opts.hash, impl: b.name, nbits: opts.hash?.nbits ?? (opts.hash?.fixed || lastCount === 0 ? undefined : nbitsFor(this.#hint)) });
-    // a walk in one call: identities on the objects, if no other checkpoint
-    // of the thread has them.  Not an incremental one: the fields it adds
-    // to objects met for the first time are young objects that old ones
-    // point at, and with a small young generation a scavenge then stalled a
-    // slice for 147-203 ms (W10, --max-semi-space-size=8; 25-39 ms with Maps)
-    if (opts.identity !== 'map' && !this.#defer) {
-      this.#stamps = StampSession.start();
+    // identities on the objects, if no other checkpoint of the thread has
+    // them.  An incremental one adds no fields: objects met for the first
+    // time go to shards (see StampSession.start)
+    if (opts.identity !== 'map') {
+      this.#stamps = StampSession.start(!this.#defer);
       if (this.#stamps !== undefined) {
         seam.stampIds(this.#hash, this.#stamps.ids);
         this.#values.ids = this.#stamps.values;

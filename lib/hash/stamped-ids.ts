@@ -30,6 +30,7 @@
  * cleared: an old entry is simply not its session's.
  */
 import { PAGE_BITS, PAGE_MASK, PagedArray } from '../util/paged.js';
+import { ShardedIds } from './sharded-ids.js';
 
 /** Makes `new Stamp(o)` add the fields to o itself (a constructor that returns another object). */
 class Carrier {
@@ -56,12 +57,13 @@ function makeStamp() {
 
     /**
      * The entry of slot 0 (a) or 1 (b) of o for session s, else undefined;
-     * null if o refuses the fields.  Gives o the fields if it has none (it is
-     * about to get an entry: the walk adds what it does not find), so that
-     * put() after it allocates nothing.
+     * null if o has no fields (and refuses them, or `carry` is false: the
+     * caller keeps its entry elsewhere).  With `carry`, gives o the fields
+     * if it has none (it is about to get an entry: the walk adds what it
+     * does not find), so that put() after it allocates nothing.
      */
-    static find(o: object, s: number, slot: number): number | undefined | null {
-      if (!(#session in o)) return Stamp.carry(o) ? undefined : null;
+    static find(o: object, s: number, slot: number, carry: boolean): number | undefined | null {
+      if (!(#session in o)) return carry && Stamp.carry(o) ? undefined : null;
       if (o.#session !== s) return undefined;
       return slot === 0 ? o.#a : o.#b;
     }
@@ -120,25 +122,33 @@ export class StampSession {
   readonly ids: StampedIds;
   readonly values: StampedIds;
 
-  private constructor() {
+  private constructor(carry: boolean) {
     if (serial === MAX_SERIAL) {
       serial = 0;
       Stamp = makeStamp();
     }
     this.token = ++serial;
-    this.ids = new StampedIds(this, 0, true);
-    this.values = new StampedIds(this, 1, false);
+    this.ids = new StampedIds(this, 0, true, carry);
+    this.values = new StampedIds(this, 1, false, carry);
   }
 
   get closed(): boolean {
     return this.token === CLOSED;
   }
 
-  /** A new session, or undefined while another one is open in this thread. */
-  static start(): StampSession | undefined {
+  /**
+   * A new session, or undefined while another one is open in this thread.
+   * With `carry` false (an incremental checkpoint), objects that have no
+   * fields yet do not get them: their entries go to ShardedIds.  Adding
+   * the fields to 850k objects met for the first time, slice after slice,
+   * made young property arrays for old objects, and the scavenges of them
+   * stalled a slice for up to 155 ms (docs/INTERNALS.md); objects stamped
+   * by an earlier checkpoint are read and written in place.
+   */
+  static start(carry = true): StampSession | undefined {
     const cur = open?.deref();
     if (cur !== undefined && !cur.closed) return undefined;
-    const s = new StampSession();
+    const s = new StampSession(carry);
     open = new WeakRef(s);
     return s;
   }
@@ -165,18 +175,22 @@ export class StampedIds {
   readonly #listed: boolean;
   #keys = new PagedArray<object>();
   #n = 0;
-  /** entries of objects that refused the fields */
-  #refused = new Map<object, number>();
+  /** add the fields to objects that have none (else their entries go to #refused) */
+  readonly #carry: boolean;
+  /** entries of objects that have no fields (they refused them, or #carry is false) */
+  #refused: Map<object, number> | ShardedIds;
 
-  constructor(session: StampSession, slot: number, listed: boolean) {
+  constructor(session: StampSession, slot: number, listed: boolean, carry: boolean) {
     this.#session = session;
     this.#slot = slot;
     this.#listed = listed;
+    this.#carry = carry;
+    this.#refused = carry ? new Map() : new ShardedIds();
   }
 
   /** The entry of key; gives key the fields if it has none (see Stamp.find). */
   get(key: object): number | undefined {
-    const v = Stamp.find(key, this.#session.token, this.#slot);
+    const v = Stamp.find(key, this.#session.token, this.#slot, this.#carry);
     return v !== null ? v : this.#refused.get(key);
   }
 
@@ -212,7 +226,7 @@ export class StampedIds {
   clear(): void {
     this.#keys = new PagedArray();
     this.#n = 0;
-    this.#refused = new Map();
+    this.#refused = this.#carry ? new Map() : new ShardedIds();
   }
 
   /**
