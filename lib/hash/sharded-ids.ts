@@ -7,10 +7,11 @@
  * step: measured on this project's machine (docs/INTERNALS.md), 44 ms when
  * it passes 262,144 entries and 92 ms at 524,288.  An incremental
  * checkpoint (options.incremental of the stream calls) promises the event
- * loop a short slice, so its hash keeps its identities here instead: the
+ * loop a short slice, so it keeps here the identities of the objects that
+ * carry no stamps (stamped-ids.ts; all of them when it cannot stamp): the
  * longest rehash is that of one shard (about 22 ms at 131,072), at the
  * price of one more Map probe per full shard for an object not seen yet.
- * The synchronous calls keep the single Map.
+ * The synchronous calls, when they use a Map, keep a single one.
  *
  * Only what ObjHash uses of a Map is here, and ObjHash sets a key only
  * after a miss: set() takes a key that is in no shard.
