@@ -10,6 +10,7 @@ import {
   checkpoint,
   checkpointToFile,
   defineObjType,
+  ref,
   restart,
   restartFromFile,
   type CheckpointOptions,
@@ -131,6 +132,33 @@ describe.each(IMPLS)('checkpoint/restart (%s)', (impl) => {
     expect(back.length).toBe(2);
     expect(back[0]!.author).toBe(back[1]!.author);
     expect(back[0]!.author.name).toBe('Le Guin');
+  });
+
+  it.each(['stamp', 'map'] as const)('an object met again as another type is an EINVAL naming both types (identity %s)', (identity) => {
+    const shared = { name: 'x', kids: [] };
+    const OtherT = nodeType('other');
+    // checkpointObj: the second time the object is met, from the same record
+    const Pair = defineObjType<Node>({
+      name: 'pair',
+      checkpoint(ctx, n) {
+        const a = ctx.checkpointObj(n.kids[0]!, NodeT);
+        const b = ctx.checkpointObj(n.kids[1]!, OtherT);
+        ctx.begin(REC_NODE).i32(a).i32(b).end();
+      },
+      restore: () => ({ name: '', kids: [] }),
+    });
+    const e = expectCode(() => checkpoint({ name: 'p', kids: [shared, shared] }, Pair, opts({ types: [Pair, NodeT, OtherT], identity })), 'EINVAL');
+    expect(e.message).toContain('the object is in the hash as a node, not a other');
+    // a fields ref, walked from the queue
+    const A = defineObjType<{ v: number }>({ name: 'fa', fields: { v: 'uv' } });
+    const B = defineObjType<{ v: number }>({ name: 'fb', fields: { v: 'uv' } });
+    const Holder = defineObjType<{ a: { v: number }; b: { v: number } }>({ name: 'holder', fields: { a: ref(A), b: ref(B) } });
+    const o = { v: 1 };
+    const e3 = expectCode(() => checkpoint({ a: o, b: o }, Holder, { impl, types: [Holder, A, B], identity }), 'EINVAL');
+    expect(e3.message).toContain('as a fa, not a fb');
+    // the same objects as one type each round-trip
+    const back = restart(checkpoint({ a: o, b: { v: 2 } }, Holder, { impl, types: [Holder, A, B], identity }), Holder, { impl, types: [Holder, A, B] });
+    expect(back).toEqual({ a: { v: 1 }, b: { v: 2 } });
   });
 
   it('writes an object before the first record that refers to it, even from inside an open record', () => {
