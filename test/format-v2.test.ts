@@ -20,11 +20,13 @@ import {
   checkpoint,
   defineObjType,
   inspectImage,
+  ref,
   restart,
   restartFromFile,
   type ObjType,
 } from '../lib/index.js';
 import { getBackend } from '../lib/backend/loader.js';
+import { schemaOf } from '../lib/walk/walked.js';
 import { TYPES, TaskType, buildTree, diffTrees } from '../examples/proctree.js';
 import { IMPLS, chunked as chunks, expectCode, outcome, rng } from './helpers.js';
 
@@ -161,6 +163,49 @@ describe.each(IMPLS)('format version 2 (%s)', (impl) => {
       expect(back.kid!.b).toEqual(root.kid!.b);
       expect(restart(chunked(img) as never, Big, { impl, types: [Big] }).kid!.b.length).toBe(n + 3);
     }
+  });
+
+  it.each(['vref', 'objFetch'] as const)('ctx.%s: the wrong type is ENOMSG, an object made ahead of its record (fields) is not restored yet', (via) => {
+    const F = defineObjType<{ v: number }>({ name: 'f', fields: { v: 'uv' } });
+    const Hd = defineObjType<{ f: { v: number } | null }>({
+      name: 'h',
+      checkpoint: (ctx, h) => void ctx.begin(301).uv(ctx.checkpointObj(h.f!, F)).end(),
+      restore(ctx) {
+        ctx.readRecord(301);
+        return { f: via === 'vref' ? ctx.vref(F) : ctx.objFetch(ctx.uv(), F) };
+      },
+    });
+    const Holder = defineObjType<{ a: { v: number }; h: { f: { v: number } | null } }>({ name: 'holder', fields: { a: ref(F), h: ref(Hd) } });
+    const types = [Holder, F, Hd];
+    // as checkpoint writes it: the f the hand-written record names comes first
+    const f = { v: 7 };
+    const back = restart(checkpoint({ a: f, h: { f } }, Holder, { impl, types }), Holder, { impl, types });
+    expect(back.h.f).toBe(back.a);
+    expect(back.a).toEqual({ v: 7 });
+    // crafted: holder (1) refers to f (2) and h (3); h's record comes before f's
+    const table = types.map((t, i) => ({ objtype: i + 1, name: t.name, schema: t.fields !== undefined ? schemaOf(t).encoded : undefined }));
+    const craftV2 = (hRef: number) => {
+      const w = new ImageWriter({ crc32c });
+      w.writeHeader(table);
+      w.objref(1, 1);
+      w.beginBuiltin(REC.FIELDS);
+      w.uv(2);
+      w.uv(3);
+      w.end();
+      w.objref(3, 3);
+      w.begin(301);
+      w.uv(hRef);
+      w.end();
+      w.objref(2, 2);
+      w.beginBuiltin(REC.FIELDS);
+      w.uv(7);
+      w.end();
+      w.tail(3);
+      return w.finish();
+    };
+    expectCode(() => restart(craftV2(2), Holder, { impl, types }), 'EINVAL', /no object with objref 2 has been restored before this point/);
+    // objref 1 is the holder, not an f
+    expectCode(() => restart(craftV2(1), Holder, { impl, types }), 'ENOMSG', /objref 1 is not a f/);
   });
 
   describe('hostile images', () => {

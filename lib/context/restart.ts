@@ -528,6 +528,9 @@ export class RestartContext implements Disposable {
 
   /** objFetch - the restored object with that objref (ckpt_obj_fetch). */
   objFetch<T>(objref: number, type: ObjType<T>): T {
+    // as in vref: an object restored before, of this type, from the context's table
+    if ((objref | 0) === objref && objref > 0 && objref <= LIMITS.MAX_OBJREF && this.#slots.get(2 * objref + 1) === type && (this.#preCount === 0 || !this.#preAt.get(objref)))
+      return this.#slots.get(2 * objref) as T;
     try {
       return this.#hash.fetch(objref, type);
     } catch (e) {
@@ -566,7 +569,13 @@ export class RestartContext implements Disposable {
   /** As ref(), for an objref written by vref(). */
   vref<T>(type: ObjType<T>): T | null {
     const r = this.#reader.uv();
-    return r === 0 ? null : this.objFetch(r, type);
+    if (r === 0) return null;
+    // an object restored (or referenced) before, of this type: the
+    // context's own table answers as the hash would (one made ahead of its
+    // record, for a fields type, is not restored yet: the hash says so)
+    if (r <= LIMITS.MAX_OBJREF && this.#slots.get(2 * r + 1) === type && (this.#preCount === 0 || !this.#preAt.get(r)))
+      return this.#slots.get(2 * r) as T;
+    return this.objFetch(r, type);
   }
 
   /** As ref(), but an objref of 0 (null) is EINVAL: the object must be there. */
