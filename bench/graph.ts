@@ -321,6 +321,9 @@ export function graphTypes(cycles: boolean, keyed: boolean): GraphTypes {
 
   const GraphT = defineObjType<Graph>({
     name: 'graph',
+    // nothing refers to the graph: an async restart may restore the tasks
+    // (written inside its checkpoint, before its record) first, in slices
+    nestedFirst: true,
     checkpoint(ctx, g) {
       const tasks = g.tasks;
       const refs = new Array<number>(tasks.length);

@@ -40,6 +40,18 @@ export interface ObjTypeOps<T> {
    * hold its instances.
    */
   readonly create?: (() => T) | (abstract new (...args: never[]) => T);
+  /**
+   * For the root type of an image, with checkpoint/restore: an async
+   * restart (objhash/promises, restartFromStream) may restore the objects
+   * written inside the root's checkpoint (before its own record) first, in
+   * slices with the event loop running between them, and call `restore`
+   * after them, instead of restoring them all inside its `readRecord()`.
+   * Give it when none of those objects refers to the root (its `restore`
+   * calls no `reference()` that they need) and `restore` calls no
+   * `restoreObj()` before `readRecord()`.  A synchronous restart is not
+   * changed by it.  Default false.
+   */
+  readonly nestedFirst?: boolean;
 }
 
 /** A registered object type; `objFetch(ref, FileType)` returns a `File`. */
@@ -79,6 +91,10 @@ export function defineObjType<T>(ops: ObjTypeOps<T>): ObjType<T> {
   } else if (ops.create !== undefined) {
     throw new ObjHashError('EINVAL', `defineObjType(${ops.name}): ops.create goes with ops.fields`);
   }
+  if (ops.nestedFirst !== undefined && typeof ops.nestedFirst !== 'boolean')
+    throw new ObjHashError('EINVAL', `defineObjType(${ops.name}): ops.nestedFirst must be a boolean`);
+  if (ops.nestedFirst === true && ops.fields !== undefined)
+    throw new ObjHashError('EINVAL', `defineObjType(${ops.name}): ops.nestedFirst goes with checkpoint/restore (objects of fields types are restored in slices already)`);
   if (ops.name.startsWith('objhash:'))
     throw new ObjHashError('EINVAL', `defineObjType(${ops.name}): names starting with 'objhash:' are reserved`);
   if (nextTypeId > MAX_TYPE_ID)
@@ -97,6 +113,7 @@ function makeType<T>(ops: ObjTypeOps<T>): ObjType<T> {
     restore: ops.restore,
     fields: ops.fields === undefined ? undefined : Object.freeze({ ...ops.fields }),
     create: ops.create,
+    nestedFirst: ops.nestedFirst === true ? true : undefined,
     id: nextTypeId++,
     [TYPE_MARK]: true,
   };

@@ -165,6 +165,51 @@ function checkLongRoot(r: Root): void {
   for (let i = 0; i < 1500; i++) expect(r.hands[i]?.s ?? null).toBe(i % 7 === 3 ? null : `h${i}`);
 }
 
+/** A hand-written root whose cells are written inside its checkpoint, before its own record. */
+interface Bag {
+  cells: Cell[];
+}
+function bagType(nestedFirst: boolean): ObjType<Bag> {
+  return defineObjType<Bag>({
+    name: 'bag',
+    nestedFirst,
+    checkpoint(ctx, b) {
+      const refs = b.cells.map((c) => ctx.checkpointObj(c, CellT));
+      ctx.begin(303).uv(refs.length);
+      for (const r of refs) ctx.uv(r);
+      ctx.end();
+    },
+    restore(ctx) {
+      ctx.readRecord(303);
+      const cells: Cell[] = [];
+      for (let n = ctx.uv(); n > 0; n--) cells.push(ctx.objFetch(ctx.uv(), CellT));
+      return { cells };
+    },
+  });
+}
+/** n cells, each odd one pointing at the one before it (restored once, shared). */
+function bag(n: number): Bag {
+  const cells: Cell[] = [];
+  for (let i = 0; i < n; i++) cells.push({ v: i, next: i % 2 === 1 ? cells[i - 1]! : null });
+  return { cells };
+}
+/** Event-loop turns while p runs: one per setImmediate round (an async restart yields once per slice). */
+async function turnsDuring<T>(p: () => Promise<T>): Promise<{ turns: number; value: T }> {
+  let turns = 0;
+  let stop = false;
+  const spin = () => {
+    if (stop) return;
+    turns++;
+    setImmediate(spin);
+  };
+  setImmediate(spin);
+  try {
+    return { value: await p(), turns };
+  } finally {
+    stop = true;
+  }
+}
+
 const turn = () => new Promise((r) => setImmediate(r));
 
 /** What a call gave: 'ok', or its ObjHashError's code, message and offset. */
@@ -370,6 +415,115 @@ describe.each(IMPLS)('streams (%s)', (impl) => {
     expect(outcome).toBeInstanceOf(AbortError);
     expect((await restartFromStream(Readable.from([img]), ItemT, o))!.id).toBe(1999);
     await expect(restartFromStream(Readable.from([img]), ItemT, { ...o, sliceMs: -1 })).rejects.toThrow(/sliceMs must be a number >= 0/);
+  });
+
+  it('a nestedFirst root of hand-written type: its nested objects restore in slices, then its restore; the result is restart()\'s', async () => {
+    const BagNF = bagType(true);
+    const BagT = bagType(false);
+    const input = bag(2000);
+    const imgNF = checkpoint(input, BagNF, { impl, types: [BagNF, CellT] });
+    const img = checkpoint(input, BagT, { impl, types: [BagT, CellT] });
+    expect(imgNF).toEqual(img); // the flag changes no byte
+    const check = (b: Bag) => {
+      expect(b.cells.length).toBe(2000);
+      for (let i = 0; i < 2000; i++) expect(b.cells[i]!.v).toBe(i);
+      for (let i = 1; i < 2000; i += 2) expect(b.cells[i]!.next).toBe(b.cells[i - 1]); // shared, restored once
+    };
+    check(restart(imgNF, BagNF, { impl, types: [BagNF, CellT] }));
+    const sliced = await turnsDuring(() => restartFromStream(Readable.from([imgNF]), BagNF, { impl, types: [BagNF, CellT], sliceMs: 0 }));
+    check(sliced.value);
+    // sliceMs 0: a slice per nested cell (2000), the loop turning between them
+    expect(sliced.turns).toBeGreaterThanOrEqual(2000);
+    const whole = await turnsDuring(() => restartFromStream(Readable.from([img]), BagT, { impl, types: [BagT, CellT], sliceMs: 0 }));
+    check(whole.value);
+    expect(whole.turns).toBeLessThan(10); // without the flag: in one piece
+    // untyped, and through a bounded window of a slow source
+    check((await restartFromStream(Readable.from([imgNF]), { impl, types: [BagNF, CellT], sliceMs: 0 })) as Bag);
+    check(await restartFromStream(slowly(imgNF, 997), BagNF, { impl, types: [BagNF, CellT], sliceMs: 0, windowBytes: 4096 }));
+    // the wrong root type is the same ENOMSG as restart()'s
+    const OtherT = defineObjType<Bag>({ name: 'other', restore: () => ({ cells: [] }) });
+    const wrong = { impl, types: [BagNF, CellT, OtherT] };
+    expect(await outcome(() => restartFromStream(Readable.from([imgNF]), OtherT, wrong))).toBe(await outcome(() => restart(imgNF, OtherT, wrong)));
+    expect(await outcome(() => restartFromStream(Readable.from([imgNF]), OtherT, wrong))).toMatch(/^ENOMSG restart: OBJREF at offset \d+ is a bag, expected a other/);
+    // aborted between two slices (after 1, 7, 500 turns): AbortError, every grab dropped once
+    for (const at of [1, 7, 500]) {
+      counts.grabs = counts.drops = 0;
+      const ac = new AbortController();
+      let k = 0;
+      const stopper = () => {
+        if (++k === at) ac.abort(new Error('stop'));
+        else if (!ac.signal.aborted) setImmediate(stopper);
+      };
+      setImmediate(stopper);
+      const got = await restartFromStream(Readable.from([imgNF]), BagNF, { impl, types: [BagNF, CellT], sliceMs: 0, signal: ac.signal }).then(
+        () => 'resolved',
+        (e: unknown) => e,
+      );
+      expect(got).toBeInstanceOf(AbortError);
+      expect(counts.drops).toBe(counts.grabs);
+    }
+    check(await restartFromStream(Readable.from([imgNF]), BagNF, { impl, types: [BagNF, CellT], sliceMs: 0 }));
+  });
+
+  it('hostile images of a nestedFirst root: restartFromStream (its nested objects first, in slices) fails as restart() does, on 300 seeded mutations', async () => {
+    const BagNF = bagType(true);
+    const o = { impl, types: [BagNF, CellT] };
+    const img = checkpoint(bag(60), BagNF, o);
+    const rand = rng(0x5a1);
+    let failed = 0;
+    for (let i = 0; i < 300; i++) {
+      const bad = img.slice(0, rand() < 0.2 ? Math.floor(rand() * img.length) : img.length);
+      for (let k = 0; k < 3; k++) bad[Math.floor(rand() * bad.length)] = Math.floor(rand() * 256);
+      const want = await outcome(() => restart(bad, BagNF, o));
+      if (want !== 'ok') failed++;
+      expect(await outcome(() => restartFromStream(slowly(bad, 97), BagNF, { ...o, sliceMs: 0 })), `mutation ${i}`).toBe(want);
+    }
+    expect(failed).toBeGreaterThan(200);
+  });
+
+  it('a nestedFirst root that its nested objects refer to: restart() restores it, an async restart is EINVAL naming the flag', async () => {
+    interface Parent {
+      kids: Kid[];
+    }
+    interface Kid {
+      parent: Parent;
+    }
+    // eslint-disable-next-line prefer-const
+    let ParentT: ObjType<Parent>;
+    const KidT = defineObjType<Kid>({
+      name: 'kid',
+      checkpoint: (ctx, k) => void ctx.begin(305).uv(ctx.checkpointObj(k.parent, ParentT)).end(),
+      restore: (ctx) => (ctx.readRecord(305), { parent: ctx.objFetch(ctx.uv(), ParentT) }),
+    });
+    ParentT = defineObjType<Parent>({
+      name: 'parent',
+      nestedFirst: true,
+      checkpoint(ctx, p) {
+        const refs = p.kids.map((k) => ctx.checkpointObj(k, KidT));
+        ctx.begin(304).uv(refs.length);
+        for (const r of refs) ctx.uv(r);
+        ctx.end();
+      },
+      restore(ctx) {
+        const p = ctx.reference<Parent>({ kids: [] });
+        ctx.readRecord(304);
+        for (let n = ctx.uv(); n > 0; n--) p.kids.push(ctx.objFetch(ctx.uv(), KidT));
+        return p;
+      },
+    });
+    const p: Parent = { kids: [] };
+    p.kids.push({ parent: p }, { parent: p });
+    const o = { impl, types: [ParentT, KidT] };
+    const img = checkpoint(p, ParentT, o);
+    const back = restart(img, ParentT, o);
+    expect(back.kids.length).toBe(2);
+    expect(back.kids[1]!.parent).toBe(back);
+    expect(await outcome(() => restartFromStream(Readable.from([img]), ParentT, o))).toMatch(
+      /^EINVAL restart: objFetch\(1, parent\) in record USER\(305\) at offset \d+, while restoring kid objref 2: objref 1 is the parent whose restore waits: parent is declared nestedFirst/,
+    );
+    // checked when the type is defined
+    expect(() => defineObjType({ name: 'x', nestedFirst: 'yes' as never })).toThrow(/ops\.nestedFirst must be a boolean/);
+    expect(() => defineObjType({ name: 'x', nestedFirst: true, fields: { a: 'uv' } })).toThrow(/ops\.nestedFirst goes with checkpoint\/restore/);
   });
 
   it('RestartContext.finishSome(0) restores one queued object at a time, then checks TAIL once; afterwards EBADF', () => {

@@ -14,7 +14,7 @@ import { describe } from '../backend/args.js';
 import { LIMITS } from '../backend/codes.js';
 import { ObjHashError, isStackOverflow } from '../errors.js';
 import { REC, recordTypeName } from '../image/format.js';
-import { ImageReader } from '../image/reader.js';
+import { ImageReader, type RecordInfo } from '../image/reader.js';
 import type { ByteSource } from '../image/source.js';
 import type { ObjrefValidator } from '../image/validate.js';
 import { backendFor, crc32cFor } from '../backend/loader.js';
@@ -48,6 +48,26 @@ interface Frame {
   made: boolean;
 }
 
+/**
+ * What lib/stream uses of a RestartContext and nobody else may: the root
+ * of an async restart, begun (a nestedFirst root waits for the objects
+ * nested before its record, restored by finishSome in slices) and, once
+ * finishSome has returned true, taken.
+ */
+export interface RestartSeam {
+  beginRoot(ctx: RestartContext, type: ObjType<any> | undefined): void;
+  root(ctx: RestartContext): unknown;
+}
+// eslint-disable-next-line import/no-mutable-exports
+export let restartSeam: RestartSeam;
+
+/** A nestedFirst root whose restore waits until the objects nested before its record are restored. */
+interface WaitingRoot {
+  at: number;
+  objtype: number;
+  objref: number;
+}
+
 export class RestartContext implements Disposable {
   readonly version: number;
   readonly flags: number;
@@ -58,6 +78,12 @@ export class RestartContext implements Disposable {
   #byObjtype: (ObjType<any> | undefined)[] = [];
   /** restores under way, by depth (reused objects) */
   #frames: Frame[] = [];
+  /** the root, its restore waiting for the objects nested before its record (beginRoot) */
+  #waiting: WaitingRoot | undefined = undefined;
+  /** a record read ahead by #restoreNested: the waiting root's own, for its readRecord */
+  #held: RecordInfo | undefined = undefined;
+  /** the root, for restartSeam.root */
+  #root: unknown = undefined;
   #depth = 0;
   #maxDepth: number;
   #count = 0;
@@ -180,6 +206,11 @@ export class RestartContext implements Disposable {
 
   /** The next record, after checking that the current one was read to its end. */
   #next() {
+    const held = this.#held;
+    if (held !== undefined) {
+      this.#held = undefined;
+      return held;
+    }
     if (this.#recDepth >= 0 && this.#reader.remaining() !== 0) this.#leftover(this.#recDepth);
     this.#recDepth = -1;
     return this.#reader.next();
@@ -241,6 +272,62 @@ export class RestartContext implements Disposable {
   }
 
   /**
+   * The root of an async restart (restartSeam.beginRoot): restored now as
+   * restoreObj would, or, for a nestedFirst type with hand-written ops,
+   * left waiting with its frame set up, so that finishSome restores the
+   * objects nested before its record first, as its readRecord would (in
+   * its frame: depth, messages), in slices, and calls its restore after.
+   */
+  #beginRoot(want: ObjType<any> | undefined): void {
+    const rec = this.#next();
+    if (rec.type === REC.ERROR) this.#errorRecord(rec.offset);
+    if (rec.type !== REC.OBJREF) {
+      if (rec.type === REC.TAIL) this.#objects.end(rec.offset);
+      throw new ObjHashError('EINVAL', `restart: expected an OBJREF record at offset ${rec.offset}, found ${recordTypeName(rec.type)}`, rec.offset);
+    }
+    const { objtype, objref } = this.#reader.objref();
+    const type = this.#byObjtype[objtype]!;
+    if (type.nestedFirst !== true || type.restore === undefined || this.#readers[objtype] !== undefined || !this.#deferRead) {
+      this.#root = this.#restoreCurrent(rec.offset, want, 0, objtype, objref);
+      return;
+    }
+    if (want !== undefined && type !== want)
+      throw new ObjHashError('ENOMSG', `restart: OBJREF at offset ${rec.offset} is a ${type.name}, expected a ${want.name}`, rec.offset);
+    this.#waiting = { at: rec.offset, objtype, objref };
+    const frame = this.#frames[0];
+    if (frame === undefined) this.#frames[0] = { objref, type, obj: undefined, referenced: false, made: false };
+    else {
+      frame.objref = objref;
+      frame.type = type;
+      frame.obj = undefined;
+      frame.referenced = false;
+      frame.made = false;
+    }
+    this.#depth = 1;
+  }
+
+  /**
+   * Restores the objects nested before the waiting root's record until
+   * `until` or the offset `before`; false if some are left.  At its own
+   * record, calls its restore (which reads that record) and returns true.
+   */
+  #restoreNested(until: number, before: number): boolean {
+    for (;;) {
+      const rec = this.#next();
+      if (rec.type !== REC.OBJREF) {
+        const w = this.#waiting!;
+        this.#waiting = undefined;
+        this.#held = rec;
+        this.#depth = 0;
+        this.#root = this.#restoreCurrent(w.at, undefined, undefined, w.objtype, w.objref);
+        return true;
+      }
+      this.#restoreCurrent(rec.offset, undefined);
+      if (performance.now() >= until || this.#reader.offset >= before) return false;
+    }
+  }
+
+  /**
    * restoreObj - read the next OBJREF record and restore its object
    * (restore_obj); returns the object.  With `type`, the object must be
    * of that type (ENOMSG otherwise).
@@ -266,9 +353,19 @@ export class RestartContext implements Disposable {
    * until then and left open (#open) if unfinished: the object is
    * returned, made and visible, its long field still to come.
    */
-  #restoreCurrent(at: number, want: ObjType<any> | undefined, until?: number): unknown {
-    // the reader has checked it against the rules verify shares (validate.ts)
-    const { objtype, objref } = this.#reader.objref();
+  /**
+   * Restores the object of the OBJREF record just read (or, given
+   * `objtype`, the one read before: a waiting root).  One function, not
+   * two: each nesting level of hand-written restores costs its frames of
+   * JS stack (test/limits.test.ts checks the headroom).
+   */
+  #restoreCurrent(at: number, want: ObjType<any> | undefined, until?: number, objtype = -1, objref = 0): unknown {
+    if (objtype < 0) {
+      // the reader has checked it against the rules verify shares (validate.ts)
+      const head = this.#reader.objref();
+      objtype = head.objtype;
+      objref = head.objref;
+    }
     const type = this.#byObjtype[objtype]!;
     if (want !== undefined && type !== want)
       throw new ObjHashError('ENOMSG', `restart: OBJREF at offset ${at} is a ${type.name}, expected a ${want.name}`, at);
@@ -391,6 +488,13 @@ export class RestartContext implements Disposable {
   }
 
   /** objref now stands for obj: references waiting for it get it. */
+  static {
+    restartSeam = {
+      beginRoot: (ctx, type) => ctx.#beginRoot(type),
+      root: (ctx) => ctx.#root,
+    };
+  }
+
   #define(objref: number, obj: unknown, type: ObjType<any>): void {
     this.#slots.set(2 * objref, obj);
     this.#slots.set(2 * objref + 1, type);
@@ -551,7 +655,11 @@ export class RestartContext implements Disposable {
     else if (e.code === 'ENOMSG') why = e.message.replace(/^fetch: /, '');
     else {
       const running = this.#frames.slice(0, this.#depth).find((f) => f.objref === objref && !f.referenced);
-      if (running !== undefined)
+      if (running !== undefined && this.#waiting !== undefined && running === this.#frames[0])
+        why =
+          `objref ${objref} is the ${running.type.name} whose restore waits: ${running.type.name} is declared nestedFirst, ` +
+          `so an async restart restores the objects nested before its record first, and none of them may refer to it`;
+      else if (running !== undefined)
         why =
           `objref ${objref} is the ${running.type.name} whose restore is still running: ` +
           `call ctx.reference(obj) in ${running.type.name}.restore before reading the records that refer to it`;
@@ -713,6 +821,10 @@ export class RestartContext implements Disposable {
         more = true;
         return false;
       }
+      if (this.#waiting !== undefined && !this.#restoreNested(until, before)) {
+        more = true;
+        return false;
+      }
       let rec = this.#next();
       while (rec.type === REC.OBJREF) {
         this.#restoreCurrent(rec.offset, undefined, this.#deferRead && sliced ? until : undefined);
@@ -748,6 +860,8 @@ export class RestartContext implements Disposable {
   /** Frees the hash and lets go of every object the walker's tables hold. */
   #release(): void {
     this.#open = undefined;
+    this.#waiting = undefined;
+    this.#held = undefined;
     this.#slots = new PagedArray();
     this.#fixHead = new Int32Array(0);
     this.#fixFar = new Map();

@@ -22,7 +22,7 @@ import { CheckpointContext } from '../context/checkpoint.js';
 import type { CheckpointOptions, ContextOptions } from '../context/options.js';
 import { ObjHashError } from '../errors.js';
 import { resolve, run } from '../highlevel.js';
-import { RestartContext } from '../context/restart.js';
+import { RestartContext, restartSeam } from '../context/restart.js';
 import type { ObjType } from '../types.js';
 import { AbortError, checkProgress, checkSignal, throttle, throwIfAborted } from './abort.js';
 import { checkCompression, compressor, decompressor, sniff, type Compression } from './compress.js';
@@ -476,13 +476,12 @@ export async function restartFromStream(source: StreamSource, typeOrOpts?: ObjTy
   };
   const typed = typeOrOpts !== undefined && r.type === typeOrOpts;
   let ctx: RestartContext | undefined;
-  let root: unknown;
   try {
     ctx = new RestartContext(src, { ...ctxOpts, deferRead: true });
-    root = ctx.restoreObj(typed ? r.type : undefined);
-    // the objects written from the walker's queue restore in slices, the
-    // event loop running between them; with a window, each starts with a
-    // window of bytes ahead of it
+    restartSeam.beginRoot(ctx, typed ? r.type : undefined);
+    // the objects written from the walker's queue (and those nested in a
+    // nestedFirst root) restore in slices, the event loop running between
+    // them; with a window, each starts with a window of bytes ahead of it
     for (;;) {
       const pulled = await fillFrom(ctx.offset);
       // the loop runs between slices (the first came with the context and the root)
@@ -503,5 +502,5 @@ export async function restartFromStream(source: StreamSource, typeOrOpts?: ObjTy
     throw e;
   }
   progress({ objects: ctx.count, bytes: rx.bytes, totalBytes: rx.bytes }, true);
-  return root;
+  return restartSeam.root(ctx);
 }
