@@ -294,8 +294,14 @@ export class RestartContext implements Disposable {
     if (want !== undefined && type !== want)
       throw new ObjHashError('ENOMSG', `restart: OBJREF at offset ${rec.offset} is a ${type.name}, expected a ${want.name}`, rec.offset);
     this.#waiting = { at: rec.offset, objtype, objref };
-    const frame = this.#frames[0];
-    if (frame === undefined) this.#frames[0] = { objref, type, obj: undefined, referenced: false, made: false };
+    this.#frameAt(0, objref, type);
+    this.#depth = 1;
+  }
+
+  /** The frame of the restore at `depth`, set for objref (frames are reused by depth: no allocation per object). */
+  #frameAt(depth: number, objref: number, type: ObjType<any>): Frame {
+    let frame = this.#frames[depth];
+    if (frame === undefined) this.#frames[depth] = frame = { objref, type, obj: undefined, referenced: false, made: false };
     else {
       frame.objref = objref;
       frame.type = type;
@@ -303,7 +309,7 @@ export class RestartContext implements Disposable {
       frame.referenced = false;
       frame.made = false;
     }
-    this.#depth = 1;
+    return frame;
   }
 
   /**
@@ -376,16 +382,7 @@ export class RestartContext implements Disposable {
     const depth = this.#depth;
     if (depth >= this.#maxDepth)
       throw new ObjHashError('ELOOP', `restart: objects nested deeper than ${this.#maxDepth} (options.maxDepth), at offset ${at}`, at);
-    // frames are reused by depth: no allocation per object
-    let frame = this.#frames[depth];
-    if (frame === undefined) this.#frames[depth] = frame = { objref, type, obj: undefined, referenced: false, made: false };
-    else {
-      frame.objref = objref;
-      frame.type = type;
-      frame.obj = undefined;
-      frame.referenced = false;
-      frame.made = false;
-    }
+    const frame = this.#frameAt(depth, objref, type);
     this.#depth = depth + 1;
     let obj: unknown;
     try {
