@@ -49,6 +49,7 @@ interface Frame {
 }
 
 /**
+ * @internal
  * What lib/stream uses of a RestartContext and nobody else may: the root
  * of an async restart, begun (a nestedFirst root waits for the objects
  * nested before its record, restored by finishSome in slices) and, once
@@ -58,7 +59,7 @@ export interface RestartSeam {
   beginRoot(ctx: RestartContext, type: ObjType<any> | undefined): void;
   root(ctx: RestartContext): unknown;
 }
-// eslint-disable-next-line import/no-mutable-exports
+/** @internal */
 export let restartSeam: RestartSeam;
 
 /** A nestedFirst root whose restore waits until the objects nested before its record are restored. */
