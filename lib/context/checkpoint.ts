@@ -8,8 +8,8 @@ import { FORMAT_VERSION, REC, type TypeEntry } from '../image/format.js';
 import { ImageWriter } from '../image/writer.js';
 import { backendFor, crc32cFor } from '../backend/loader.js';
 import { describe } from '../backend/args.js';
-import { StampSession, type StampedIds } from '../hash/stamped-ids.js';
-import { ObjHash, seam, stampedObjref } from '../hash/objhash.js';
+import { StampSession } from '../hash/stamped-ids.js';
+import { ObjHash, seam } from '../hash/objhash.js';
 import { nbitsFor } from '../hash/options.js';
 import { checkType, type ObjType } from '../types.js';
 import { notPlainReason, plainKind, ValueCodecState } from '../values/index.js';
@@ -90,8 +90,6 @@ export class CheckpointContext implements Disposable {
   #values = new ValueCodecState();
   /** identities kept on the objects (undefined: in Maps; see lib/hash/stamped-ids.ts) */
   #stamps: StampSession | undefined = undefined;
-  /** the hash's identities when they are the stamps (checkpointObj's found path reads them first) */
-  #stamped: StampedIds | undefined = undefined;
   readonly #refs: RefWriter;
 
   constructor(opts: CheckpointOptions) {
@@ -140,7 +138,6 @@ export class CheckpointContext implements Disposable {
       this.#stamps = StampSession.start(!this.#defer);
       if (this.#stamps !== undefined) {
         seam.stampIds(this.#hash, this.#stamps.ids);
-        this.#stamped = this.#stamps.ids;
         this.#values.ids = this.#stamps.values;
       }
     }
@@ -185,15 +182,6 @@ export class CheckpointContext implements Disposable {
     if (ot === undefined || this.#types[ot - 1] !== type) this.#unknownType(type);
     if (this.#done) throw new ObjHashError('EBADF', 'checkpointObj: the checkpoint is finished');
     if (this.#open !== undefined && !this.#draining) this.#closeOpen();
-    // an object met before, of this type: its entry is on it (the stamps)
-    const ids = this.#stamped;
-    if (ids !== undefined && typeof obj === 'object' && obj !== null && type.key === undefined) {
-      const objref = stampedObjref(ids.peek(obj), type);
-      if (objref !== 0) {
-        if (objref < this.#written.length && (this.#written[objref]! & QUEUED) !== 0) this.#writeWalked(obj, type, objref);
-        return objref;
-      }
-    }
     const h = this.#hash;
     // a primitive as a plain value (the root of checkpoint(42)) is an object of its own
     const key = type === ValueT && (typeof obj !== 'object' || obj === null) && typeof obj !== 'function' ? {} : obj;
@@ -418,11 +406,6 @@ export class CheckpointContext implements Disposable {
     }
     const ot = this.#objtype[type.id];
     if (ot === undefined || this.#types[ot - 1] !== type) this.#unknownType(type);
-    const ids = this.#stamped;
-    if (ids !== undefined && typeof child === 'object' && type.key === undefined) {
-      const met = stampedObjref(ids.peek(child as object), type);
-      if (met !== 0) return met;
-    }
     const h = this.#hash;
     const objref = seam.find(h, child, type, 'checkpoint');
     if (!seam.added(h)) return objref;

@@ -44,14 +44,6 @@ function idValue(objref: number, tid: number): number {
 function idObjref(v: number): number {
   return v >= 0 ? v >>> TID_SHIFT : -v;
 }
-/**
- * The objref of a stamped entry `v` (StampedIds.peek) if it is one of
- * `type`, else 0: the shortcut of a lookup that finds an object of the
- * right type (any other case takes lookupAdd's path, with its errors).
- */
-export function stampedObjref(v: number | undefined, type: ObjType<any>): number {
-  return v !== undefined && v >= 0 && (v & TID_MASK) === type.id ? v >>> TID_SHIFT : 0;
-}
 const QUEUE = 1024; // JS-keyed adds queued before one addMany into the core
 
 /**

@@ -194,16 +194,6 @@ export class StampedIds {
     return v !== null ? v : this.#refused.get(key);
   }
 
-  /**
-   * The entry of key if it has the fields and one for this session, else
-   * undefined; adds nothing (the found path of a checkpoint's lookups: an
-   * object it has met before).
-   */
-  peek(key: object): number | undefined {
-    const v = Stamp.find(key, this.#session.token, this.#slot, false);
-    return v !== null ? v : undefined;
-  }
-
   has(key: object): boolean {
     return this.get(key) !== undefined;
   }
