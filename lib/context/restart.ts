@@ -23,7 +23,7 @@ import { nbitsFor } from '../hash/options.js';
 import type { ObjType } from '../types.js';
 import { ValueCodecState } from '../values/index.js';
 import type { RefReader } from '../walk/refs.js';
-import { ValueT, creatorOf, isWalked, readBodyOf, slicedReadOf, type ReadBody } from '../walk/walked.js';
+import { ValueT, creatorOf, fieldsReadOf, isWalked, readValueBody, slicedReadOf, type ReadFields } from '../walk/walked.js';
 import { SLICE_ITEMS, itemRuns, type SliceCursor, type SlicedSchema } from '../schema/index.js';
 import { PagedArray } from '../util/paged.js';
 import { DEFAULT_MAX_DEPTH, checkOptions, checkTypes, positiveInt, type RestartOptions } from './options.js';
@@ -94,7 +94,8 @@ export class RestartContext implements Disposable {
 
   // ---- the walker's side: objects by objref, and references waiting for them
   /** image objtype -> how a walked type's body is read (undefined: hand-written ops) */
-  #readers: (ReadBody | undefined)[] = [];
+  /** image objtype -> how its records' fields are read, for fields types */
+  #fieldReads: (ReadFields | undefined)[] = [];
   /** options.deferRead: image objtype -> its body in pieces (undefined: read whole) */
   #sliced: (SlicedSchema | undefined)[] = [];
   readonly #deferRead: boolean;
@@ -162,8 +163,10 @@ export class RestartContext implements Disposable {
         throw new ObjHashError('EINVAL', `restart: the image has type '${e.name}' (objtype ${e.objtype}), which is not in options.types`, 0);
       this.#byObjtype[e.objtype] = t;
       if (isWalked(t)) {
-        this.#readers[e.objtype] = readBodyOf(t, e.schema);
-        if (t !== ValueT) this.#creators[t.id] = creatorOf(t);
+        if (t !== ValueT) {
+          this.#fieldReads[e.objtype] = fieldsReadOf(t, e.schema);
+          this.#creators[t.id] = creatorOf(t);
+        }
         if (this.#deferRead) this.#sliced[e.objtype] = slicedReadOf(t, e.schema);
       }
       else if (e.schema !== undefined && e.schema.length > 0)
@@ -288,7 +291,7 @@ export class RestartContext implements Disposable {
     }
     const { objtype, objref } = this.#reader.objref();
     const type = this.#byObjtype[objtype]!;
-    if (type.nestedFirst !== true || type.restore === undefined || this.#readers[objtype] !== undefined || !this.#deferRead) {
+    if (type.nestedFirst !== true || type.restore === undefined || isWalked(type) || !this.#deferRead) {
       this.#root = this.#restoreCurrent(rec.offset, want, 0, objtype, objref);
       return;
     }
@@ -376,9 +379,10 @@ export class RestartContext implements Disposable {
     const type = this.#byObjtype[objtype]!;
     if (want !== undefined && type !== want)
       throw new ObjHashError('ENOMSG', `restart: OBJREF at offset ${at} is a ${type.name}, expected a ${want.name}`, at);
-    const read = this.#readers[objtype];
+    const fields = this.#fieldReads[objtype];
+    const walked = fields !== undefined || type === ValueT;
     const restore = type.restore;
-    if (restore === undefined && read === undefined)
+    if (restore === undefined && !walked)
       throw new ObjHashError('EINVAL', `restart: type '${type.name}' has no restore (OBJREF at offset ${at})`, at);
     const depth = this.#depth;
     if (depth >= this.#maxDepth)
@@ -387,18 +391,21 @@ export class RestartContext implements Disposable {
     this.#depth = depth + 1;
     let obj: unknown;
     try {
-      if (read !== undefined) {
-        this.readRecord(type === ValueT ? REC.VALUE : REC.FIELDS);
+      if (walked) {
+        this.readRecord(fields !== undefined ? REC.FIELDS : REC.VALUE);
         const existing = this.#preCount !== 0 && this.#preAt.get(objref) ? this.#takePre(objref, type, at) : undefined;
         frame.made = existing !== undefined;
-        const sliced = until !== undefined ? this.#sliced[objtype] : undefined;
-        if (sliced !== undefined && this.#reader.remaining() >= SLICE_ITEMS) {
+        if (fields !== undefined) {
+          // made (or taken) and visible before its fields are read: they may refer to it
           obj = existing ?? this.#creators[type.id]!();
           this.#onCreated(obj);
-          this.#open = { obj, sliced, field: 0, arr: undefined, n: 0, item: 0 };
-          this.#readOpen(until!);
+          const sliced = until !== undefined ? this.#sliced[objtype] : undefined;
+          if (sliced !== undefined && this.#reader.remaining() >= SLICE_ITEMS) {
+            this.#open = { obj, sliced, field: 0, arr: undefined, n: 0, item: 0 };
+            this.#readOpen(until!);
+          } else fields(this.#reader, obj, this.#refs, this.#values);
         } else {
-          obj = read(this.#reader, this.#refs, this.#values, this.#created, existing);
+          obj = readValueBody(this.#reader, this.#refs, this.#values, this.#created);
           if (!frame.referenced) this.#onCreated(obj);
         }
       } else obj = restore!(this);
@@ -410,7 +417,7 @@ export class RestartContext implements Disposable {
     } finally {
       this.#depth = depth;
     }
-    if (obj === undefined && read === undefined)
+    if (obj === undefined && !walked)
       throw new ObjHashError('EINVAL', `restart: ${type.name}.restore returned undefined (objref ${objref}, offset ${at})`, at);
     if (frame.referenced) {
       if (!Object.is(frame.obj, obj))

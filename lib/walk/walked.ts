@@ -23,20 +23,14 @@ export interface WriteBody {
 }
 
 /**
- * Reads one body: creates the object (or takes `existing`, made by
- * creatorOf when a reference met it first), calls created(obj) before
- * reading references, returns it.
+ * Reads one plain value's record: creates the object, calls created(obj)
+ * before reading references, returns it.
  */
-export type ReadBody = (
-  r: PayloadReader,
-  refs: RefReader,
-  state: ValueCodecState,
-  created: (obj: unknown) => void,
-  existing: object | undefined,
-) => unknown;
+export type ReadBody = (r: PayloadReader, refs: RefReader, state: ValueCodecState, created: (obj: unknown) => void) => unknown;
 
 const VALUE_BODY: WriteBody = { record: REC.VALUE, write: writeValue };
-const readValueBody: ReadBody = (r, refs, state, created) => readValue(r, refs, created, state);
+/** How records of plain values (REC.VALUE) are read. */
+export const readValueBody: ReadBody = (r, refs, state, created) => readValue(r, refs, created, state);
 
 const compiled = new WeakMap<ObjType<any>, CompiledSchema>();
 const writeBodies = new WeakMap<ObjType<any>, WriteBody>();
@@ -138,27 +132,20 @@ export function creatorOf(t: ObjType<any>): () => object {
   };
 }
 
+/** Reads a fields record's fields into obj (made before, by creatorOf). */
+export type ReadFields = (r: PayloadReader, obj: unknown, refs: RefReader, state: ValueCodecState) => void;
+
 /**
- * How records of t written with `imageSchema` (the image's type table
- * entry) are read: the compiled reader when the schemas are equal, a
- * resolving one when they differ by the evolution rules, else EINVAL
- * listing every differing field.  `where` names the image for messages.
+ * How the fields of records of the fields type t written with
+ * `imageSchema` (the image's type table entry) are read: the compiled
+ * reader when the schemas are equal, a resolving one when they differ by
+ * the evolution rules, else EINVAL listing every differing field.
  */
-export function readBodyOf(t: ObjType<any>, imageSchema: Uint8Array | undefined): ReadBody {
-  if (t === ValueT) return readValueBody;
+export function fieldsReadOf(t: ObjType<any>, imageSchema: Uint8Array | undefined): ReadFields {
   const c = schemaOf(t);
   if (imageSchema === undefined || imageSchema.length === 0)
     throw new ObjHashError('EINVAL', `restart: type '${t.name}' has fields, but the image wrote it with hand-written ops (no schema)`, 0);
-  const create = creatorOf(t);
-  let read: (r: PayloadReader, obj: unknown, refs: RefReader, state: ValueCodecState) => void;
-  if (equalBytes(imageSchema, c.encoded)) read = c.read;
-  else read = resolveSchema(decodeSchema(imageSchema, t.name), c, t.name);
-  return (r, refs, state, created, existing) => {
-    const obj = existing ?? create();
-    created(obj);
-    read(r, obj, refs, state);
-    return obj;
-  };
+  return equalBytes(imageSchema, c.encoded) ? c.read : resolveSchema(decodeSchema(imageSchema, t.name), c, t.name);
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
