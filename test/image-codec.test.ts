@@ -17,6 +17,8 @@ import {
 import { ImageWriter } from '../lib/image/writer.js';
 import { ImageReader } from '../lib/image/reader.js';
 import { FileSource, type ByteSource } from '../lib/image/source.js';
+import { asciiApply, asciiRun } from '../lib/image/payload-reader.js';
+import { spawnSync } from 'node:child_process';
 
 // ---------------------------------------------------------------- helpers
 
@@ -447,6 +449,58 @@ describe('round trips', () => {
     expect(v.buffer).toBe(img.buffer);
     img[v.byteOffset - img.byteOffset] = 99;
     expect(v[0]).toBe(99);
+  });
+});
+
+describe('ASCII decoding', () => {
+  // the readers decode short ASCII in one String.fromCharCode call: a
+  // generated switch, or apply() where code generation is off
+  const text = Array.from({ length: 80 }, (_, i) => String.fromCharCode(32 + ((i * 37) % 95))).join('');
+  const bytes = new TextEncoder().encode('##' + text);
+
+  it('gives the bytes as a string at every length up to 64, and undefined for a byte >= 0x80 anywhere', () => {
+    for (let n = 0; n <= 64; n++) {
+      expect(asciiRun(bytes, 2, n)).toBe(text.slice(0, n));
+      expect(asciiApply(bytes, 2, n)).toBe(text.slice(0, n));
+      for (let at = 0; at < n; at++) {
+        const b = bytes.slice();
+        b[2 + at] = 0x80 + (at % 0x80);
+        expect(asciiRun(b, 2, n)).toBeUndefined();
+      }
+    }
+  });
+
+  describe.each(IMPLS)('with code generation off (%s)', (impl) => {
+    // node --disallow-code-generation-from-strings: the generated helpers
+    // have plain twins; a fields type is refused with an ObjHashError
+    const run = (body: string) => {
+      const dist = path.join(__dirname, '..', 'dist', 'lib', 'index.js');
+      const script = `const o = require(${JSON.stringify(dist)}); const impl = ${JSON.stringify(impl)};\n${body}`;
+      const r = spawnSync(process.execPath, ['--disallow-code-generation-from-strings', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+      expect(r.stderr).toBe('');
+      return r.stdout;
+    };
+
+    it('restart() reads strings of every short length, and many objects of one shape', () => {
+      const out = run(`
+        const v = { s: Array.from({ length: 70 }, (_, n) => ${JSON.stringify(text)}.slice(0, n)),
+                    objs: Array.from({ length: 200 }, (_, i) => ({ a: i, b: 'x' + i, c: [i, -i] })) };
+        const back = o.restart(o.checkpoint(v, { impl }), { impl });
+        process.stdout.write(JSON.stringify(back) === JSON.stringify(v) ? 'same' : 'differs');`);
+      expect(out).toBe('same');
+    });
+
+    it('a type with fields is an ObjHashError EINVAL that says why, not an EvalError', () => {
+      const out = run(`
+        const T = o.defineObjType({ name: 'node', fields: { a: 'uv' } });
+        try { o.checkpoint({ a: 1 }, T, { types: [T], impl }); process.stdout.write('no error'); }
+        catch (e) { process.stdout.write(JSON.stringify([e instanceof o.ObjHashError, e.code, e.message])); }`);
+      const [isOurs, code, message] = JSON.parse(out) as [boolean, string, string];
+      expect(isOurs).toBe(true);
+      expect(code).toBe('EINVAL');
+      expect(message).toContain("type 'node'");
+      expect(message).toContain('--disallow-code-generation-from-strings');
+    });
   });
 });
 

@@ -10,6 +10,7 @@
  */
 import { ObjHashError } from '../errors.js';
 import { recordTypeName, type TypeEntry } from './format.js';
+import { codegen } from '../util/codegen.js';
 
 const TWO32 = 4294967296;
 const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -418,44 +419,40 @@ export abstract class PayloadReader {
 
 
 /**
- * buf[q, q + n) as a string if it is all ASCII, else undefined: one
- * fromCharCode call per 16 bytes, no intermediate array (the one ASCII
- * decoder of the readers; lib/values uses it too).
+ * buf[q, q + n) (n <= SHORT_STRING) as a string if it is all ASCII, else
+ * undefined: one fromCharCode call, no intermediate array (the one ASCII
+ * decoder of the readers; lib/values uses it too).  One call, not one per
+ * 16 bytes joined with +: a join of strings of 13 or more characters is a
+ * rope (a cons string of the pieces), which takes about twice the memory,
+ * is copied again by the first read of a character, and gives the
+ * scavenger more live objects to copy (docs/INTERNALS.md, "Strings a
+ * restart makes").
  */
 export function asciiRun(b: Uint8Array, q: number, n: number): string | undefined {
-  let s = '';
-  for (let i = 0; i < n; ) {
-    const k = n - i < 16 ? n - i : 16;
-    let a = 0;
-    for (let j = 0; j < k; j++) a |= b[q + i + j]!;
-    if (a >= 0x80) return undefined;
-    s += ascii(b, q + i, k);
-    i += k;
-  }
-  return s;
+  let a = 0;
+  for (let j = 0; j < n; j++) a |= b[q + j]!;
+  return a < 0x80 ? ascii(b, q, n) : undefined;
 }
 
-/** String of n (0..16) ASCII bytes at b[q]: one fromCharCode call. */
-function ascii(b: Uint8Array, q: number, n: number): string {
-  const f = String.fromCharCode;
-  switch (n) {
-    case 1: return f(b[q]!);
-    case 2: return f(b[q]!, b[q + 1]!);
-    case 3: return f(b[q]!, b[q + 1]!, b[q + 2]!);
-    case 4: return f(b[q]!, b[q + 1]!, b[q + 2]!, b[q + 3]!);
-    case 5: return f(b[q]!, b[q + 1]!, b[q + 2]!, b[q + 3]!, b[q + 4]!);
-    case 6: return f(b[q]!, b[q + 1]!, b[q + 2]!, b[q + 3]!, b[q + 4]!, b[q + 5]!);
-    case 7: return f(b[q]!, b[q + 1]!, b[q + 2]!, b[q + 3]!, b[q + 4]!, b[q + 5]!, b[q + 6]!);
-    case 8: return f(b[q]!, b[q + 1]!, b[q + 2]!, b[q + 3]!, b[q + 4]!, b[q + 5]!, b[q + 6]!, b[q + 7]!);
-    case 9: return f(b[q]!, b[q + 1]!, b[q + 2]!, b[q + 3]!, b[q + 4]!, b[q + 5]!, b[q + 6]!, b[q + 7]!, b[q + 8]!);
-    case 10: return f(b[q]!, b[q + 1]!, b[q + 2]!, b[q + 3]!, b[q + 4]!, b[q + 5]!, b[q + 6]!, b[q + 7]!, b[q + 8]!, b[q + 9]!);
-    case 11: return f(b[q]!, b[q + 1]!, b[q + 2]!, b[q + 3]!, b[q + 4]!, b[q + 5]!, b[q + 6]!, b[q + 7]!, b[q + 8]!, b[q + 9]!, b[q + 10]!);
-    case 12: return f(b[q]!, b[q + 1]!, b[q + 2]!, b[q + 3]!, b[q + 4]!, b[q + 5]!, b[q + 6]!, b[q + 7]!, b[q + 8]!, b[q + 9]!, b[q + 10]!, b[q + 11]!);
-    case 13: return f(b[q]!, b[q + 1]!, b[q + 2]!, b[q + 3]!, b[q + 4]!, b[q + 5]!, b[q + 6]!, b[q + 7]!, b[q + 8]!, b[q + 9]!, b[q + 10]!, b[q + 11]!, b[q + 12]!);
-    case 14: return f(b[q]!, b[q + 1]!, b[q + 2]!, b[q + 3]!, b[q + 4]!, b[q + 5]!, b[q + 6]!, b[q + 7]!, b[q + 8]!, b[q + 9]!, b[q + 10]!, b[q + 11]!, b[q + 12]!, b[q + 13]!);
-    case 15: return f(b[q]!, b[q + 1]!, b[q + 2]!, b[q + 3]!, b[q + 4]!, b[q + 5]!, b[q + 6]!, b[q + 7]!, b[q + 8]!, b[q + 9]!, b[q + 10]!, b[q + 11]!, b[q + 12]!, b[q + 13]!, b[q + 14]!);
-    case 16: return f(b[q]!, b[q + 1]!, b[q + 2]!, b[q + 3]!, b[q + 4]!, b[q + 5]!, b[q + 6]!, b[q + 7]!, b[q + 8]!, b[q + 9]!, b[q + 10]!, b[q + 11]!, b[q + 12]!, b[q + 13]!, b[q + 14]!, b[q + 15]!);
-    default: return '';
-  }
-}
+/**
+ * ascii(b, q, n): the string of the n (0..SHORT_STRING) ASCII bytes at
+ * b[q], in one String.fromCharCode call with n arguments.  Generated once:
+ * a switch on n with literal labels (one jump table), the arguments
+ * written out, which is what a hand-written switch would be at 64 cases.
+ * Where code generation is off (lib/util/codegen.ts), the same call
+ * through apply() on a view of the bytes.
+ */
+const ascii: (b: Uint8Array, q: number, n: number) => string = codegen
+  ? (new Function(
+      'f',
+      `'use strict'; return function ascii(b, q, n) { switch (n) { ${Array.from(
+        { length: SHORT_STRING },
+        (_, i) => `case ${i + 1}: return f(${Array.from({ length: i + 1 }, (_, j) => (j === 0 ? 'b[q]' : `b[q + ${j}]`)).join(', ')});`,
+      ).join(' ')} default: return ''; } };`,
+    )(String.fromCharCode) as (b: Uint8Array, q: number, n: number) => string)
+  : asciiApply;
 
+/** @internal ascii() without generated code. */
+export function asciiApply(b: Uint8Array, q: number, n: number): string {
+  return String.fromCharCode.apply(null, b.subarray(q, q + n) as unknown as number[]);
+}

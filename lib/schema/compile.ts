@@ -27,6 +27,7 @@ import { ObjHashError } from '../errors.js';
 import type { PayloadReader } from '../image/payload-reader.js';
 import type { PayloadWriter } from '../image/payload-writer.js';
 import type { RefReader, RefWriter } from '../walk/refs.js';
+import { codegen } from '../util/codegen.js';
 import { encodeSchema } from './encoding.js';
 import { atField, badRead, badValue, failedRead, failedWrite, own, readBigint, writeBigint, type FieldTable } from './runtime.js';
 import { leafOf, parseFields, type FieldDesc, type RefKind, type Fields, type KindDesc, type SchemaDesc } from './spec.js';
@@ -211,6 +212,11 @@ export class Gen {
    * With replay and no loops: with a catch that replays the failure.
    */
   build(table: FieldTable, params: string, emit: (g: Gen) => string, vals: object = values, replay?: { traced: Function; failed: Failed }): Function {
+    if (!codegen)
+      throw new ObjHashError(
+        'EINVAL',
+        `type '${table.typeName}': a type with fields is read and written by generated code (new Function), which this process does not allow (node --disallow-code-generation-from-strings); give the type hand-written checkpoint and restore`,
+      );
     let body = emit(this) + '\n';
     if (this.traced) {
       const locals = ['f = 0'];

@@ -32,6 +32,7 @@ import {
 import { AB_BYTELENGTH, isArrayBuffer, isDetached, isIndex, isResizable } from './kinds.js';
 import { PENDING, type Shape, type ValueCodecState } from './state.js';
 import { fromMagnitude } from '../image/bigint.js';
+import { codegen } from '../util/codegen.js';
 
 /** readTag's result for a REF / REF_NEXT tag (the objref is in state.ref). */
 export const REF_MARK: unknown = Object.freeze({ mark: 'ref' });
@@ -304,6 +305,11 @@ function newShaped(s: Shape, st: ValueCodecState): Obj {
   const make = s.make;
   if (make !== undefined) return make();
   if (++s.uses < FACTORY_AFTER || s.proto || s.keys.length === 0) return {};
+  if (!codegen) {
+    // no generated factories (lib/util/codegen.ts): properties added one by one
+    s.make = emptyObject;
+    return {};
+  }
   const id = JSON.stringify(s.keys);
   let f = factories.get(id);
   if (f === undefined) {
