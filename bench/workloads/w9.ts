@@ -13,6 +13,7 @@
  * v8.setFlagsFromString('--expose-gc').  Without either, the rows say
  * "needs --expose-gc".
  */
+import * as v8 from 'node:v8';
 import { checkpoint, restart, type ImplName } from '../../lib/index.js';
 import { buildGraph, graphTypes, verifyGraph, type Graph } from '../graph.js';
 import { gc, gcAvailable } from '../harness.js';
@@ -41,6 +42,8 @@ export interface W9Case {
   rows: W9Row[];
   /** heap kept by the first checkpoint of a new copy of the graph, per object of it, by identity and via */
   heap: { via: string; identity: 'stamp' | 'map'; bytesPerObject: number }[];
+  /** heap kept by a restored copy of the graph, per object of it, by who restored it */
+  restored: { via: string; bytesPerObject: number }[];
 }
 
 export interface W9Result {
@@ -123,12 +126,37 @@ export async function runW9(cfg: BenchConfig, env: Env): Promise<W9Result> {
         heap.push({ via, identity, bytesPerObject: (process.memoryUsage().heapUsed - h0) / graphObjects(T) });
         verifyGraph(g, spec, root, `${label} heap copy`);
       }
+    // what a restored graph takes on the heap (its strings included), by who
+    // restored it; full GCs around, the image made before
+    const restored: W9Case['restored'] = [];
+    const images: [string, Uint8Array, (img: Uint8Array) => unknown][] = [
+      ['W1 types', checkpoint(root, GraphT, { types }), (img) => restart(img, GraphT, { types })],
+      ['W6 plain', checkpoint(root), (img) => restart(img)],
+      ['v8', v8.serialize(root), (img) => v8.deserialize(img)],
+    ];
+    // each in a call of its own: nothing of the one before stays in a live frame
+    const heapOf = (via: string, img: Uint8Array, back: (img: Uint8Array) => unknown): number => {
+      gc();
+      gc();
+      const h0 = process.memoryUsage().heapUsed;
+      const g = back(img) as Graph;
+      gc();
+      gc();
+      const bytes = process.memoryUsage().heapUsed - h0;
+      verifyGraph(g, spec, root, `${label} restored copy (${via})`);
+      return bytes;
+    };
+    for (const [via, img, back] of images) {
+      heapOf(via, img, back); // warm-up: the code and maps it needs
+      restored.push({ via, bytesPerObject: heapOf(via, img, back) / graphObjects(T) });
+    }
     const v8s = t.get('v8/v8')!;
     const v8g = t.get('v8/v8 +gc')!;
     cases.push({
       T,
       objects: graphObjects(T),
       heap,
+      restored,
       rows: codecs.map(([via, name]) => {
         const s = t.get(`${via}/${name}`)!;
         const g = t.get(`${via}/${name} +gc`)!;
@@ -167,6 +195,9 @@ export function w9Table(r: W9Result): Table {
       if (st && mp)
         rows.push([`T=${fmtCount(c.T)}`, fmtInt(c.objects), via, 'heap kept per object by the first checkpoint', `stamp ${st.bytesPerObject.toFixed(1)} B`, '', '', '', `Map ${mp.bytesPerObject.toFixed(1)} B`, '', '', '1']);
     }
+  for (const c of r.cases)
+    for (const x of c.restored ?? [])
+      rows.push([`T=${fmtCount(c.T)}`, fmtInt(c.objects), x.via, 'heap per object of the restored graph', `${x.bytesPerObject.toFixed(1)} B`, '', '', '', '', '', '', '1']);
   return {
     title,
     columns,
@@ -176,6 +207,7 @@ export function w9Table(r: W9Result): Table {
       'All rows interleaved in one process; vs v8 compares like with like (no GC with no GC, +GC with +GC); +GC ÷ no GC is the cost of running cold after a GC.',
       'objects = JS objects in the graph (no cycles), arrays included; every restart verified as in W1.',
       'heap kept: heapUsed after the first checkpoint of a new copy of the graph minus before (full GCs around, the image dropped), per object: the fields the stamps add to each object it met (options.identity \'stamp\'), against a Map that goes with its call (\'map\').',
+      'heap per object of the restored graph: heapUsed with a restored copy of the graph minus before (full GCs around, the image made before), per object: its objects, arrays and strings as each restart made them.',
       "new objects: each checkpoint gets a copy of the graph made just before it (untimed) that no checkpoint has met: the first checkpoint of a state, which adds objhash's fields to every object (options.identity 'stamp', the default) or builds a Map ('map').",
     ],
   };

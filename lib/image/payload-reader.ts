@@ -425,8 +425,8 @@ export abstract class PayloadReader {
  * 16 bytes joined with +: a join of strings of 13 or more characters is a
  * rope (a cons string of the pieces), which takes about twice the memory,
  * is copied again by the first read of a character, and gives the
- * scavenger more live objects to copy (docs/INTERNALS.md, "Strings a
- * restart makes").
+ * scavenger more live objects to copy (docs/INTERNALS.md, "Strings and
+ * arrays a restart makes").
  */
 export function asciiRun(b: Uint8Array, q: number, n: number): string | undefined {
   let a = 0;

@@ -121,7 +121,7 @@ function readInline(r: PayloadReader, refs: RefReader, st: ValueCodecState, off:
     readShaped(r, refs, st, obj, s, off);
     o = obj;
   } else if (k >= K.SMALL_ARRAY) {
-    const a: unknown[] = [];
+    const a = sized(k - K.SMALL_ARRAY);
     st.objects.push(a);
     readElements(r, refs, st, a, k - K.SMALL_ARRAY, off);
     o = a;
@@ -156,7 +156,7 @@ function readKind(k: number, r: PayloadReader, refs: RefReader, created: Created
     return o;
   }
   if (k >= K.SMALL_ARRAY) {
-    const a: unknown[] = [];
+    const a = sized(k - K.SMALL_ARRAY);
     created(a);
     readElements(r, refs, st, a, k - K.SMALL_ARRAY, off);
     return a;
@@ -187,7 +187,7 @@ function readKind(k: number, r: PayloadReader, refs: RefReader, created: Created
     case K.ARRAY_PROPS: {
       const n = r.uv();
       if (n > r.remaining() || n > MAX_ARRAY_LENGTH) bad(off, `array length ${n} with ${r.remaining()} byte(s) left`);
-      const a: unknown[] = [];
+      const a = sized(n);
       created(a);
       readElements(r, refs, st, a, n, off);
       if (k === K.ARRAY_PROPS) readBlock(r, refs, st, a as unknown as Obj, true, off);
@@ -242,12 +242,26 @@ function wrap(x: unknown, created: Created): object {
 
 // ------------------------------------------------------- objects and arrays
 
+/** Arrays up to this length are made at their length at once (larger ones grow as they fill). */
+const SIZED_MAX = 1 << 22;
+
+/**
+ * An array for n elements (n checked against the bytes left): made at
+ * length n, holes until filled, as v8.deserialize and structuredClone
+ * make theirs.  Filled from [] instead, an array takes the capacity
+ * V8's growth gives it (17 slots for 4 elements), kept for its life.
+ */
+function sized(n: number): unknown[] {
+  return n <= SIZED_MAX ? new Array<unknown>(n) : [];
+}
+
 function readElements(r: PayloadReader, refs: RefReader, st: ValueCodecState, a: unknown[], n: number, off: number): void {
   for (let i = 0; i < n; i++) {
     const x = readItem(r, refs, st, off);
     if (x === REF_MARK) a[i] = refs.get(st.ref, a, i);
-    else if (x === HOLE_MARK) a.length = i + 1;
-    else a[i] = x;
+    else if (x === HOLE_MARK) {
+      if (a.length <= i) a.length = i + 1;
+    } else a[i] = x;
   }
 }
 
