@@ -115,6 +115,10 @@ export interface Samples {
  * its timer's period they fell).
  */
 export async function observe<R>(s: Samples, op: () => R | Promise<R>): Promise<R> {
+  // each call starts from a collected heap: a restart right after the
+  // checkpoint that wrote its file would otherwise also pay for that
+  // checkpoint's garbage, and only some variants have one before them
+  gc();
   let last = performance.now();
   let max = 0;
   const ticker = setInterval(() => {
