@@ -89,6 +89,63 @@ describe.each(IMPLS)('schema types (%s)', (impl) => {
     expect(v.b[1]!.norm()).toBeCloseTo(Math.SQRT2 * 2);
   });
 
+  it('class types: the constructor is not run, every field is the object\'s own, a setter on the prototype runs once per field read', () => {
+    let constructed = 0;
+    class Rec {
+      a = 0;
+      b = '';
+      c: Rec | null = null;
+      d = 0;
+      e = false;
+      f = 0;
+      g = 0;
+      constructor() {
+        constructed++;
+      }
+      sum(): number {
+        return this.a + this.d + this.f + this.g;
+      }
+    }
+    const RecT: ObjType<Rec> = defineObjType<Rec>({
+      name: 'rec',
+      fields: { a: 'uv', b: 'vstr', c: ref(() => RecT), d: 'uv', e: 'bool', f: 'uv', g: 'uv' },
+      create: Rec,
+    });
+    const r1 = Object.assign(new Rec(), { a: 1, b: 'one', d: 2, e: true, f: 3, g: 4 });
+    const r2 = Object.assign(new Rec(), { a: 5, b: 'two', c: r1, d: 6, f: 7, g: 8 });
+    r1.c = r2;
+    constructed = 0;
+    const back = restart(checkpoint(r1, RecT, { impl, types: [RecT] }), RecT, { impl, types: [RecT] });
+    expect(constructed).toBe(0);
+    expect(back).toBeInstanceOf(Rec);
+    expect(Object.getPrototypeOf(back)).toBe(Rec.prototype);
+    expect(Object.keys(back)).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g']);
+    expect(back.sum()).toBe(10);
+    expect(back.c!.c).toBe(back);
+    expect(back.c!.b).toBe('two');
+
+    // a field the prototype defines (here a setter): only the reader's assignment runs it
+    const seen: unknown[] = [];
+    class Guarded {
+      stored = 0;
+      set v(x: number) {
+        seen.push(x);
+        this.stored = x;
+      }
+      get v(): number {
+        return this.stored;
+      }
+    }
+    const GuardedT = defineObjType<Guarded>({ name: 'guarded', fields: { v: 'uv' }, create: Guarded });
+    const g = new Guarded();
+    g.v = 42;
+    seen.length = 0;
+    const gb = restart(checkpoint(g, GuardedT, { impl, types: [GuardedT] }), GuardedT, { impl, types: [GuardedT] });
+    expect(gb).toBeInstanceOf(Guarded);
+    expect(gb.v).toBe(42);
+    expect(seen).toEqual([42]);
+  });
+
   it('hand-written types can refer to schema types and back', () => {
     interface Holder {
       node: Node;

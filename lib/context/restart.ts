@@ -93,8 +93,7 @@ export class RestartContext implements Disposable {
   #done = false;
 
   // ---- the walker's side: objects by objref, and references waiting for them
-  /** image objtype -> how a walked type's body is read (undefined: hand-written ops) */
-  /** image objtype -> how its records' fields are read, for fields types */
+  /** image objtype -> how its records' fields are read, for fields types (undefined: plain values, hand-written ops) */
   #fieldReads: (ReadFields | undefined)[] = [];
   /** options.deferRead: image objtype -> its body in pieces (undefined: read whole) */
   #sliced: (SlicedSchema | undefined)[] = [];

@@ -99,7 +99,7 @@ function isClass(f: Function): boolean {
   return typeof f === 'function' && Function.prototype.toString.call(f).startsWith('class');
 }
 
-const plainCreators = new WeakMap<ObjType<any>, () => object>();
+const compiledCreators = new WeakMap<ObjType<any>, () => object>();
 
 /**
  * A function making an empty object of the fields type t, before its
@@ -112,24 +112,47 @@ const plainCreators = new WeakMap<ObjType<any>, () => object>();
 export function creatorOf(t: ObjType<any>): () => object {
   const c = t.create;
   if (c === undefined) {
-    let f = plainCreators.get(t);
+    let f = compiledCreators.get(t);
     if (f === undefined) {
       const props = schemaOf(t).fields.map((fd) => `${JSON.stringify(fd.name)}: undefined`).join(', ');
       f = new Function(`'use strict'; return () => ({ ${props} });`)() as () => object;
-      plainCreators.set(t, f);
+      compiledCreators.set(t, f);
     }
     return f;
   }
-  if (isClass(c)) {
-    const proto = (c as { prototype: object }).prototype;
-    return () => Object.create(proto) as object;
-  }
+  if (isClass(c)) return classCreator(t, (c as { prototype: object }).prototype);
   return () => {
     const o = (c as () => unknown)();
     if (typeof o !== 'object' || o === null)
       throw new ObjHashError('EINVAL', `restart: ${t.name}.create() returned ${o === null ? 'null' : typeof o}, not an object`);
     return o;
   };
+}
+
+/**
+ * An empty object with the class's prototype, its constructor not run.
+ * A generated constructor whose prototype is the class's: it defines every
+ * field (undefined until read), so that the object has its fields in
+ * itself from the start, as the plain types' literal does (an object made
+ * by Object.create and given seven fields one by one keeps three of them
+ * outside itself).  Where the prototype chain has a field's name (a
+ * setter, a getter, a read-only value), that definition would run it: such
+ * a class keeps Object.create, and the reader's assignments alone.
+ */
+function classCreator(t: ObjType<any>, proto: object): () => object {
+  const names = schemaOf(t).fields.map((fd) => fd.name);
+  if (names.some((n) => n in proto)) return () => Object.create(proto) as object;
+  let f = compiledCreators.get(t);
+  if (f === undefined) {
+    const Make = new Function(`'use strict'; return function () { ${names.map((n) => `this[${JSON.stringify(n)}] = undefined;`).join(' ')} };`)() as {
+      new (): object;
+      prototype: object;
+    };
+    Make.prototype = proto;
+    f = () => new Make();
+    compiledCreators.set(t, f);
+  }
+  return f;
 }
 
 /** Reads a fields record's fields into obj (made before, by creatorOf). */
