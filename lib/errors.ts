@@ -44,3 +44,14 @@ export function fail(ret: number, message: string, offset?: number): never {
 export function isStackOverflow(e: unknown): boolean {
   return e instanceof RangeError && e.message.includes('call stack');
 }
+
+/**
+ * The EIO an I/O failure of the host (a file that cannot be opened,
+ * written, synced or renamed) becomes: the host's error, with its own
+ * code (ENOENT, EISDIR, ENOSPC...), is the cause, and its message follows
+ * `where`.
+ */
+export function ioError(where: string, e: unknown): ObjHashError {
+  if (e instanceof ObjHashError) return e;
+  return new ObjHashError('EIO', `${where}: ${e instanceof Error ? e.message : String(e)}`, undefined, { cause: e });
+}

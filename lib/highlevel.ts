@@ -7,7 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import { CheckpointContext } from './context/checkpoint.js';
 import { RestartContext } from './context/restart.js';
 import type { CheckpointOptions, ContextOptions } from './context/options.js';
-import { ObjHashError } from './errors.js';
+import { ObjHashError, ioError } from './errors.js';
 import { FileSource } from './image/source.js';
 import type { ByteSource } from './image/source.js';
 import { isObjType, type ObjType } from './types.js';
@@ -136,21 +136,36 @@ export function checkpointToFile(
   if (typeof path !== 'string' || path.length === 0)
     throw new ObjHashError('EINVAL', 'checkpointToFile: path must be a non-empty string');
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const fd = openSync(tmp, 'wx', 0o644);
+  let fd: number;
+  try {
+    fd = openSync(tmp, 'wx', 0o644);
+  } catch (e) {
+    throw ioError(`checkpointToFile: cannot create the temporary file beside ${path}`, e);
+  }
   let bytes = 0;
   let ok = false;
+  let closed = false;
   try {
     const ctx = new CheckpointContext({
       ...opts,
       sink: (chunk) => {
-        writeAll(fd, chunk);
+        try {
+          writeAll(fd, chunk);
+        } catch (e) {
+          throw ioError(`checkpointToFile: writing ${tmp} failed`, e);
+        }
         bytes += chunk.length;
       },
     });
     run(ctx, root, type);
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, path);
+    try {
+      fsyncSync(fd);
+      closed = true; // (a failed close leaves the descriptor closed too)
+      closeSync(fd);
+      renameSync(tmp, path);
+    } catch (e) {
+      throw ioError(`checkpointToFile: cannot replace ${path}`, e);
+    }
     ok = true;
     try {
       const dfd = openSync(dirname(path), 'r');
@@ -165,10 +180,12 @@ export function checkpointToFile(
     return { bytes, objects: ctx.count };
   } finally {
     if (!ok) {
-      try {
-        closeSync(fd);
-      } catch {
-        // already closed
+      if (!closed) {
+        try {
+          closeSync(fd);
+        } catch {
+          // nothing more to do
+        }
       }
       try {
         unlinkSync(tmp);

@@ -11,7 +11,7 @@ import { Writable } from 'node:stream';
 import { createReadStream } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
-import { ObjHashError } from './errors.js';
+import { ObjHashError, ioError } from './errors.js';
 import { resolve } from './highlevel.js';
 import { isObjType, type ObjType } from './types.js';
 import { checkProgress, checkSignal, throttle, throwIfAborted } from './stream/abort.js';
@@ -60,7 +60,9 @@ export async function checkpointToFile(
   const w = incremental ? undefined : walkToChunks(root, type, ctxOpts);
   if (w !== undefined && w.error !== undefined) throw w.error; // nothing was written: the previous image stays
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'wx', 0o644);
+  const fh = await open(tmp, 'wx', 0o644).catch((e: unknown) => {
+    throw ioError(`${where}: cannot create the temporary file beside ${path}`, e);
+  });
   // (made after the file opened: its generator, once made, is run or returned by writeChunks)
   const sliced = incremental ? walkSliced(root, type, ctxOpts, sliceMs, { signal: sig, progress }, where) : undefined;
   let ok = false;
@@ -75,9 +77,13 @@ export async function checkpointToFile(
     if (sliced !== undefined) await writeSliced(sliced, out, { signal: sig, progress, compress: comp, end: true }, where);
     else await writeChunks(w!.chunks, out, w!, { signal: sig, progress, compress: comp, end: true }, where);
     throwIfAborted(sig, where);
-    await fh.sync();
-    await fh.close();
-    await rename(tmp, path);
+    try {
+      await fh.sync();
+      await fh.close();
+      await rename(tmp, path);
+    } catch (e) {
+      throw ioError(`${where}: cannot replace ${path}`, e);
+    }
     ok = true;
   } finally {
     if (!ok) {

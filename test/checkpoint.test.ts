@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -366,6 +366,27 @@ describe.each(IMPLS)('checkpoint/restart (%s)', (impl) => {
     const back = restartFromFile(path, TaskType, opts({ types: TYPES }));
     expect(collect(back).task.size).toBe(8);
     expectCode(() => restartFromFile(join(dir, 'missing.img'), TaskType, opts({ types: TYPES })), 'EIO');
+  });
+
+  it('checkpointToFile: a file that cannot be made or replaced is EIO, with the host error as cause; nothing is left behind', () => {
+    // no such directory: the temporary file cannot be made
+    const e1 = expectCode(() => checkpointToFile(join(dir, 'no-such-dir', 'x.img'), { a: 1 }, opts({ version: 2 })), 'EIO', /checkpointToFile: cannot create the temporary file beside .*no-such-dir.*ENOENT/);
+    expect((e1.cause as NodeJS.ErrnoException).code).toBe('ENOENT');
+    // a directory in the way: the image is written, then cannot replace it
+    const sub = join(dir, `a-dir-${impl}`);
+    mkdirSync(sub);
+    const e2 = expectCode(() => checkpointToFile(sub, { a: 1 }, opts({ version: 2 })), 'EIO', /checkpointToFile: cannot replace .*a-dir.*EISDIR/);
+    expect((e2.cause as NodeJS.ErrnoException).code).toBe('EISDIR');
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    // the callback's own error is still the callback's
+    const Bad = defineObjType<{ a: number }>({
+      name: 'bad',
+      checkpoint: () => {
+        throw new TypeError('mine');
+      },
+    });
+    expect(() => checkpointToFile(join(dir, 'no-such-dir', 'x.img'), { a: 1 }, Bad, opts({ types: [Bad] }))).toThrow(ObjHashError);
+    expect(() => checkpointToFile(join(dir, `bad-${impl}.img`), { a: 1 }, Bad, opts({ types: [Bad] }))).toThrow(TypeError);
   });
 
   it('the contexts can be driven by hand: several roots, BUFFER and STRING records', () => {

@@ -9,7 +9,7 @@
  * sync reader's errors.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, get as httpGet } from 'node:http';
 import { createServer as createTcpServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -935,6 +935,24 @@ describe.each(IMPLS)('streams (%s)', (impl) => {
     expect(seen.at(-1)!.bytes).toBe(seen.at(-1)!.totalBytes);
     writeFileSync(path, zlib.gzipSync(Buffer.from('not an image')));
     await expect(promises.restartFromFile(path, { impl })).rejects.toThrow(/not an objhash image/);
+  });
+
+  it('objhash/promises: checkpointToFile to a file that cannot be made or replaced is EIO, with the host error as cause; nothing is left behind', async () => {
+    for (const incremental of [false, true]) {
+      const e1 = (await promises.checkpointToFile(join(dir, 'no-such-dir', 'x.img'), { a: 1 }, { impl, incremental }).catch((x: unknown) => x)) as ObjHashError;
+      expect(e1).toBeInstanceOf(ObjHashError);
+      expect(e1.code).toBe('EIO');
+      expect(e1.message).toMatch(/checkpointToFile: cannot create the temporary file beside .*no-such-dir.*ENOENT/);
+      expect((e1.cause as NodeJS.ErrnoException).code).toBe('ENOENT');
+      const sub = join(dir, `a-dir-${impl}-${incremental}`);
+      mkdirSync(sub);
+      const e2 = (await promises.checkpointToFile(sub, { a: 1 }, { impl, incremental }).catch((x: unknown) => x)) as ObjHashError;
+      expect(e2).toBeInstanceOf(ObjHashError);
+      expect(e2.code).toBe('EIO');
+      expect(e2.message).toMatch(/checkpointToFile: cannot replace .*a-dir.*EISDIR/);
+      expect((e2.cause as NodeJS.ErrnoException).code).toBe('EISDIR');
+    }
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 });
 
