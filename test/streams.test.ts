@@ -937,6 +937,92 @@ describe.each(IMPLS)('streams (%s)', (impl) => {
     await expect(promises.restartFromFile(path, { impl })).rejects.toThrow(/not an objhash image/);
   });
 
+  it('an abort ends a restart whose source sends nothing more (a Node stream, a web stream, an async iterable, a TCP peer): AbortError at once, the Node source destroyed', async () => {
+    const img = checkpoint(buildTree(), TaskType, opts);
+    const half = img.subarray(0, img.length >> 1);
+    const stalled = {
+      node: () => {
+        const pt = new PassThrough();
+        pt.write(half);
+        return pt;
+      },
+      web: () =>
+        new ReadableStream<Uint8Array>({
+          start(c) {
+            c.enqueue(half);
+          },
+        }),
+      iterable: () => ({
+        async *[Symbol.asyncIterator]() {
+          yield half;
+          await new Promise(() => {});
+        },
+      }),
+    };
+    for (const [kind, make] of Object.entries(stalled)) {
+      for (const windowBytes of [undefined, 1 << 20]) {
+        const src = make();
+        const t = performance.now();
+        const e = await restartFromStream(src as never, TaskType, { ...opts, windowBytes, signal: AbortSignal.timeout(50) }).catch((x: unknown) => x);
+        expect(e, `${kind} window ${windowBytes}`).toBeInstanceOf(AbortError);
+        expect(performance.now() - t, `${kind}: settled long after the abort`).toBeLessThan(5000);
+        if (src instanceof PassThrough) expect(src.destroyed).toBe(true);
+      }
+    }
+    // a real peer that sends half the image, then nothing
+    const sockets: Socket[] = [];
+    const srv = await tcpServer((s) => {
+      sockets.push(s);
+      s.write(half);
+    });
+    const sock = connect(srv.port, '127.0.0.1');
+    const e = await restartFromStream(sock, TaskType, { ...opts, signal: AbortSignal.timeout(50) }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(AbortError);
+    expect(sock.destroyed).toBe(true);
+    for (const s of sockets) s.destroy();
+    await srv.close();
+  });
+
+  it('an abort ends a checkpoint whose web WritableStream never finishes a write; a failing destination is EIO, whatever the timing', async () => {
+    for (const incremental of [false, true]) {
+      const hang = new WritableStream<Uint8Array>({ write: () => new Promise(() => {}) });
+      const t = performance.now();
+      const e = await checkpointToStream(hang, { a: 1 }, { impl, incremental, signal: AbortSignal.timeout(50) }).catch((x: unknown) => x);
+      expect(e, `incremental ${incremental}`).toBeInstanceOf(AbortError);
+      expect(performance.now() - t).toBeLessThan(5000);
+    }
+    // the destination's error reaches the walk between two chunks: still the destination's (EIO), never the walk's
+    interface Kid {
+      kind: number;
+      kids: Kid[];
+    }
+    const kc = { grabs: 0, drops: 0 };
+    const KidT: ObjType<Kid> = defineObjType<Kid>({
+      name: 'kid',
+      fields: { kind: 'uv', kids: refs(() => KidT) },
+      grab: () => void kc.grabs++,
+      drop: () => void kc.drops++,
+    });
+    const root: Kid = { kind: 0, kids: Array.from({ length: 40000 }, (_, k) => ({ kind: k, kids: [] })) };
+    for (let i = 0; i < 10; i++) {
+      for (const compress of [undefined, 'gzip'] as const) {
+        const bad = new Writable({
+          highWaterMark: 1,
+          write(_c, _e, cb) {
+            if (i % 2 === 0) cb(new Error('disk on fire'));
+            else setImmediate(() => cb(new Error('disk on fire')));
+          },
+        });
+        const e = (await checkpointToStream(bad, root, KidT, { impl, types: [KidT], incremental: true, sliceMs: 1, compress }).catch((x: unknown) => x)) as ObjHashError;
+        expect(e, `round ${i} ${compress}`).toBeInstanceOf(ObjHashError);
+        expect(e.code).toBe('EIO');
+        expect(e.message).toMatch(/disk on fire/);
+      }
+    }
+    expect(kc.grabs).toBe(kc.drops);
+    expect(kc.grabs).toBeGreaterThan(0);
+  });
+
   it('objhash/promises: checkpointToFile to a file that cannot be made or replaced is EIO, with the host error as cause; nothing is left behind', async () => {
     for (const incremental of [false, true]) {
       const e1 = (await promises.checkpointToFile(join(dir, 'no-such-dir', 'x.img'), { a: 1 }, { impl, incremental }).catch((x: unknown) => x)) as ObjHashError;

@@ -45,3 +45,34 @@ export function throttle<P>(report: ((p: P) => void) | undefined, ms = 100): (p:
     report(p);
   };
 }
+
+/**
+ * p, or a rejection with the signal's reason as soon as it aborts: a
+ * stream that never settles (a peer that sends nothing more, a web
+ * WritableStream whose write() hangs) cannot hold an aborted call.  p
+ * goes on in the background, its failure handled.
+ */
+export function raceAbort<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return p;
+  if (signal.aborted) {
+    p.catch(() => {});
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      p.catch(() => {});
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}

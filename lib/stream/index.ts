@@ -24,7 +24,7 @@ import { ObjHashError } from '../errors.js';
 import { resolve, run } from '../highlevel.js';
 import { RestartContext, restartSeam } from '../context/restart.js';
 import type { ObjType } from '../types.js';
-import { AbortError, checkProgress, checkSignal, throttle, throwIfAborted } from './abort.js';
+import { AbortError, checkProgress, checkSignal, raceAbort, throttle, throwIfAborted } from './abort.js';
 import { checkCompression, compressor, decompressor, sniff, type Compression } from './compress.js';
 import { ChunkSource, WindowSource, chunksOf, type StreamSource } from './sources.js';
 
@@ -196,6 +196,8 @@ export function walkSliced<T>(root: T, type: ObjType<T>, opts: Omit<CheckpointOp
     return t;
   }
   let started = false;
+  /** An error thrown in at a yield is the consumer's (a destination that failed), not the walk's. */
+  let yielding = false;
   async function* chunks(): AsyncGenerator<Uint8Array> {
     started = true;
     let settled = false;
@@ -207,7 +209,11 @@ export function walkSliced<T>(root: T, type: ObjType<T>, opts: Omit<CheckpointOp
         throwIfAborted(o.signal, where);
         while (!ctx.walkSome(sliceMs)) {
           result.objects = ctx.count;
-          for (const c of take()) yield c;
+          for (const c of take()) {
+            yielding = true;
+            yield c;
+            yielding = false;
+          }
           o.progress({ objects: ctx.count, bytes: result.bytes });
           await new Promise((resolve) => setImmediate(resolve));
           throwIfAborted(o.signal, where);
@@ -215,6 +221,8 @@ export function walkSliced<T>(root: T, type: ObjType<T>, opts: Omit<CheckpointOp
         result.objects = ctx.count;
         ctx.finish();
       } catch (e) {
+        // the consumer's failure: the finally below frees the hash (every grab dropped once)
+        if (yielding) throw e;
         result.error = e;
         result.objects = ctx.count;
         if (o.signal?.aborted) throw e;
@@ -294,7 +302,7 @@ export async function writeChunks(
   const source = Readable.from(gen, { objectMode: false });
   const stages: NodeJS.ReadWriteStream[] = o.compress !== undefined ? [compressor(o.compress)] : [];
   try {
-    await pipeline([source, ...stages, out] as never, { signal: o.signal, end: o.end ?? true } as never);
+    await raceAbort(pipeline([source, ...stages, out] as never, { signal: o.signal, end: o.end ?? true } as never), o.signal);
   } catch (e) {
     if (o.signal?.aborted) throw new AbortError(`${where}: aborted`, { cause: o.signal.reason });
     throw new ObjHashError('EIO', `${where}: writing the image failed: ${e instanceof Error ? e.message : String(e)}`, undefined, { cause: e });
@@ -393,7 +401,7 @@ class Receiver {
   private readonly it: AsyncIterator<Uint8Array>;
 
   constructor(
-    source: unknown,
+    private readonly source: unknown,
     private readonly o: { signal?: AbortSignal; progress: (p: Progress, last?: boolean) => void; compress?: Compression; max: number; total?: number },
     private readonly where: string,
   ) {
@@ -406,7 +414,8 @@ class Receiver {
   async next(): Promise<Uint8Array | undefined> {
     const { o, where } = this;
     try {
-      const x = await this.it.next();
+      // an abort ends the wait at once, even for a source that sends nothing
+      const x = await raceAbort(this.it.next(), o.signal);
       if (x.done) {
         this.done = true;
         return undefined;
@@ -416,16 +425,24 @@ class Receiver {
       o.progress({ objects: 0, bytes: this.bytes, totalBytes: o.total });
       return x.value;
     } catch (e) {
-      this.readable.destroy();
+      this.close();
       if (o.signal?.aborted) throw new AbortError(`${where}: aborted`, { cause: o.signal.reason });
       if (e instanceof ObjHashError) throw e;
       throw new ObjHashError('EIO', `${where}: reading the image failed after ${this.bytes} bytes: ${e instanceof Error ? e.message : String(e)}`, this.bytes, { cause: e });
     }
   }
 
-  /** Stops reading the source (a restore that failed). */
+  /**
+   * Stops reading the source (a restore that failed, an abort): a Node
+   * stream is destroyed at once (its pending read may never end, and our
+   * iterator's return waits for it); a web stream is cancelled when it is
+   * not locked to a pending read.
+   */
   close(): void {
     this.readable.destroy();
+    const src = this.source as { destroy?: unknown; locked?: unknown; cancel?: unknown };
+    if (typeof src?.destroy === 'function') (src as NodeJS.ReadableStream & { destroy(): void }).destroy();
+    else if (src instanceof ReadableStream && !src.locked) src.cancel().catch(() => {});
   }
 }
 
