@@ -14,6 +14,8 @@ import { Progress, type Sink } from '../lib/cli/io.js';
 import { RecordDecoder } from '../lib/image/records.js';
 import { TYPES, TaskType, buildTree } from '../examples/proctree.js';
 import { IMPLS } from './helpers.js';
+import * as zlib from 'node:zlib';
+import { decompressSync, zstdAvailable, type Compression } from '../lib/stream/compress.js';
 
 const root = join(__dirname, '..');
 const bin = join(root, 'bin', 'objhash.js');
@@ -685,6 +687,39 @@ describe('objhash command: usage, errors, output', () => {
     const unbuilt = run('bench');
     expect(unbuilt.status).toBe(1);
     expect(oneLine({ code: unbuilt.status, out: unbuilt.stdout, err: unbuilt.stderr })).toMatch(/^objhash bench: .* is missing: run `npm run build`/);
+  });
+});
+
+describe('compressed images for the command (decompressSync)', () => {
+  const img = checkpoint({ a: [1, 2, 3], s: 'x'.repeat(100) }, { impl: IMPLS[0] });
+  const packs: [Compression, (b: Uint8Array) => Buffer][] = [
+    ['gzip', zlib.gzipSync],
+    ['brotli', zlib.brotliCompressSync],
+    ...(zstdAvailable ? [['zstd', (zlib as unknown as { zstdCompressSync: (b: Uint8Array) => Buffer }).zstdCompressSync] as [Compression, (b: Uint8Array) => Buffer]] : []),
+  ];
+
+  it.each(packs)('%s: the image back; bytes after its stream are an error; zeros are known as no image from a prefix, not inflated', (c, pack) => {
+    const r = decompressSync(pack(img), 1 << 30);
+    expect(r.compression).toBe(c);
+    expect(Buffer.from(r.image).equals(Buffer.from(img))).toBe(true);
+    const trailing = Buffer.concat([pack(img), Buffer.from('GARBAGE')]);
+    if (c === 'brotli') expect(decompressSync(trailing, 1 << 30).compression).toBeUndefined(); // brotli is only tried: then the reader says what the bytes are not
+    else expect(() => decompressSync(trailing, 1 << 30)).toThrow(c === 'gzip' ? /cannot decompress the gzip image/ : /7 bytes follow the end of its stream/);
+    // 256 MiB of zeros: the first 16 bytes come from a prefix
+    const bomb = pack(Buffer.alloc(1 << 28));
+    const b = decompressSync(bomb, 1 << 30);
+    if (c === 'brotli') {
+      // (brotli, only tried: the bytes as they are, for the reader to refuse)
+      expect(b.compression).toBeUndefined();
+      expect(b.image.length).toBe(bomb.length);
+    } else {
+      expect(b.compression).toBe(c);
+      expect(b.image.length).toBe(16);
+    }
+    // more than maxOutput is an error (brotli: not taken for brotli), never a bigger buffer
+    const over = pack(Buffer.concat([img, Buffer.alloc(1 << 20)]));
+    if (c === 'brotli') expect(decompressSync(over, 1 << 16).image).toBe(over);
+    else expect(() => decompressSync(over, 1 << 16)).toThrow(/cannot decompress/);
   });
 });
 

@@ -212,6 +212,13 @@ async function turnsDuring<T>(p: () => Promise<T>): Promise<{ turns: number; val
 
 const turn = () => new Promise((r) => setImmediate(r));
 
+/** A compressing Transform of node:zlib. */
+function compressorOf(c: string): NodeJS.ReadWriteStream {
+  if (c === 'gzip') return zlib.createGzip();
+  if (c === 'brotli') return zlib.createBrotliCompress();
+  return (zlib as unknown as { createZstdCompress: () => NodeJS.ReadWriteStream }).createZstdCompress();
+}
+
 /** What a call gave: 'ok', or its ObjHashError's code, message and offset. */
 async function outcome(f: () => unknown): Promise<string> {
   try {
@@ -267,6 +274,36 @@ describe.each(IMPLS)('streams (%s)', (impl) => {
     expect(diffTrees(tree, back)).toEqual([]);
     // an uncompressed image read with `compress` named is read as it is
     expect(diffTrees(tree, await restartFromStream(Readable.from([checkpoint(tree, TaskType, opts)]), TaskType, { ...opts, compress: c as 'gzip' }))).toEqual([]);
+  });
+
+  it('bytes after a compressed image are EIO, and a decompressed stream that is no image fails at its first bytes (a bomb of zeros is not inflated)', async () => {
+    const img = checkpoint(buildTree(), TaskType, opts);
+    const packs = {
+      gzip: zlib.gzipSync,
+      brotli: zlib.brotliCompressSync,
+      ...(zstdAvailable ? { zstd: (zlib as unknown as { zstdCompressSync: (b: Uint8Array) => Buffer }).zstdCompressSync } : {}),
+    };
+    for (const [c, pack] of Object.entries(packs)) {
+      const o = { ...opts, compress: c as 'gzip' };
+      const e = (await restartFromStream(Readable.from([Buffer.concat([pack(img), Buffer.from('GARBAGE')])]), TaskType, o).catch((x: unknown) => x)) as ObjHashError;
+      expect(e, c).toBeInstanceOf(ObjHashError);
+      expect(e.code, c).toBe('EIO');
+      expect(e.message).toMatch(new RegExp(`the ${c} stream is corrupt`));
+      // endless zeros, compressed: not an image from its first bytes, long before maxImageBytes
+      const zeros = Readable.from(
+        (function* () {
+          for (;;) yield new Uint8Array(1 << 16);
+        })(),
+      );
+      const bomb = zeros.pipe(compressorOf(c));
+      let received = 0;
+      const b = (await restartFromStream(bomb, TaskType, { ...o, maxImageBytes: 1 << 26, onProgress: (p) => void (received = p.bytes) }).catch((x: unknown) => x)) as ObjHashError;
+      zeros.destroy();
+      expect(b, c).toBeInstanceOf(ObjHashError);
+      expect(b.code, c).toBe('EINVAL');
+      expect(b.message).toMatch(/bad magic at offset 0: not an objhash image/);
+      expect(received, `${c}: bytes inflated before the error`).toBeLessThan(1 << 20);
+    }
   });
 
   it('a real TCP socket on 127.0.0.1, fast and slow (7-byte writes), and a peer that resets mid-image (EIO or EPIPE, nothing restored)', async () => {

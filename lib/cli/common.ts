@@ -48,8 +48,8 @@ export function parseArgs(cmd: string, args: string[], allowed: readonly string[
   return { flags, positional };
 }
 
-/** Largest decompressed image the commands read into memory. */
-const MAX_DECOMPRESSED = 2 ** 32;
+/** Largest decompressed image the commands read into memory (restartFromStream's default maxImageBytes). */
+const MAX_DECOMPRESSED = 2 ** 30;
 
 /**
  * The one IMAGE argument: a readable regular file (else CommandError), or

@@ -183,16 +183,7 @@ export class ImageReader extends PayloadReader {
     const want = this.size >= 0 ? Math.min(16, this.size) : 16;
     if (this.lim < want) this.fill(0, want);
     const have = Math.min(this.lim, 16);
-    const b = this.buf;
-    for (let i = 0; i < have; i++) {
-      if ((i < 4 || i >= 8) && b[i] !== HEADER_PREFIX[i]) {
-        const what =
-          i < 4
-            ? `the first record is not a HEADER`
-            : `the HEADER magic is not 0x00feed0cc0a2d200`;
-        throw new ObjHashError('EINVAL', `bad magic at offset 0: not an objhash image (${what})`, 0);
-      }
-    }
+    checkHeaderPrefix(this.buf, have);
     if (have < 16) {
       if (have === 0) throw new ObjHashError('EPIPE', 'truncated: expected a record at offset 0', 0);
       throw new ObjHashError('EPIPE', `truncated: HEADER at offset 0 needs at least 16 bytes, only ${have} present`, 0);
@@ -619,4 +610,20 @@ export class ImageReader extends PayloadReader {
 
 function hex32(v: number): string {
   return (v >>> 0).toString(16).padStart(8, '0');
+}
+
+/**
+ * The first `have` (<= 16) bytes of an image against the HEADER's fixed
+ * bytes (record type, magic): EINVAL "bad magic" at the first that
+ * differs.  The reader checks them first; a stream restart checks them as
+ * the first bytes arrive, so that a source that is no image (a
+ * decompression bomb of zeros) fails before its window fills.
+ */
+export function checkHeaderPrefix(b: Uint8Array, have: number): void {
+  for (let i = 0; i < have; i++) {
+    if ((i < 4 || i >= 8) && b[i] !== HEADER_PREFIX[i]) {
+      const what = i < 4 ? `the first record is not a HEADER` : `the HEADER magic is not 0x00feed0cc0a2d200`;
+      throw new ObjHashError('EINVAL', `bad magic at offset 0: not an objhash image (${what})`, 0);
+    }
+  }
 }

@@ -16,8 +16,13 @@ export const COMPRESSIONS: readonly Compression[] = ['gzip', 'brotli', 'zstd'];
 type Z = typeof zlib & {
   createZstdCompress?: () => Transform;
   createZstdDecompress?: () => Transform;
-  zstdDecompressSync?: (b: Uint8Array) => Buffer;
+  zstdDecompressSync?: (b: Uint8Array, o: object) => Buffer | Decoded;
 };
+/** What a *Sync decompressor returns with `info: true`. */
+interface Decoded {
+  buffer: Buffer;
+  engine: { bytesWritten: number };
+}
 const z = zlib as Z;
 
 /** Whether this Node's zlib has zstd (Node >= 22.15 / 23.8). */
@@ -65,25 +70,56 @@ export function sniff(head: Uint8Array): Compression | 'image' | undefined {
 
 /**
  * For the command: the image inside `bytes` if they are gzip, zstd or
- * brotli (tried last), else `bytes` as they are.  Returns which.
+ * brotli (tried last), else `bytes` as they are.  Returns which.  At most
+ * `maxOutput` bytes are made (more is EIO), and a stream whose first bytes
+ * are no image header is known from a prefix of the input before the whole
+ * is decompressed: then only those first bytes are returned (the reader
+ * says what they are not).  Bytes after the compressed stream are EIO.
  */
 export function decompressSync(bytes: Uint8Array, maxOutput: number): { image: Uint8Array; compression: Compression | undefined } {
   const kind = sniff(bytes);
   if (kind === 'image') return { image: bytes, compression: undefined };
-  const opts = { maxOutputLength: maxOutput };
-  try {
-    if (kind === 'gzip') return { image: zlib.gunzipSync(bytes, opts), compression: 'gzip' };
-    if (kind === 'zstd') {
-      if (z.zstdDecompressSync === undefined) throw new ObjHashError('EINVAL', `a zstd image, and this Node (${process.version}) has no zstd`);
-      return { image: z.zstdDecompressSync(bytes), compression: 'zstd' };
+  if (kind === 'zstd' && z.zstdDecompressSync === undefined) throw new ObjHashError('EINVAL', `a zstd image, and this Node (${process.version}) has no zstd`);
+  const kinds: Compression[] = kind === undefined ? ['brotli'] : [kind];
+  for (const k of kinds) {
+    const head = probe(k, bytes);
+    if (head !== undefined && head.length >= 16 && sniff(head) !== 'image')
+      return kind === undefined ? { image: bytes, compression: undefined } : { image: head.subarray(0, 16), compression: k };
+    let out: Decoded;
+    try {
+      out = decode(k, bytes, { maxOutputLength: maxOutput, info: true });
+    } catch (e) {
+      if (kind === undefined) return { image: bytes, compression: undefined }; // not brotli either: the reader says what it is not
+      throw new ObjHashError('EIO', `cannot decompress the ${k} image: ${e instanceof Error ? e.message : String(e)}`, undefined, { cause: e });
     }
-  } catch (e) {
-    if (e instanceof ObjHashError) throw e;
-    throw new ObjHashError('EIO', `cannot decompress the ${kind} image: ${e instanceof Error ? e.message : String(e)}`, undefined, { cause: e });
+    if (out.engine.bytesWritten < bytes.length) {
+      if (kind === undefined) return { image: bytes, compression: undefined };
+      throw new ObjHashError('EIO', `cannot decompress the ${k} image: ${bytes.length - out.engine.bytesWritten} bytes follow the end of its stream`);
+    }
+    return { image: out.buffer, compression: k };
   }
-  try {
-    return { image: zlib.brotliDecompressSync(bytes, opts), compression: 'brotli' };
-  } catch {
-    return { image: bytes, compression: undefined }; // not brotli either: the reader says what it is not
+  return { image: bytes, compression: undefined };
+}
+
+function decode(k: Compression, bytes: Uint8Array, o: object): Decoded {
+  if (k === 'gzip') return zlib.gunzipSync(bytes, o) as unknown as Decoded;
+  if (k === 'brotli') return zlib.brotliDecompressSync(bytes, o) as unknown as Decoded;
+  return z.zstdDecompressSync!(bytes, o) as Decoded;
+}
+
+/** The first bytes a short prefix of the input decompresses to (undefined: it cannot tell). */
+function probe(k: Compression, bytes: Uint8Array): Uint8Array | undefined {
+  const C = zlib.constants as Record<string, number>;
+  const flush = k === 'gzip' ? C.Z_SYNC_FLUSH : k === 'brotli' ? C.BROTLI_OPERATION_FLUSH : C.ZSTD_e_flush;
+  // a few bytes of a bomb already make megabytes: growing prefixes, each up to 16 MiB out
+  for (const n of [16, 32, 64, 256, 1024, 4096]) {
+    try {
+      const r = decode(k, bytes.subarray(0, Math.min(n, bytes.length)), { finishFlush: flush, maxOutputLength: 1 << 24, info: true });
+      if (r.buffer.length >= 16) return r.buffer;
+    } catch {
+      // too short to say, or more than 16 MiB from those bytes: try the next, then the whole (to maxOutput)
+    }
+    if (n >= bytes.length) break;
   }
+  return undefined;
 }

@@ -26,6 +26,7 @@ import { RestartContext, restartSeam } from '../context/restart.js';
 import type { ObjType } from '../types.js';
 import { AbortError, checkProgress, checkSignal, raceAbort, throttle, throwIfAborted } from './abort.js';
 import { checkCompression, compressor, decompressor, sniff, type Compression } from './compress.js';
+import { checkHeaderPrefix } from '../image/reader.js';
 import { ChunkSource, WindowSource, chunksOf, type StreamSource } from './sources.js';
 
 export { AbortError } from './abort.js';
@@ -359,12 +360,15 @@ async function* decoded(src: AsyncIterable<Uint8Array>, compress: Compression | 
   const seen = sniff(first);
   // an image as it is needs no decompressing, whatever opts said
   const kind = seen === 'image' ? undefined : compress ?? (seen === 'gzip' || seen === 'zstd' ? seen : undefined);
+  let fed = 0;
   async function* all(): AsyncGenerator<Uint8Array> {
+    fed += first.length;
     if (first.length > 0) yield first;
     if (done) return;
     for (;;) {
       const x = await it.next();
       if (x.done) return;
+      fed += x.value.length;
       yield x.value;
     }
   }
@@ -387,6 +391,9 @@ async function* decoded(src: AsyncIterable<Uint8Array>, compress: Compression | 
     if (e === sourceError) throw e; // the source failed (receive() says so)
     throw new ObjHashError('EIO', `${where}: the ${kind} stream is corrupt: ${(e as Error).message}`, undefined, { cause: e });
   }
+  // brotli and zstd stop at the end of their stream and say nothing of bytes after it
+  const used = (d as unknown as { bytesWritten: number }).bytesWritten;
+  if (used < fed) throw new ObjHashError('EIO', `${where}: the ${kind} stream is corrupt: ${fed - used} bytes follow its end`);
 }
 
 /**
@@ -397,6 +404,8 @@ async function* decoded(src: AsyncIterable<Uint8Array>, compress: Compression | 
 class Receiver {
   bytes = 0;
   done = false;
+  /** The first 16 bytes received. */
+  private readonly head = new Uint8Array(16);
   private readonly readable: Readable;
   private readonly it: AsyncIterator<Uint8Array>;
 
@@ -419,6 +428,12 @@ class Receiver {
       if (x.done) {
         this.done = true;
         return undefined;
+      }
+      if (this.bytes < 16) {
+        // the HEADER's fixed bytes as they come (the reader checks them again)
+        const n = Math.min(16 - this.bytes, x.value.length);
+        this.head.set(x.value.subarray(0, n), this.bytes);
+        checkHeaderPrefix(this.head, this.bytes + n);
       }
       this.bytes += x.value.length;
       if (this.bytes > o.max) throw new ObjHashError('E2BIG', `${where}: the image is larger than ${o.max} bytes (options.maxImageBytes)`, o.max);
