@@ -398,6 +398,11 @@ describe.each(IMPLS)('checkpoint/restart (%s)', (impl) => {
     expect(ctx.checkpointObj(d.kids[2]!, NodeT)).toBe(3); // the leaf: already saved
     const image = ctx.finish();
     expectCode(() => ctx.checkpointObj(d, NodeT), 'EBADF');
+    // every call that would write, after finish(): EBADF as well
+    expectCode(() => ctx.begin(101), 'EBADF', /begin: the checkpoint is finished/);
+    expectCode(() => ctx.writeBuffer(new Uint8Array(1)), 'EBADF', /writeBuffer: the checkpoint is finished/);
+    expectCode(() => ctx.writeString('x'), 'EBADF', /writeString: the checkpoint is finished/);
+    expectCode(() => ctx.finish(), 'EBADF');
     const rc = new RestartContext(image, opts({ types: [NodeT] }));
     const root = rc.restoreObj(NodeT);
     expect([...rc.readBuffer()]).toEqual([1, 2, 3]);

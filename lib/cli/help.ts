@@ -54,10 +54,13 @@ with the offset and the reason (as verify), and exits 1.`,
   verify: `usage: objhash verify IMAGE
 
 Checks the whole image, as restart would before reading any object:
-  - the HEADER (magic, version 1, type table);
-  - every record: 8-byte alignment, len (OBJREF 16, TAIL 24, <= 64 MiB),
-    known type, present in full with zero padding;
-  - every OBJREF: objtype in the type table, objref > 0, defined once;
+  - the HEADER (magic, version 1 or 2, type table with each type's schema);
+  - every record: known type, present in full, within 64 MiB;
+    version 1: 8-byte alignment, len (OBJREF 16, TAIL 24), zero padding;
+    version 2: varint head and length, at most 5 bytes each;
+  - every OBJREF (version 2: implicit or explicit): objtype in the type
+    table, objref > 0, defined once, at most 2^20 beyond the objects
+    defined before it (maxObjrefGap);
   - the end: TAIL with its magic, object count (= OBJREF records) and
     CRC32C of every byte before it, and nothing after it.
 Exit 0 and "IMAGE: valid: ..." on stdout when it holds; otherwise exit 1

@@ -461,6 +461,7 @@ export class CheckpointContext implements Disposable {
 
   /** Opens a user record (type 101..8999); close it with end(). */
   begin(type: number): this {
+    if (this.#done) throw new ObjHashError('EBADF', 'begin: the checkpoint is finished');
     if (!Number.isInteger(type) || type < REC.USER_MIN || type > REC.USER_MAX)
       throw new ObjHashError('EINVAL', `begin: a user record type must be ${REC.USER_MIN}..${REC.USER_MAX} (got ${type})`);
     if (this.#open !== undefined && !this.#draining) this.#closeOpen();
@@ -565,11 +566,13 @@ export class CheckpointContext implements Disposable {
   }
   /** A BUFFER record. */
   writeBuffer(b: Uint8Array): number {
+    if (this.#done) throw new ObjHashError('EBADF', 'writeBuffer: the checkpoint is finished');
     if (this.#open !== undefined && !this.#draining) this.#closeOpen();
     return this.#writer.buffer(b);
   }
   /** A STRING record. */
   writeString(s: string): number {
+    if (this.#done) throw new ObjHashError('EBADF', 'writeString: the checkpoint is finished');
     if (this.#open !== undefined && !this.#draining) this.#closeOpen();
     return this.#writer.string(s);
   }
