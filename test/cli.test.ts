@@ -8,7 +8,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ImageWriter, REC, checkpoint, checkpointToFile, defineObjType, inspectImage } from '../lib/index.js';
+import { ImageWriter, REC, checkpoint, checkpointToFile, defineObjType, inspectImage, ref, refs, type ObjType } from '../lib/index.js';
 import { getBackend } from '../lib/backend/loader.js';
 import { Progress, type Sink } from '../lib/cli/io.js';
 import { RecordDecoder } from '../lib/image/records.js';
@@ -339,6 +339,42 @@ describe.each(IMPLS)('objhash command, OBJHASH_IMPL=%s', (impl) => {
     expect(lines[5]).toMatch(new RegExp(` ${Array(64).fill('07').join(' ')} …\\(\\+36 bytes\\)$`));
     expect(lines[6]).toMatch(/ 07 00 00 00$/);
     expect(lines[7]).toMatch(/object count 1, crc32c 0x[0-9a-f]{8} ok$/);
+  });
+
+  it('dump shows the first 100 items of a long array, Map, Set, property list or refs field, and counts the rest', () => {
+    interface Hub {
+      kids: Hub[];
+    }
+    const HubT: ObjType<Hub> = defineObjType<Hub>({ name: 'hub', fields: { kids: refs(() => HubT) } });
+    const p = join(dir, `long-${impl}.objhash`);
+    const big = {
+      a: Array.from({ length: 250 }, (_, i) => i),
+      m: new Map(Array.from({ length: 120 }, (_, i) => [i, i] as [number, number])),
+      s: new Set(Array.from({ length: 101 }, (_, i) => i)),
+      o: Object.fromEntries(Array.from({ length: 130 }, (_, i) => [`k${i}`, i])),
+      h: { kids: Array.from({ length: 300 }, () => ({ kids: [] })) } as Hub,
+    };
+    const BigT = defineObjType<typeof big>({ name: 'big', fields: { a: 'value', m: 'value', s: 'value', o: 'value', h: ref(HubT) } });
+    checkpointToFile(p, big, BigT, { types: [BigT, HubT] });
+    const j = cli(impl, 'dump', '--json', p);
+    expect(j.code, j.err).toBe(0);
+    const lines = j.out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+    const root = lines.find((l) => l.name === 'FIELDS' && l.typeName === 'big')!;
+    const field = (n: string) => (root.fields as { name: string; value: any }[]).find((f) => f.name === n)!.value;
+    expect(field('a').items).toHaveLength(101);
+    expect(field('a').items[99]).toBe(99);
+    expect(field('a').items[100]).toEqual({ more: 150 });
+    expect(field('m').entries.at(-1)).toEqual({ more: 20 });
+    expect(field('s').values.at(-1)).toEqual({ more: 1 });
+    expect(field('o').props.at(-1)).toEqual({ more: 30 });
+    const hub = lines.find((l) => l.name === 'FIELDS' && l.typeName === 'hub' && (l.fields[0].value as unknown[]).length > 0)!;
+    expect(hub.fields[0].value).toHaveLength(101);
+    expect(hub.fields[0].value.at(-1)).toEqual({ more: 200 });
+    // the text dump too: one short line
+    const t = cli(impl, 'dump', p);
+    expect(t.code).toBe(0);
+    expect(Math.max(...t.out.split('\n').map((l) => l.length))).toBeLessThan(20000);
+    expect(t.out).toContain('{"more":150}');
   });
 
   it('dump --json: one JSON object per line, offsets increasing, payloads decoded (whole hex)', () => {

@@ -179,6 +179,7 @@ function dump(image: Uint8Array): unknown[] {
   const r = new ImageReader(image, { crc32c });
   r.readHeader();
   const st = new ValueCodecState();
+  st.dumpItems = Infinity; // every item (the command shows DUMP_ITEMS of each list)
   const out: unknown[] = [];
   for (;;) {
     const rec = r.next();

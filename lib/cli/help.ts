@@ -76,6 +76,9 @@ Lists every record in order: offset, type name, len, and the payload:
   OBJREF          objref, objtype and its name
   STRING          the text (JSON-quoted; the first 80 characters)
   BUFFER, user    hex: the first 64 bytes, then "…(+N bytes)"
+  FIELDS, VALUE   the fields or the value, decoded; of each array, Map,
+                  Set, property list or refs field the first 100 items,
+                  then {"more": N} (in --json too)
   TAIL            object count, CRC32C, "ok" once checked
   ERROR           the failed checkpoint's message
 

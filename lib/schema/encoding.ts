@@ -27,6 +27,7 @@ import {
   type FieldDesc, type KindDesc, type SchemaDesc, type ScalarKind,
 } from './spec.js';
 import { describeValue, type ValueCodecState } from './values-adapter.js';
+import { DUMP_ITEMS, listEnd, listItem } from '../util/dump-list.js';
 
 export const SCHEMA_VERSION = 1;
 const CODE_OPT = 17;
@@ -209,8 +210,13 @@ export function readData(r: PayloadReader, k: KindDesc, dump: boolean, state?: V
       if (n > r.remaining()) fail(`${k.k} length ${n} runs past the end of the record`);
       if (!dump && k.k === 'refs' && n !== 0) fail(`a refs default must be empty`);
       const a: unknown[] = [];
-      for (let i = 0; i < n; i++) a.push(k.k === 'list' ? readData(r, k.of, dump, state) : refOf(r.uv()));
-      return a;
+      const max = state?.dumpItems ?? DUMP_ITEMS;
+      for (let i = 0; i < n; i++) {
+        const x = k.k === 'list' ? readData(r, k.of, dump, state) : refOf(r.uv());
+        if (dump) listItem(a, i, x, max);
+        else a.push(x);
+      }
+      return dump ? listEnd(a, n, max) : a;
     }
     case 'ref': {
       const x = r.uv();

@@ -14,6 +14,7 @@ import { ERROR_NAMES, E_CAUSE, E_MESSAGE, E_PROTO, E_STACK, K, MAX_ARRAY_LENGTH,
 import { isIndex } from './kinds.js';
 import { HOLE_MARK, INLINE_MARK, REF_MARK, VREF_MARK, bad, defineShape, readKey, readTag, rebase } from './read.js';
 import type { ValueCodecState } from './state.js';
+import { listEnd, listItem } from '../util/dump-list.js';
 
 /** Bytes of a buffer shown (as hex) by describeValue. */
 const SHOW_BYTES = 64;
@@ -134,9 +135,9 @@ function describeBody(r: PayloadReader, st: ValueCodecState, off: number, inline
       for (let j = 0; j < count; j++) {
         idx += r.uv() + 1;
         if (idx >= len) bad(off, `sparse index ${idx} past the length ${len}`);
-        items.push([idx, value(r, st, off)]);
+        listItem(items, j, [idx, value(r, st, off)], st.dumpItems);
       }
-      return { kind: 'Array', length: len, sparse: items, ...block(r, st, true, off) };
+      return { kind: 'Array', length: len, sparse: listEnd(items, count, st.dumpItems), ...block(r, st, true, off) };
     }
     case K.MAP:
     case K.SET: {
@@ -144,7 +145,8 @@ function describeBody(r: PayloadReader, st: ValueCodecState, off: number, inline
       const size = r.uv();
       if (size > r.remaining() / (map ? 2 : 1)) bad(off, `${size} entries with ${r.remaining()} byte(s) left`);
       const out: unknown[] = [];
-      for (let i = 0; i < size; i++) out.push(map ? [value(r, st, off), value(r, st, off)] : value(r, st, off));
+      for (let i = 0; i < size; i++) listItem(out, i, map ? [value(r, st, off), value(r, st, off)] : value(r, st, off), st.dumpItems);
+      listEnd(out, size, st.dumpItems);
       return map ? { kind: 'Map', entries: out } : { kind: 'Set', values: out };
     }
     case K.DATE:
@@ -204,9 +206,9 @@ function elements(r: PayloadReader, st: ValueCodecState, n: number, off: number)
   const items: unknown[] = [];
   for (let i = 0; i < n; i++) {
     const x = item(r, st, off);
-    items.push(x === HOLE_MARK ? { hole: true } : x);
+    listItem(items, i, x === HOLE_MARK ? { hole: true } : x, st.dumpItems);
   }
-  return items;
+  return listEnd(items, n, st.dumpItems);
 }
 
 function view(r: PayloadReader, st: ValueCodecState, name: string, tracking: boolean, off: number): Desc {
@@ -227,8 +229,8 @@ function shaped(r: PayloadReader, st: ValueCodecState, i: number, forArray: bool
   if (s === undefined) bad(off, `shape ${i} is not defined (${st.shapes.length} are)`);
   if (forArray && !s.arrayOk) bad(off, "an array property named by an index or 'length'");
   const props: unknown[] = [];
-  for (const key of s.keys) props.push([key, value(r, st, off)]);
-  return { shape: i, props };
+  for (let j = 0; j < s.keys.length; j++) listItem(props, j, [s.keys[j], value(r, st, off)], st.dumpItems);
+  return { shape: i, props: listEnd(props, s.keys.length, st.dumpItems) };
 }
 
 function block(r: PayloadReader, st: ValueCodecState, forArray: boolean, off: number): Desc {
@@ -244,9 +246,9 @@ function block(r: PayloadReader, st: ValueCodecState, forArray: boolean, off: nu
     for (let i = 0; i < n; i++) {
       const key = readKey(r, st, off);
       if (forArray && (key === 'length' || isIndex(key))) bad(off, "an array property named by an index or 'length'");
-      props.push([key, value(r, st, off)]);
+      listItem(props, i, [key, value(r, st, off)], st.dumpItems);
     }
-    return { props };
+    return { props: listEnd(props, n, st.dumpItems) };
   }
   return shaped(r, st, p - P_SHAPE, forArray, off);
 }

@@ -3,6 +3,7 @@
  * string table, the shape table, the highest objref named so far), one per
  * checkpoint, restart or dump run.  encoding.ts specifies the tables.
  */
+import { DUMP_ITEMS } from '../util/dump-list.js';
 
 /**
  * Checkpoint side: a node of the shape trie.  The path from the root spells
@@ -108,6 +109,9 @@ export class ValueCodecState {
   readonly inlineCreated = (obj: unknown): void => {
     this.objects[this.pend.pop()!] = obj;
   };
+  // ---- dump
+  /** Items shown of one array, Map, Set or property list (DUMP_ITEMS; a test may show all). */
+  dumpItems = DUMP_ITEMS;
   // ---- both
   /** Shape factories this restart compiled (read.ts newShaped). */
   factoriesMade = 0;
