@@ -10,6 +10,10 @@
  */
 import { ObjHashError } from '../errors.js';
 import { recordTypeName } from './format.js';
+import { wellFormed } from '../util/strings.js';
+
+/** What str() and vstr() take: UTF-8 has no lone surrogates (TextEncoder would make each a U+FFFD). */
+const NOT_UTF8 = "a string without lone surrogates (UTF-8 cannot hold one; a plain value or a 'value' field keeps it)";
 
 const TWO32 = 4294967296;
 const U64_MAX = 0xffffffffffffffffn;
@@ -207,6 +211,7 @@ export abstract class PayloadWriter {
   }
 
   private strSlow(s: string): void {
+    if (!wellFormed(s)) this.badValue('str', s, NOT_UTF8);
     let p = this.pos;
     if (p + 4 > this.limit) {
       this.grow(4);
@@ -266,6 +271,7 @@ export abstract class PayloadWriter {
         return;
       }
     }
+    if (!wellFormed(s)) this.badValue('vstr', s, NOT_UTF8);
     const bytes = encoder.encode(s);
     this.uv(bytes.length);
     this.bytes(bytes);

@@ -28,6 +28,7 @@ import {
 } from './format.js';
 import { RecordWriter, putUv } from './record-writer.js';
 import { ObjrefSet } from './validate.js';
+import { wellFormed } from '../util/strings.js';
 
 export interface ImageWriterOptions {
   /** CRC-32C extender from the backend. */
@@ -254,6 +255,7 @@ export class ImageWriter extends RecordWriter {
   /** Writes a STRING record holding the UTF-8 of `s`; returns its offset. */
   string(s: string): number {
     if (typeof s !== 'string') throw new ObjHashError('EINVAL', 'string: expected a string', this.offset);
+    if (!wellFormed(s)) throw new ObjHashError('EINVAL', 'string: expected a string without lone surrogates (UTF-8 cannot hold one)', this.offset);
     this.begin(REC.STRING);
     this.utf8(s);
     return this.end();

@@ -12,6 +12,7 @@ import { notPlainReason } from './kinds.js';
 import type { ValueCodecState } from './state.js';
 import { writeChild } from './write.js';
 import { magnitudeBytes } from '../image/bigint.js';
+import { wellFormed } from '../util/strings.js';
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 /** |m| of a DEC tag stays under this (sv's range). */
@@ -26,7 +27,6 @@ const views: Uint8Array[] = [];
 for (let n = 0; n <= T.STR_SHORT_MAX; n++) views.push(scratch.subarray(0, n));
 const f32 = new Float32Array(1);
 const f32bits = new Uint32Array(f32.buffer);
-const isWF = (String.prototype as unknown as { isWellFormed?: (this: string) => boolean }).isWellFormed;
 
 export function writeVal(w: PayloadWriter, v: unknown, refs: RefWriter, st: ValueCodecState, step: PathStep | undefined): void {
   switch (typeof v) {
@@ -206,19 +206,6 @@ function writeNewString(w: PayloadWriter, s: string, define: boolean): void {
   }
   w.u8(define ? T.STR_NEW8 : T.STR_LIT8);
   w.vstr(s);
-}
-
-function wellFormed(s: string): boolean {
-  if (isWF !== undefined) return isWF.call(s);
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0xd800 || c > 0xdfff) continue;
-    if (c > 0xdbff || i + 1 === s.length) return false;
-    const d = s.charCodeAt(i + 1);
-    if (d < 0xdc00 || d > 0xdfff) return false;
-    i++;
-  }
-  return true;
 }
 
 function writeUtf16(w: PayloadWriter, s: string, tag: number): void {
