@@ -387,6 +387,69 @@ describe.each(IMPLS)('ObjHash (%s)', (impl) => {
     expect(order).toEqual(want);
   });
 
+  it("a numeric key's grab (run by the core) cannot add a JS object either; free() from a drop is EBUSY and every object is still dropped once", () => {
+    let h: ObjHash;
+    const O = defineObjType<object>({ name: 'o', drop: () => {} });
+    const seen: unknown[] = [];
+    const N = defineObjType<number>({
+      name: 'n',
+      grab: () => {
+        for (const add of [() => h.lookupAdd({ inner: true }, O), () => h.insert({}, 9, O)]) {
+          try {
+            add();
+            seen.push('added');
+          } catch (e) {
+            seen.push((e as ObjHashError).code);
+          }
+        }
+      },
+    });
+    h = make();
+    expect(h.lookupAdd(7, N)).toEqual({ objref: 1, first: true });
+    h.insert(8, 2, N);
+    expect(h.lookupAddMany(new Float64Array([10, 11]), N).length).toBe(2);
+    expect(seen).toEqual(['EBUSY', 'EBUSY', 'EBUSY', 'EBUSY', 'EBUSY', 'EBUSY', 'EBUSY', 'EBUSY']);
+    expect(h.size).toBe(4);
+    expect(h.fetch(1, N)).toBe(7);
+    h.free();
+    // free() from a drop
+    const dropped: number[] = [];
+    const D = defineObjType<number>({
+      name: 'd',
+      drop: (k) => {
+        dropped.push(k);
+        if (k === 1) h.free();
+      },
+    });
+    h = make();
+    for (const k of [1, 2, 3]) h.lookupAdd(k, D);
+    expectCode(() => h.free(), 'EBUSY', /free: the hash is busy/);
+    expect(dropped).toEqual([1, 2, 3]);
+    expectCode(() => h.size, 'EBADF');
+  });
+
+  it('fetch: an objref or a type of the wrong kind is EINVAL, and nothing of it runs', () => {
+    const h = make();
+    h.lookupAdd({ fd: 0 }, FileT);
+    let ran = 0;
+    const sneaky = {
+      valueOf() {
+        ran++;
+        return 1;
+      },
+    };
+    for (const bad of [1n, Symbol('s'), sneaky, '1', 1.5, NaN]) expectCode(() => h.fetch(bad as never, FileT), 'EINVAL', /fetch: objref must be an integer/);
+    expect(ran).toBe(0);
+    expectCode(() => h.fetch(1, undefined as never), 'EINVAL', /fetch: type must be an ObjType/);
+    const throwing = {
+      toString() {
+        throw new Error('no');
+      },
+    };
+    expectCode(() => new ObjHash({ impl: throwing as never }), 'EINVAL', /impl must be 'native' or 'js' \(got object\)/);
+    h.free();
+  });
+
   it('a grab of a JS object cannot add to the hash (EBUSY) but can read it', () => {
     let h: ObjHash;
     const seen: unknown[] = [];

@@ -69,6 +69,9 @@ class FakeRefWriter implements RefWriter {
   refNow(child: object, step: PathStep): number {
     return this.ref(child, step);
   }
+  known(): number {
+    return 0;
+  }
   private id(child: unknown): number {
     let n = this.ids.get(child);
     if (n === undefined) this.ids.set(child, (n = this.ids.size + 2));

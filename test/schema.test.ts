@@ -300,4 +300,68 @@ describe.each(IMPLS)('schema types (%s)', (impl) => {
     expect(d.stdout).toMatch(/flags[=:] ?4294967281/);
     expect(d.stdout).toMatch(/tags[=:] ?\[?"?a/);
   });
+
+  it('an object reached through a ref(T) field and inside a value field is one object; met inline first, it is refused by path', () => {
+    interface Leaf {
+      n: number;
+    }
+    interface Root {
+      leaf: Leaf | null;
+      bag: unknown;
+    }
+    const LeafT = defineObjType<Leaf>({ name: 'leaf', fields: { n: 'uv' } });
+    const RootT = defineObjType<Root>({ name: 'root', fields: { leaf: ref(LeafT), bag: 'value' } });
+    const ts = { impl, types: [RootT, LeafT] };
+    const leaf = { n: 1 };
+    const root: Root = { leaf, bag: { leaf, me: null as unknown } };
+    (root.bag as { me: unknown }).me = root;
+    const back = restart(checkpoint(root, RootT, ts), RootT, ts);
+    const bag = back.bag as { leaf: Leaf; me: Root };
+    expect(bag.leaf).toBe(back.leaf);
+    expect(bag.me).toBe(back);
+    expect(back.leaf!.n).toBe(1);
+    // the value first: the plain copy would be a second object, so it is refused
+    const Root2T = defineObjType<Root>({ name: 'root2', fields: { bag: 'value', leaf: ref(LeafT) } });
+    expectCode(() => checkpoint({ bag: { leaf }, leaf }, Root2T, { impl, types: [Root2T, LeafT] }), 'EINVAL', /root\.leaf: this object was written before inside a plain value .* cannot also be a leaf/);
+  });
+
+  it('a ref(T) or refs(T) field holding no object (a number, a string, a bigint, a function) is EINVAL naming the field', () => {
+    interface Holder {
+      one: unknown;
+      many: unknown[];
+    }
+    const LeafT = defineObjType<{ v?: number }>({ name: 'leaf', fields: { v: opt('u8') } });
+    const HolderT = defineObjType<Holder>({ name: 'holder', fields: { one: ref(LeafT as ObjType<any>), many: refs(LeafT as ObjType<any>) } });
+    const ts = { impl, types: [HolderT, LeafT] };
+    for (const bad of [5, 'abc', 5n, true, () => 1]) {
+      expectCode(() => checkpoint({ one: bad, many: [] }, HolderT, ts), 'EINVAL', /holder\.one: expected an object of type 'leaf' or null/);
+      expectCode(() => checkpoint({ one: null, many: [{}, bad] }, HolderT, ts), 'EINVAL', /holder\.many\[1\]: expected an object of type 'leaf' or null/);
+    }
+  });
+
+  it("'str' and 'vstr' refuse a lone surrogate (UTF-8 has none) instead of changing it; a 'value' field keeps it", () => {
+    const T = defineObjType<{ s: string; v: string; x: unknown }>({ name: 'strs', fields: { s: 'str', v: 'vstr', x: 'value' } });
+    const ts = { impl, types: [T] };
+    expectCode(() => checkpoint({ s: 'a\ud800', v: 'ok', x: 0 }, T, ts), 'EINVAL', /strs\.s: str: expected a string without lone surrogates/);
+    expectCode(() => checkpoint({ s: 'ok', v: '\u00e9\udc00', x: 0 }, T, ts), 'EINVAL', /strs\.v: vstr: expected a string without lone surrogates/);
+    const back = restart(checkpoint({ s: '\u00e9\ud83d\ude00', v: 'ok', x: 'a\ud800' }, T, ts), T, ts);
+    expect(back).toEqual({ s: '\u00e9\ud83d\ude00', v: 'ok', x: 'a\ud800' });
+  });
+
+  it('a default is what the field reads: 5 for a u64 field comes back as 5n from an image without the field', () => {
+    const Old = defineObjType<{ a: number }>({ name: 'ev', fields: { a: 'uv' } });
+    const img = checkpoint({ a: 1 }, Old, { impl, types: [Old] });
+    const New = defineObjType<{ a: number; b: bigint; c: bigint }>({ name: 'ev', fields: { a: 'uv', b: { kind: 'u64', default: 5 as unknown as bigint }, c: { kind: 'i64', default: -2n } } });
+    const back = restart(img, New, { impl, types: [New] });
+    expect(back.b).toBe(5n);
+    expect(back.c).toBe(-2n);
+  });
+
+  it('an instance of a registered class is a root of checkpoint(value, { types }) as anywhere else', () => {
+    const ts = { impl, types: [PointT] };
+    const p = new Point(3, 4);
+    const back = restart(checkpoint(p, ts), ts) as Point;
+    expect(back).toBeInstanceOf(Point);
+    expect([back.x, back.y]).toEqual([3, 4]);
+  });
 });

@@ -87,6 +87,7 @@ function checkpoint(root: unknown, opts: { maxRecord?: number } = {}): Uint8Arra
       if (!written.has(child)) body(child, id);
       return id;
     },
+    known: (child) => ids.get(child) ?? 0,
   };
   function body(v: unknown, id: number): void {
     written.add(v);
@@ -590,7 +591,7 @@ describe('tagged values and describeValue', () => {
     const child = {};
     const held = {};
     st.ids.set(held, -2); // the walker holds it as objref 2
-    const refs: RefWriter = { ref: () => 3, refTyped: () => 0, refNow: () => 0 };
+    const refs: RefWriter = { ref: () => 3, refTyped: () => 0, refNow: () => 0, known: () => 0 };
     w.objref(1, 1);
     w.beginBuiltin(BODY);
     for (const v of ['k', 'k', -0, 10n, held, child, child, undefined]) writeTagged(w, v, refs, 'f', st);

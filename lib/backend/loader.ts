@@ -139,7 +139,9 @@ export function getBackend(name: ImplName): Backend {
     for (const k of ['code', 'errno', 'offset']) Object.defineProperty(e, k, { enumerable: false });
     throw e;
   }
-  throw new ObjHashError('EINVAL', `objhash: impl must be 'native' or 'js' (got ${String(name)})`);
+  // (no String() of what the caller passed: its toString may throw)
+  const got = typeof name === 'string' ? JSON.stringify(name) : name === null ? 'null' : typeof name;
+  throw new ObjHashError('EINVAL', `objhash: impl must be 'native' or 'js' (got ${got})`);
 }
 
 function pick(): Backend {

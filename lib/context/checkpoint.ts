@@ -148,6 +148,7 @@ export class CheckpointContext implements Disposable {
       ref: (child, step) => ctx.#ref(child, step, false),
       refNow: (child, step) => ctx.#ref(child, step, true),
       refTyped: (child, type, step) => ctx.#refTyped(child, type, step, false),
+      known: (child) => seam.objrefOf(ctx.#hash, child),
     };
   }
 
@@ -178,6 +179,11 @@ export class CheckpointContext implements Disposable {
    * refer to them (checkpoint_obj).
    */
   checkpointObj<T>(obj: T, type: ObjType<T>): number {
+    if (type === ValueT && typeof obj === 'object' && obj !== null && plainKind(obj) === undefined) {
+      // a plain value that is an instance of a registered class (the root of checkpoint(p, { types })): of its type
+      const t = this.#classType(obj);
+      if (t !== undefined) return this.checkpointObj(obj, t as ObjType<T>);
+    }
     const ot = this.#objtype[type?.id];
     if (ot === undefined || this.#types[ot - 1] !== type) this.#unknownType(type);
     if (this.#done) throw new ObjHashError('EBADF', 'checkpointObj: the checkpoint is finished');
@@ -391,10 +397,31 @@ export class CheckpointContext implements Disposable {
   /** RefWriter.ref / refNow: a plain value, or an instance of a registered class. */
   #ref(child: object, step: PathStep, now: boolean): number {
     if (plainKind(child) !== undefined) return this.#refTyped(child, ValueT, step, now);
-    const t = this.#byClass.get((child as { constructor?: Function }).constructor as Function);
-    if (t !== undefined && Object.getPrototypeOf(child) === (t.create as { prototype?: object }).prototype)
-      return this.#refTyped(child, t, step, now);
+    const t = this.#classType(child);
+    if (t !== undefined) return this.#refTyped(child, t, step, now);
     throw new Refusal(step, notPlainReason(child));
+  }
+
+  /**
+   * Refuses, as an object of `type`, a plain object this checkpoint wrote
+   * before inline in a plain value: the image would hold it twice (the
+   * copy and the typed object), and the sharing would be lost.
+   */
+  #notInlined(child: unknown, type: ObjType<any>, step: PathStep | undefined): void {
+    if (typeof child !== 'object' || child === null) return;
+    const id = this.#values.ids.get(child);
+    if (id !== undefined && id >= 0)
+      throw new Refusal(
+        step,
+        `this object was written before inside a plain value (a 'value' field or a plain value), and cannot also be a ${type.name}: ` +
+          `reach it through its typed field first, or give ${type.name} a create class`,
+      );
+  }
+
+  /** The registered type whose `create` class made obj (its prototype the class's), if any. */
+  #classType(obj: object): ObjType<any> | undefined {
+    const t = this.#byClass.get((obj as { constructor?: Function }).constructor as Function);
+    return t !== undefined && Object.getPrototypeOf(obj) === (t.create as { prototype?: object }).prototype ? t : undefined;
   }
 
   /** RefWriter.refTyped: queued when walked and new; a hand-written type's checkpoint runs now. */
@@ -406,6 +433,7 @@ export class CheckpointContext implements Disposable {
     }
     const ot = this.#objtype[type.id];
     if (ot === undefined || this.#types[ot - 1] !== type) this.#unknownType(type);
+    if (type !== ValueT && this.#values.nextIndex !== 0) this.#notInlined(child, type, step);
     const h = this.#hash;
     const objref = seam.find(h, child, type, 'checkpoint');
     if (!seam.added(h)) return objref;

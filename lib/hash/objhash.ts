@@ -60,6 +60,8 @@ export interface HashSeam {
   insertRestored(h: ObjHash, obj: unknown, objref: number, type: ObjType<any>, where: string): void;
   /** Whether h has an entry with this objref. */
   has(h: ObjHash, objref: number): boolean;
+  /** The objref of a JS object h holds, whatever its type (0: none). */
+  objrefOf(h: ObjHash, key: object): number;
   /** Keeps h's identities in Maps that never rehash much at once (an empty hash; sharded-ids.ts). */
   shardIds(h: ObjHash): void;
   /** Keeps h's identities on the objects, in a stamping session's table (an empty hash; stamped-ids.ts). */
@@ -139,7 +141,7 @@ export class ObjHash implements Disposable {
   readonly #rqRefs = new Int32Array(QUEUE);
   readonly #rqTypes = new Uint16Array(QUEUE);
   #rq = 0;
-  /** a JS grab of a queued entry is running (re-entry is EBUSY, as in the core). */
+  /** a grab or drop may be running (a JS grab, or a core call that runs callbacks: free, numeric adds): adds and free() are EBUSY, as in the core */
   #inGrab = false;
   /** the object being added, for the grab callback. */
   #pending: unknown = NONE;
@@ -422,10 +424,13 @@ export class ObjHash implements Disposable {
     const isObj = isObjectKey(key);
     if (isObj) this.#pending = key;
     let r: number;
+    // (a numeric key's grab runs in the core: adds of JS objects from it are EBUSY too)
+    this.#inGrab = true;
     try {
       r = this.#b.lookupAdd(h, k, tid);
     } finally {
       this.#pending = NONE;
+      this.#inGrab = false;
     }
     if (r < 0) this.#fail(r, where, `key ${describe(k)} is in the hash with another type than ${type.name}`);
     if (r % 2 === 1) {
@@ -475,10 +480,12 @@ export class ObjHash implements Disposable {
   #insert(h: CoreHandle, k: Key, obj: unknown, objref: number, tid: number, where: string): void {
     this.#pending = obj === undefined ? NONE : obj;
     let r: number;
+    this.#inGrab = true;
     try {
       r = this.#b.insert(h, k, objref, tid);
     } finally {
       this.#pending = NONE;
+      this.#inGrab = false;
     }
     if (r < 0) {
       const what =
@@ -574,9 +581,10 @@ export class ObjHash implements Disposable {
    */
   fetch<T>(objref: number, type: ObjType<T>): T {
     if (this.#h === null) throw new ObjHashError('EBADF', 'fetch: the hash was freed');
-    const tid = this.#types[type?.id] === type ? type.id : this.#use(type, 'fetch');
+    const tid = type !== undefined && this.#types[type.id] === type ? type.id : this.#use(type, 'fetch');
     this.#mirror();
-    if ((objref | 0) === objref && objref > 0 && objref < REF_CACHE) {
+    // (typeof first: `|` throws on a bigint or a symbol, and runs an object's valueOf)
+    if (typeof objref === 'number' && (objref | 0) === objref && objref > 0 && objref < REF_CACHE) {
       const o = this.#refObj.get(objref);
       if (o !== undefined) {
         if (this.#refTid.get(objref) === tid) return o as T;
@@ -620,11 +628,14 @@ export class ObjHash implements Disposable {
     if (first !== undefined && (!(first instanceof Uint8Array) || first.length < n))
       throw new ObjHashError('EINVAL', `lookupAddMany: first must be a Uint8Array of at least ${n} elements`);
     let r: number;
+    this.#inGrab = true;
     try {
       r = this.#b.lookupAddMany(h, keys, tid, out, first ?? null);
     } catch (e) {
       this.#resync();
       throw e;
+    } finally {
+      this.#inGrab = false;
     }
     if (r < 0) {
       this.#resync();
@@ -646,11 +657,14 @@ export class ObjHash implements Disposable {
         throw new ObjHashError('EINVAL', `insertMany: keys has ${keys.length} elements, needs ${objrefs.length}`);
     }
     let r: number;
+    this.#inGrab = true;
     try {
       r = this.#b.insertMany(h, keys, objrefs, tid);
     } catch (e) {
       this.#resync();
       throw e;
+    } finally {
+      this.#inGrab = false;
     }
     if (r < 0) {
       this.#resync();
@@ -679,7 +693,9 @@ export class ObjHash implements Disposable {
 
   /** Number of objects in the hash. */
   get size(): number {
-    return this.#b.size(this.#handle('size'));
+    const r = this.#b.size(this.#handle('size'));
+    if (r < 0) this.#fail(r, 'size');
+    return r;
   }
 
   /** The objref the next added object gets. */
@@ -739,11 +755,14 @@ export class ObjHash implements Disposable {
       }
     }
     let r: unknown;
+    // the drops run now: a free() from one of them is EBUSY, adds too (#inGrab)
+    this.#inGrab = true;
     try {
       r = this.#b.free(h);
     } catch (e) {
       first ??= { e };
     } finally {
+      this.#inGrab = false;
       // A drop that threw still leaves the hash freed (all others dropped).
       if (r !== -ERRNO.EBUSY) this.#release();
     }
@@ -777,6 +796,11 @@ export class ObjHash implements Disposable {
       added: (h) => h.#added,
       insertRestored: (h, obj, objref, type, where) => h.#insertRestored(obj, objref, type, where),
       has: (h, objref) => h.#has(objref),
+      objrefOf: (h, key) => {
+        if (h.#h === null) return 0;
+        const v = h.#ids.get(key);
+        return v === undefined ? 0 : idObjref(v);
+      },
       shardIds: (h) => {
         if (h.#count !== 0) throw new ObjHashError('EBUSY', 'shardIds: the hash is not empty');
         h.#ids = new ShardedIds();

@@ -28,7 +28,7 @@ import type { PayloadReader } from '../image/payload-reader.js';
 import type { PayloadWriter } from '../image/payload-writer.js';
 import type { RefReader, RefWriter } from '../walk/refs.js';
 import { codegen } from '../util/codegen.js';
-import { encodeSchema } from './encoding.js';
+import { decodeSchema, encodeSchema } from './encoding.js';
 import { atField, badRead, badValue, failedRead, failedWrite, own, readBigint, writeBigint, type FieldTable } from './runtime.js';
 import { leafOf, parseFields, type FieldDesc, type RefKind, type Fields, type KindDesc, type SchemaDesc } from './spec.js';
 import * as values from './values-adapter.js';
@@ -51,10 +51,16 @@ export interface CompiledSchema extends SchemaDesc {
 export function compileSchema(typeName: string, fields: Fields): CompiledSchema {
   if (typeof typeName !== 'string' || typeName.length === 0)
     throw new ObjHashError('EINVAL', 'compileSchema: typeName must be a non-empty string');
-  const descs = parseFields(typeName, fields).map((f): FieldDesc =>
+  const given = parseFields(typeName, fields).map((f): FieldDesc =>
     f.hasDefault ? { name: f.name, kind: f.kind, hasDefault: true, default: cloneDefault(typeName, f) } : f,
   );
-  const encoded = encodeSchema(typeName, descs);
+  const encoded = encodeSchema(typeName, given);
+  // a recorded default as the field's reader gives it (5 for a u64 field: 5n)
+  const recorded = decodeSchema(encoded, typeName).fields;
+  const descs = given.map((f, i): FieldDesc => {
+    const d = recorded[i]!;
+    return f.hasDefault && d.hasDefault && Object.prototype.hasOwnProperty.call(d, 'default') ? { ...f, default: d.default } : f;
+  });
   const table = fieldTable(typeName, descs);
 
   const write = compileWriter(table, (g) =>
@@ -275,11 +281,12 @@ function refsItemWrite(g: Gen, k: RefKind, a: string, f: number, d: number, step
   return `const ${t} = ${a}[i${d}]; w.uv(${refCall(g, k, t, f, d + 1, step)});`;
 }
 
-/** The objref expression of local t, a ref(T) value: 0 for null, refused if undefined. */
+/** The objref expression of local t, a ref(T) value: 0 for null, refused if not an object. */
 function refCall(g: Gen, k: RefKind, t: string, f: number, d: number, step: string): string {
   const T = g.constant(k.objType);
   const want = g.constant(`an object of type '${k.type}' or null`);
-  return `${t} === null ? 0 : ${t} === undefined ? BAD(S, ${f}, ${want}, ${t}${Gen.idx(d)}) : refs.refTyped(${t}, ${T}, ${step})`;
+  // (a number, a string, a function... is no object of the type: refused, as undefined is)
+  return `${t} === null ? 0 : typeof ${t} !== 'object' ? BAD(S, ${f}, ${want}, ${t}${Gen.idx(d)}) : refs.refTyped(${t}, ${T}, ${step})`;
 }
 
 /**

@@ -120,7 +120,7 @@ export function atField(e: unknown, t: FieldTable, f: number, ...idx: number[]):
 
 type Traced = (x: any, o: any, refs: any, state: any) => void;
 
-const REPLAY_REFS_W: RefWriter = { ref: () => 1, refTyped: () => 1, refNow: () => 1 };
+const REPLAY_REFS_W: RefWriter = { ref: () => 1, refTyped: () => 1, refNow: () => 1, known: () => 0 };
 const REPLAY_REFS_R: RefReader = { get: () => undefined, getTyped: () => undefined, now: () => undefined, later: () => {}, offset: 0 };
 
 /** The error to throw for e, thrown by a compiled writer of o (into w). */

@@ -103,6 +103,13 @@ export function writeChild(w: PayloadWriter, v: object, refs: RefWriter, st: Val
     }
     return;
   }
+  // an object the walk holds already as a typed one (a ref(T) field met it first): referred to, not copied
+  const known = refs.known(v);
+  if (known !== 0) {
+    st.ids.set(v, -known);
+    writeRef(w, known, st);
+    return;
+  }
   const k = plainKind(v);
   if (k === undefined || st.depth >= MAX_INLINE || st.inlined >= st.maxInlined) {
     writeRef(w, refs.ref(v, step), st);

@@ -30,6 +30,12 @@ export interface RefWriter {
   /** The objref of `child` as an object of `type` (schema `ref(Type)` fields). */
   refTyped<T>(child: T, type: ObjType<T>, path: PathStep): number;
   /**
+   * The objref of `child` if the walk holds it already, as an object of
+   * any type (0: not): a plain object that is also reached through a
+   * ref(T) field of a `fields` type is then referred to, not copied.
+   */
+  known(child: object): number;
+  /**
    * As ref(), but a child not written yet (seen for the first time, or
    * queued earlier and still waiting) is written now, so that it lands
    * before the current record: for what a restore needs whole while it
