@@ -189,6 +189,16 @@ describe.each(IMPLS)('restart rules (%s)', (impl) => {
       expect(e.offset).toBe(H + 16);
     });
 
+    it('a record no restore read is EINVAL naming the object restored just before it, whose restore did not read it', () => {
+      const img = craft((w) => (node(w, 1, 5, []), w.tail(1)));
+      const Skip = defineObjType<object>({ name: 'node', restore: () => ({}) });
+      expectCode(
+        () => restartFrom(src, img, Skip, { types: [Skip, PtrT] }),
+        'EINVAL',
+        /found USER\(201\) \(no restore read it: was it the record of node objref 1, whose restore returned without readRecord\(\)\?\)/,
+      );
+    });
+
     it('objFetch failures carry the offset of the record, the restoring type and what to do', () => {
       // the ptr is the root (objref 1); the node it may point at is objref 2
       const ptr = (to: number) =>

@@ -127,6 +127,9 @@ export class RestartContext implements Disposable {
    * for them.  #creators by type id.
    */
   #preAt = new PagedArray<number>();
+  /** The object restored last (its type and objref), for the error of a record nobody read. */
+  #lastType: ObjType<any> | undefined = undefined;
+  #lastObjref = 0;
   #preCount = 0;
   #creators: ((() => object) | undefined)[] = [];
   #later: (() => void)[] = [];
@@ -426,7 +429,16 @@ export class RestartContext implements Disposable {
       this.#define(objref, obj, type);
     }
     this.#count++;
+    this.#lastType = type;
+    this.#lastObjref = objref;
     return obj;
+  }
+
+  /** For a record nobody read: whose restore it probably was (the object restored last, if it has hand-written ops). */
+  #unreadBy(recType: number): string {
+    const t = this.#lastType;
+    if (t === undefined || t.restore === undefined || recType === REC.TAIL || recType === REC.OBJREF) return '';
+    return ` (no restore read it: was it the record of ${t.name} objref ${this.#lastObjref}, whose restore returned without readRecord()?)`;
   }
 
   /**
@@ -841,7 +853,7 @@ export class RestartContext implements Disposable {
       this.#done = true;
       if (rec.type === REC.ERROR) this.#errorRecord(rec.offset);
       if (rec.type !== REC.TAIL)
-        throw new ObjHashError('EINVAL', `restart: expected TAIL at offset ${rec.offset}, found ${recordTypeName(rec.type)}`, rec.offset);
+        throw new ObjHashError('EINVAL', `restart: expected TAIL at offset ${rec.offset}, found ${recordTypeName(rec.type)}${this.#unreadBy(rec.type)}`, rec.offset);
       this.#objects.end(rec.offset);
       this.#settle(rec.offset);
       this.#reader.tail(this.#count);
