@@ -403,6 +403,7 @@ describe.each(IMPLS)('checkpoint/restart (%s)', (impl) => {
     expectCode(() => ctx.writeBuffer(new Uint8Array(1)), 'EBADF', /writeBuffer: the checkpoint is finished/);
     expectCode(() => ctx.writeString('x'), 'EBADF', /writeString: the checkpoint is finished/);
     expectCode(() => ctx.finish(), 'EBADF');
+    expectCode(() => ctx.fail(new Error('late')), 'EBADF', /fail: the checkpoint is already finished/);
     const rc = new RestartContext(image, opts({ types: [NodeT] }));
     const root = rc.restoreObj(NodeT);
     expect([...rc.readBuffer()]).toEqual([1, 2, 3]);
@@ -508,6 +509,8 @@ describe.each(IMPLS)('checkpoint/restart (%s)', (impl) => {
       ctx.checkpointObj({ name: 'x', kids: [] }, NodeT);
       const img = ctx.fail(new Error('out of space'));
       expectCode(() => load(img), 'EIO', /out of space/);
+      // the image is ended: a second fail() has nothing to end
+      expectCode(() => ctx.fail(new Error('again')), 'EBADF', /fail: the checkpoint is already finished/);
     });
   });
 });

@@ -629,10 +629,11 @@ export class CheckpointContext implements Disposable {
 
   /**
    * fail - end the image with an ERROR record carrying `reason` and free
-   * the hash; restart of this image throws EIO with that message.
+   * the hash; restart of this image throws EIO with that message.  After
+   * finish(), fail() or dispose: EBADF (there is no image left to end).
    */
   fail(reason: unknown): Uint8Array {
-    if (this.#done) return new Uint8Array(0);
+    if (this.#done) throw new ObjHashError('EBADF', 'fail: the checkpoint is already finished');
     this.#done = true;
     this.#open = undefined;
     try {
