@@ -511,6 +511,14 @@ describe.each(IMPLS)('checkpoint/restart (%s)', (impl) => {
       expectCode(() => load(img), 'EIO', /out of space/);
       // the image is ended: a second fail() has nothing to end
       expectCode(() => ctx.fail(new Error('again')), 'EBADF', /fail: the checkpoint is already finished/);
+      // and after dispose, every call that would write
+      const gone = new CheckpointContext(opts({ types: [NodeT] }));
+      gone.checkpointObj({ name: 'y', kids: [] }, NodeT);
+      gone[Symbol.dispose]();
+      expectCode(() => gone.checkpointObj({ name: 'z', kids: [] }, NodeT), 'EBADF');
+      expectCode(() => gone.begin(101), 'EBADF');
+      expectCode(() => gone.finish(), 'EBADF');
+      expectCode(() => gone.fail(new Error('late')), 'EBADF', /fail: the checkpoint is already finished/);
     });
   });
 });
