@@ -33,6 +33,18 @@ import { DEFAULT_MAX_DEPTH, checkOptions, checkTypes, positiveInt, type RestartO
 let lastRestored = 0;
 
 /**
+ * Whether a restart puts objects of type t into its hash.  The hash is the
+ * restart's own (never handed out) and is freed at its end; only grab and
+ * drop need it to hold an object (the kernel's restore_obj grabs, free
+ * drops).  For every other type it would hold a second copy of the
+ * context's objref table, which answers objFetch itself: one insert fewer
+ * per object (docs/INTERNALS.md, "Restart's table").
+ */
+function held(t: ObjType<any>): boolean {
+  return t.grab !== undefined || t.drop !== undefined;
+}
+
+/**
  * A record of a fields type read across slices (options.deferRead): one
  * whose payload has at least SLICE_ITEMS bytes is read field by field (an
  * item takes a byte or more: a shorter one cannot hold a long field).
@@ -425,7 +437,7 @@ export class RestartContext implements Disposable {
       if (!Object.is(frame.obj, obj))
         throw new ObjHashError('EINVAL', `restart: ${type.name}.restore returned another object than it passed to reference() (objref ${objref}, offset ${at})`, at);
     } else {
-      seam.insertRestored(this.#hash, obj, objref, type, 'restart');
+      if (held(type)) seam.insertRestored(this.#hash, obj, objref, type, 'restart');
       this.#define(objref, obj, type);
     }
     this.#count++;
@@ -494,9 +506,11 @@ export class RestartContext implements Disposable {
   /** A walked object exists (its fields not read yet): visible from now on. */
   #onCreated(obj: unknown): void {
     const frame = this.#frames[this.#depth - 1]!;
-    // a primitive (an image whose root is one) holds its objref with a stand-in
-    const held = (typeof obj === 'object' && obj !== null) || typeof obj === 'function' ? obj : {};
-    seam.insertRestored(this.#hash, held, frame.objref, frame.type, 'restart');
+    // (a primitive, an image whose root is one, holds its objref with a stand-in)
+    if (held(frame.type)) {
+      const stand = (typeof obj === 'object' && obj !== null) || typeof obj === 'function' ? obj : {};
+      seam.insertRestored(this.#hash, stand, frame.objref, frame.type, 'restart');
+    }
     frame.obj = obj;
     frame.referenced = true;
     if (frame.made) this.#resolve(frame.objref, obj, frame.type);
@@ -639,7 +653,7 @@ export class RestartContext implements Disposable {
       return obj;
     }
     if (obj === undefined) throw new ObjHashError('EINVAL', `reference: obj must not be undefined${this.#inRestore()}`, this.#at());
-    seam.insertRestored(this.#hash, obj, frame.objref, frame.type, 'reference');
+    if (held(frame.type)) seam.insertRestored(this.#hash, obj, frame.objref, frame.type, 'reference');
     frame.obj = obj;
     frame.referenced = true;
     this.#define(frame.objref, obj, frame.type);
@@ -654,8 +668,20 @@ export class RestartContext implements Disposable {
     try {
       return this.#hash.fetch(objref, type);
     } catch (e) {
-      throw this.#fetchError(e, objref, type);
+      throw this.#fetchError(this.#otherType(e, objref, type), objref, type);
     }
+  }
+
+  /**
+   * The hash's "no object" for an objref restored as an object of another
+   * type that the hash does not hold (see held()): ENOMSG, as the hash
+   * says for one it holds.
+   */
+  #otherType(e: unknown, objref: number, type: ObjType<any>): unknown {
+    if (!(e instanceof ObjHashError) || e.code !== 'EINVAL' || !((objref | 0) === objref && objref > 0 && objref <= LIMITS.MAX_OBJREF)) return e;
+    const t = this.#slots.get(2 * objref + 1) as ObjType<any> | undefined;
+    if (t === undefined || t === type || (this.#preCount !== 0 && this.#preAt.get(objref))) return e;
+    return new ObjHashError('ENOMSG', `fetch: objref ${objref} is not a ${type.name}`);
   }
 
   /** Why objFetch failed, said with the record, the restoring type and what to do. */
