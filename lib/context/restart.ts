@@ -186,8 +186,10 @@ export class RestartContext implements Disposable {
       else if (e.schema !== undefined && e.schema.length > 0)
         throw new ObjHashError('EINVAL', `restart: the image wrote type '${e.name}' with fields, but the type given has hand-written ops`, 0);
     }
-    // sized like the last restart's (an eighth more), unless the caller says
-    const hint = lastRestored + (lastRestored >>> 3);
+    // sized like the last restart's (an eighth more), unless the caller
+    // says; at its smallest when no type of the image goes into it (held())
+    const holds = hdr.types.some((e) => held(this.#byObjtype[e.objtype]!));
+    const hint = holds ? lastRestored + (lastRestored >>> 3) : 0;
     this.#hash = new ObjHash({ ...opts.hash, impl: b.name, nbits: opts.hash?.nbits ?? (opts.hash?.fixed ? undefined : nbitsFor(hint)) });
     const ctx = this;
     this.#refs = {
