@@ -29,6 +29,12 @@ export function resolve<O extends { types?: readonly ObjType<any>[]; version?: n
     const types = o.types ?? [];
     return { type: typeOrOpts, opts: Array.isArray(types) && !types.includes(typeOrOpts) ? { ...o, types: [typeOrOpts, ...types] } : o };
   }
+  if (opts !== undefined) {
+    // checkpoint(v, undefined, opts): no type, the options third
+    if (typeOrOpts !== undefined)
+      throw new ObjHashError('EINVAL', `${where}: options given twice: the second argument is no ObjType, so it is the options (give undefined there to pass them third)`);
+    typeOrOpts = opts;
+  }
   const o = (typeOrOpts ?? {}) as O;
   if (typeof o !== 'object' || o === null)
     throw new ObjHashError('EINVAL', `${where}: the second argument must be an ObjType or an options object`);
@@ -66,6 +72,8 @@ export function run<T>(ctx: CheckpointContext, root: T, type: ObjType<T>): Uint8
 export function checkpoint<T>(root: T, type: ObjType<T>, opts?: CheckpointOptions): Uint8Array;
 /** checkpoint - the image of a plain JS value (what structuredClone takes), shared objects and cycles included. */
 export function checkpoint(value: unknown, opts?: CheckpointOptions): Uint8Array;
+/** checkpoint - as above, the options third (`type` undefined: a plain value). */
+export function checkpoint(value: unknown, type: undefined, opts?: CheckpointOptions): Uint8Array;
 export function checkpoint(root: unknown, typeOrOpts?: ObjType<any> | CheckpointOptions, opts?: CheckpointOptions): Uint8Array {
   const r = resolve(typeOrOpts, opts, 'checkpoint');
   return run(new CheckpointContext(r.opts), root, r.type);
@@ -78,6 +86,7 @@ export function checkpoint(root: unknown, typeOrOpts?: ObjType<any> | Checkpoint
 export function restart<T>(image: Uint8Array | ByteSource, type: ObjType<T>, opts?: ContextOptions): T;
 /** restart - the plain value (or root of any type) of an image, with no type named. */
 export function restart(image: Uint8Array | ByteSource, opts?: ContextOptions): unknown;
+export function restart(image: Uint8Array | ByteSource, type: undefined, opts?: ContextOptions): unknown;
 export function restart(image: Uint8Array | ByteSource, typeOrOpts?: ObjType<any> | ContextOptions, opts?: ContextOptions): unknown {
   return restartCounted(image, typeOrOpts, opts, 'restart').root;
 }
@@ -126,6 +135,7 @@ function writeAll(fd: number, chunk: Uint8Array): void {
  */
 export function checkpointToFile<T>(path: string, root: T, type: ObjType<T>, opts?: Omit<CheckpointOptions, 'sink'>): FileCheckpointResult;
 export function checkpointToFile(path: string, value: unknown, opts?: Omit<CheckpointOptions, 'sink'>): FileCheckpointResult;
+export function checkpointToFile(path: string, value: unknown, type: undefined, opts?: Omit<CheckpointOptions, 'sink'>): FileCheckpointResult;
 export function checkpointToFile(
   path: string,
   root: unknown,
@@ -199,12 +209,13 @@ export function checkpointToFile(
 /** restartFromFile - restart() streaming from a file, with bounded memory. */
 export function restartFromFile<T>(path: string, type: ObjType<T>, opts?: ContextOptions): T;
 export function restartFromFile(path: string, opts?: ContextOptions): unknown;
+export function restartFromFile(path: string, type: undefined, opts?: ContextOptions): unknown;
 export function restartFromFile(path: string, typeOrOpts?: ObjType<any> | ContextOptions, opts?: ContextOptions): unknown {
   if (typeof path !== 'string' || path.length === 0)
     throw new ObjHashError('EINVAL', 'restartFromFile: path must be a non-empty string');
   const src = new FileSource(path);
   try {
-    return isObjType(typeOrOpts) ? restart(src, typeOrOpts, opts) : restart(src, typeOrOpts);
+    return restartCounted(src, typeOrOpts, opts, 'restart').root;
   } finally {
     src.close();
   }

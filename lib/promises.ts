@@ -40,6 +40,7 @@ export type FileCheckpointOptions = Omit<StreamCheckpointOptions, 'end'>;
 /** checkpointToFile - the image of root written atomically to path, asynchronously. */
 export async function checkpointToFile<T>(path: string, root: T, type: ObjType<T>, opts?: FileCheckpointOptions): Promise<StreamCheckpointResult>;
 export async function checkpointToFile(path: string, value: unknown, opts?: FileCheckpointOptions): Promise<StreamCheckpointResult>;
+export async function checkpointToFile(path: string, value: unknown, type: undefined, opts?: FileCheckpointOptions): Promise<StreamCheckpointResult>;
 export async function checkpointToFile(
   path: string,
   root: unknown,
@@ -107,6 +108,7 @@ export async function checkpointToFile(
 /** restartFromFile - the root of the image in path, read asynchronously (compressed images recognised). */
 export async function restartFromFile<T>(path: string, type: ObjType<T>, opts?: StreamRestartOptions): Promise<T>;
 export async function restartFromFile(path: string, opts?: StreamRestartOptions): Promise<unknown>;
+export async function restartFromFile(path: string, type: undefined, opts?: StreamRestartOptions): Promise<unknown>;
 export async function restartFromFile(path: string, typeOrOpts?: ObjType<any> | StreamRestartOptions, opts?: StreamRestartOptions): Promise<unknown> {
   const where = 'restartFromFile';
   if (typeof path !== 'string' || path.length === 0) throw new ObjHashError('EINVAL', `${where}: path must be a non-empty string`);
@@ -125,7 +127,10 @@ export async function restartFromFile(path: string, typeOrOpts?: ObjType<any> | 
     throw new ObjHashError('EIO', `${where}: ${(e as Error).message}`, undefined, { cause: e });
   }
   const typed = isObjType(typeOrOpts);
-  const o = ((typed ? opts : typeOrOpts) ?? {}) as StreamRestartOptions;
+  if (!typed && typeOrOpts !== undefined && opts !== undefined)
+    throw new ObjHashError('EINVAL', `${where}: options given twice: the second argument is no ObjType, so it is the options (give undefined there to pass them third)`);
+  // (restartFromFile(path, undefined, opts): the options third, as restartFromStream takes them)
+  const o = ((typed || typeOrOpts === undefined ? opts : typeOrOpts) ?? {}) as StreamRestartOptions;
   const withSize = size === undefined ? o : { totalBytes: size, ...o };
   const stream = createReadStream(path, { highWaterMark: 1024 * 1024 });
   return typed ? restartFromStream(stream, typeOrOpts as ObjType<unknown>, withSize) : restartFromStream(stream, withSize);

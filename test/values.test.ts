@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { ObjHashError, checkpoint, checkpointToFile, defineObjType, inspectImage, restart, restartFromFile } from '../lib/index.js';
 import { IMPLS, expectCode, rng } from './helpers.js';
 
@@ -285,6 +286,37 @@ describe.each(IMPLS)('plain values (%s)', (impl) => {
     expect(checkpointToFile(p, v, o).objects).toBe(1);
     expect(restartFromFile(p, o)).toEqual(v);
     expect(inspectImage(p, o).valid).toBe(true);
+  });
+
+  it('a plain value with its options third (type undefined), in every call that takes them; options given twice are EINVAL', async () => {
+    const P = await import('../lib/promises.js');
+    const { PassThrough } = await import('node:stream');
+    const v = { a: [1, 2], b: { c: 'x' } };
+    // maxObjects 0 is refused: proof that the third argument is read
+    const bad = { ...o, maxObjects: 0 };
+    expectCode(() => checkpoint(v, undefined, bad), 'EINVAL', /maxObjects/);
+    expect(restart(checkpoint(v, undefined, o), undefined, o)).toEqual(v);
+    expectCode(() => restart(checkpoint(v, o), undefined, bad), 'EINVAL', /maxObjects/);
+    const p = join(dir, `third-${impl}.img`);
+    expectCode(() => checkpointToFile(p, v, undefined, bad), 'EINVAL', /maxObjects/);
+    expect(checkpointToFile(p, v, undefined, o).objects).toBe(1);
+    expect(restartFromFile(p, undefined, o)).toEqual(v);
+    expectCode(() => restartFromFile(p, undefined, bad), 'EINVAL', /maxObjects/);
+    await expect(P.checkpointToFile(p, v, undefined, bad)).rejects.toMatchObject({ code: 'EINVAL', message: expect.stringMatching(/maxObjects/) });
+    expect((await P.checkpointToFile(p, v, undefined, o)).objects).toBe(1);
+    expect(await P.restartFromFile(p, undefined, o)).toEqual(v);
+    await expect(P.restartFromFile(p, undefined, bad)).rejects.toMatchObject({ code: 'EINVAL', message: expect.stringMatching(/maxObjects/) });
+    const sink = new PassThrough();
+    const got: Buffer[] = [];
+    sink.on('data', (c: Buffer) => got.push(c));
+    await P.checkpointToStream(sink, v, undefined, o);
+    expect(await P.restartFromStream(Readable.from([Buffer.concat(got)]), undefined, o)).toEqual(v);
+    await expect(P.restartFromStream(Readable.from([Buffer.concat(got)]), undefined, bad)).rejects.toMatchObject({ code: 'EINVAL' });
+    // the options in both places (JS; TypeScript refuses it): which is meant cannot be told
+    const loose = <F>(f: F) => f as unknown as (...a: unknown[]) => unknown;
+    expectCode(() => loose(checkpoint)(v, o, o), 'EINVAL', /options given twice/);
+    expectCode(() => loose(restart)(checkpoint(v, o), o, o), 'EINVAL', /options given twice/);
+    await expect(loose(P.restartFromFile)(p, o, o) as Promise<unknown>).rejects.toMatchObject({ code: 'EINVAL', message: expect.stringMatching(/options given twice/) });
   });
 
   it('hostile value images: 3000 seeded mutations give ObjHashErrors only, and verify refuses what restart refuses', () => {

@@ -319,6 +319,7 @@ export async function writeChunks(
  */
 export async function checkpointToStream<T>(dest: NodeJS.WritableStream | WritableStream<Uint8Array>, root: T, type: ObjType<T>, opts?: StreamCheckpointOptions): Promise<StreamCheckpointResult>;
 export async function checkpointToStream(dest: NodeJS.WritableStream | WritableStream<Uint8Array>, value: unknown, opts?: StreamCheckpointOptions): Promise<StreamCheckpointResult>;
+export async function checkpointToStream(dest: NodeJS.WritableStream | WritableStream<Uint8Array>, value: unknown, type: undefined, opts?: StreamCheckpointOptions): Promise<StreamCheckpointResult>;
 export async function checkpointToStream(
   dest: NodeJS.WritableStream | WritableStream<Uint8Array>,
   root: unknown,
@@ -469,6 +470,7 @@ class Receiver {
  */
 export async function restartFromStream<T>(source: StreamSource, type: ObjType<T>, opts?: StreamRestartOptions): Promise<T>;
 export async function restartFromStream(source: StreamSource, opts?: StreamRestartOptions): Promise<unknown>;
+export async function restartFromStream(source: StreamSource, type: undefined, opts?: StreamRestartOptions): Promise<unknown>;
 export async function restartFromStream(source: StreamSource, typeOrOpts?: ObjType<any> | StreamRestartOptions, opts?: StreamRestartOptions): Promise<unknown> {
   const where = 'restartFromStream';
   const r = resolve(typeOrOpts, opts, where);
