@@ -16,6 +16,12 @@ export class ObjHashError extends Error {
   readonly code: ObjHashErrorCode;
   readonly errno: number;
   readonly offset: number | undefined;
+  /**
+   * On the error of a failed checkpoint() (not enumerable): the image up to
+   * its ERROR record.  An error of another class thrown by an ops callback
+   * carries it too: read it as `(e as { image?: Uint8Array }).image`.
+   */
+  declare readonly image?: Uint8Array | undefined;
 
   constructor(code: ObjHashErrorCode, message: string, offset?: number, options?: { cause?: unknown }) {
     super(message, options);

@@ -21,5 +21,5 @@ for (const name of ['index', 'promises']) {
     `export const { ${names.join(', ')} } = m;\n` +
     `export default m;\n`;
   fs.writeFileSync(path.join(out, `${name}.mjs`), src);
-  fs.writeFileSync(path.join(out, `${name}.d.mts`), `export * from '../lib/${name}.js';\nimport m from '../lib/${name}.js';\nexport default m;\n`);
+  fs.writeFileSync(path.join(out, `${name}.d.mts`), `export * from '../lib/${name}.js';\nimport * as m from '../lib/${name}.js';\nexport default m;\n`);
 }

@@ -22,33 +22,33 @@ export interface ContextOptions extends ValidateOptions {
    * Every object type the image may hold (the header's type table); plain
    * values need none.
    */
-  types?: readonly ObjType<any>[];
+  types?: readonly ObjType<any>[] | undefined;
   /** Backend (default: the loader's choice). */
-  impl?: ImplName;
+  impl?: ImplName | undefined;
   /** Options of the objhash (nbits, fixed, maxLoad, multiplier). */
-  hash?: Omit<ObjHashOptions, 'impl'>;
+  hash?: Omit<ObjHashOptions, 'impl'> | undefined;
   /** Nesting limit for objects inside objects (ELOOP past it). */
-  maxDepth?: number;
+  maxDepth?: number | undefined;
   /** Largest record, in bytes (E2BIG past it); default 64 MiB. */
-  maxRecord?: number;
+  maxRecord?: number | undefined;
 }
 
 export interface CheckpointOptions extends ContextOptions {
   /** Stream the image: complete chunks go here instead of into memory. */
-  sink?: (chunk: Uint8Array) => void;
+  sink?: ((chunk: Uint8Array) => void) | undefined;
   /** Bytes buffered before a chunk goes to the sink (default 1 MiB). */
-  highWaterMark?: number;
+  highWaterMark?: number | undefined;
   /** Header flags (a u32 of yours). */
-  flags?: number;
+  flags?: number | undefined;
   /** Image format version to write: 2 (default, compact) or 1 (readers of version 1 only). */
-  version?: number;
+  version?: number | undefined;
   /**
    * Bytes the in-memory image starts with (default: an eighth more than
    * the last in-memory image this thread finished, at most 64 MiB; 64 KiB
    * for the first): a checkpoint repeated on a similar state grows its
    * buffer once or never.  The image returned is a view of that buffer.
    */
-  initialSize?: number;
+  initialSize?: number | undefined;
   /**
    * Objects of walked types (fields types, plain values) wait in the
    * walker's queue until walkSome() or finish() writes them, and a record
@@ -58,7 +58,7 @@ export interface CheckpointOptions extends ContextOptions {
    * checkpoint of objhash/promises).  Default false: checkpointObj writes
    * everything it reaches before it returns.
    */
-  deferWalk?: boolean;
+  deferWalk?: boolean | undefined;
   /**
    * Where a walk in one call (not deferWalk, which keeps Maps) keeps the
    * identity of the objects it has met.  'stamp' (default): on the objects, in private
@@ -70,7 +70,7 @@ export interface CheckpointOptions extends ContextOptions {
    * `Map` for the call, objects untouched: ~270 ns more per object on this
    * project's VM (docs/INTERNALS.md, "Identity on the objects").
    */
-  identity?: 'stamp' | 'map';
+  identity?: 'stamp' | 'map' | undefined;
 }
 
 export interface RestartOptions extends ContextOptions {
@@ -83,7 +83,7 @@ export interface RestartOptions extends ContextOptions {
    * finishSome() (or finish()) returns true.  Default false: each object
    * is whole when restoreObj returns it.
    */
-  deferRead?: boolean;
+  deferRead?: boolean | undefined;
 }
 
 export { positiveInt };

@@ -10,7 +10,7 @@
  */
 import { ERRNO, MAX_OBJREF, TYPE_DROP, TYPE_GRAB } from '../backend/codes.js';
 import type { Backend, CoreHandle, DropFn, GrabFn, Key, KeyArray } from '../backend/contract.js';
-import diagnostics from 'node:diagnostics_channel';
+import * as diagnostics from 'node:diagnostics_channel';
 import { ObjHashError, errnoName } from '../errors.js';
 import { backendFor, type ImplName } from '../backend/loader.js';
 import { checkType, type NumericKey, type ObjType } from '../types.js';

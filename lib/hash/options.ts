@@ -10,15 +10,15 @@ import { ObjHashError, errnoName } from '../errors.js';
 
 export interface ObjHashOptions {
   /** log2 of the initial bucket count, 1..28 (default 10: the kernel's 1024). */
-  nbits?: number;
+  nbits?: number | undefined;
   /** Keep 1 << nbits buckets forever, as the kernel does (default false: grow). */
-  fixed?: boolean;
+  fixed?: boolean | undefined;
   /** Average chain length that triggers doubling, 1..1024 (default 1). */
-  maxLoad?: number;
+  maxLoad?: number | undefined;
   /** hash_long multiplier: today's kernel (default) or the 2009 one. */
-  multiplier?: 'current' | '2009';
+  multiplier?: 'current' | '2009' | undefined;
   /** Backend for this hash (default: the loader's choice). */
-  impl?: ImplName;
+  impl?: ImplName | undefined;
 }
 
 /** Result of lookupAdd: the objref, and whether the object was added now. */

@@ -35,15 +35,15 @@ export interface ImageInfo {
 }
 
 export interface InspectOptions extends ValidateOptions {
-  impl?: ImplName;
-  maxRecord?: number;
+  impl?: ImplName | undefined;
+  maxRecord?: number | undefined;
   /**
    * Called for each record as it is walked (e.g. for a dump), before the
    * walk checks it (an OBJREF's objtype and objref, TAIL's CRC): the hook
    * may read the payload.  `info` is the report so far (the header fields
    * are set from the HEADER record on).
    */
-  onRecord?: (rec: { type: number; len: number; offset: number }, reader: ImageReader, info: Readonly<ImageInfo>) => void;
+  onRecord?: ((rec: { type: number; len: number; offset: number }, reader: ImageReader, info: Readonly<ImageInfo>) => void) | undefined;
 }
 
 /** Walks an image (a path, or the bytes) and reports what is in it. */

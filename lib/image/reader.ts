@@ -53,9 +53,9 @@ export interface ImageReaderOptions extends ValidateOptions {
   /** CRC-32C extender from the backend. */
   crc32c: Crc32c;
   /** Largest record `len` accepted (default DEFAULT_MAX_RECORD); larger → E2BIG. */
-  maxRecord?: number;
+  maxRecord?: number | undefined;
   /** Initial window for a ByteSource (default: the source's windowSize, else 256 KiB). */
-  windowSize?: number;
+  windowSize?: number | undefined;
 }
 
 /** What next() returns.  The reader REUSES one object: copy the fields out before the next call. */

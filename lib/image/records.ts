@@ -98,7 +98,7 @@ export interface HeaderFields {
 
 export interface DescribeOptions {
   /** Decode at most this many characters of a STRING (default: all of it). */
-  maxChars?: number;
+  maxChars?: number | undefined;
 }
 
 const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });

@@ -27,7 +27,7 @@ export interface ByteSource {
 
 export interface FileSourceOptions {
   /** Initial reader window in bytes (default 256 KiB). */
-  windowSize?: number;
+  windowSize?: number | undefined;
 }
 
 /**

@@ -27,9 +27,9 @@ export const DEFAULT_MAX_OBJECTS = 0x7ffffffe;
 
 export interface ValidateOptions {
   /** How far an objref may lie beyond the objects defined before it (EINVAL past it). */
-  maxObjrefGap?: number;
+  maxObjrefGap?: number | undefined;
   /** Most objects in one image (E2BIG past it). */
-  maxObjects?: number;
+  maxObjects?: number | undefined;
 }
 
 /** Validates a positive-integer option (undefined: the default); EINVAL naming it otherwise. */

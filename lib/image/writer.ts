@@ -34,15 +34,15 @@ export interface ImageWriterOptions {
   /** CRC-32C extender from the backend. */
   crc32c: Crc32c;
   /** Receives the image in chunks (streaming); without it finish() returns the whole image. */
-  sink?: (chunk: Uint8Array) => void;
+  sink?: ((chunk: Uint8Array) => void) | undefined;
   /** With a sink: flush once more than this many completed bytes are buffered (default 1 MiB). */
-  highWaterMark?: number;
+  highWaterMark?: number | undefined;
   /** Largest record `len` (default DEFAULT_MAX_RECORD); larger → E2BIG. */
-  maxRecord?: number;
+  maxRecord?: number | undefined;
   /** Initial buffer size in bytes (default 64 KiB). */
-  initialSize?: number;
+  initialSize?: number | undefined;
   /** Format version to write: 2 (default) or 1. */
-  version?: number;
+  version?: number | undefined;
 }
 
 const MODE_NEED_HEADER = 0;

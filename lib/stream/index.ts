@@ -40,13 +40,13 @@ export interface Progress {
   /** Image bytes written or received so far (before compression / after decompression). */
   bytes: number;
   /** The image's size, when known. */
-  totalBytes?: number;
+  totalBytes?: number | undefined;
 }
 
 export interface AsyncOptions {
   /** Aborting rejects the call with an AbortError (name 'AbortError', the reason as cause). */
-  signal?: AbortSignal;
-  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal | undefined;
+  onProgress?: ((p: Progress) => void) | undefined;
 }
 
 export interface StreamCheckpointOptions extends Omit<CheckpointOptions, 'sink' | 'deferWalk'>, AsyncOptions {
@@ -59,20 +59,20 @@ export interface StreamCheckpointOptions extends Omit<CheckpointOptions, 'sink' 
    * a hand-written type is written with all its checkpoint reaches by
    * recursion, in one slice.  Default false: one synchronous snapshot walk.
    */
-  incremental?: boolean;
+  incremental?: boolean | undefined;
   /** With incremental: milliseconds per slice (default 10). */
-  sliceMs?: number;
+  sliceMs?: number | undefined;
   /** Compress the image on its way out (zstd where node:zlib has it). */
-  compress?: Compression;
+  compress?: Compression | undefined;
   /** End the destination when the image is written (default true, as stream.pipeline does). */
-  end?: boolean;
+  end?: boolean | undefined;
 }
 
 export interface StreamRestartOptions extends ContextOptions, AsyncOptions {
   /** The source is compressed with this; gzip and zstd are also recognised by their first bytes, brotli only when named. */
-  compress?: Compression;
+  compress?: Compression | undefined;
   /** Refuse (E2BIG) a source whose image is larger (default 1 GiB). */
-  maxImageBytes?: number;
+  maxImageBytes?: number | undefined;
   /**
    * Restore while the image arrives, holding at most about this many
    * bytes of it (default: maxImageBytes, so an image that fits is
@@ -82,16 +82,16 @@ export interface StreamRestartOptions extends ContextOptions, AsyncOptions {
    * (a hand-written type's object and all it holds, a plain value's
    * record) larger than the window is E2BIG naming this option.
    */
-  windowBytes?: number;
+  windowBytes?: number | undefined;
   /** The image's size, when the caller knows it (for onProgress). */
-  totalBytes?: number;
+  totalBytes?: number | undefined;
   /**
    * Restore in slices of about this many milliseconds, yielding to the
    * event loop between them (default 10).  Objects written from the
    * walker's queue (fields types) come one by one; an object of a
    * hand-written type restores with everything it holds, in one slice.
    */
-  sliceMs?: number;
+  sliceMs?: number | undefined;
 }
 
 export interface StreamCheckpointResult {
