@@ -17,7 +17,9 @@ import { Refusal, type PathStep, type RefWriter } from '../walk/refs.js';
 import { ValueT, classOf, isWalked, schemaOf, slicedOf, writeBodyOf, type WriteBody } from '../walk/walked.js';
 import { SLICE_ITEMS, itemRuns, type SliceCursor, type SlicedSchema } from '../schema/index.js';
 import { PAGE_BITS, PAGE_MASK, PagedArray, PagedInt32 } from '../util/paged.js';
-import { formatPath } from '../walk/path.js';
+import { formatPath, itemIndices } from '../walk/path.js';
+import { BytesWriter } from '../schema/bytes.js';
+import { leafOf } from '../schema/spec.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_OBJECTS, checkOptions, checkTypes, positiveInt, type CheckpointOptions } from './options.js';
 
 /** The version a context writes when options.version is not given and no type needs version 2. */
@@ -29,6 +31,7 @@ const INLINE_SLICE = 1024;
 /** A walked object whose record is open across slices (options.deferWalk): a long refs field in runs of SLICE_ITEMS. */
 interface OpenRecord extends SliceCursor {
   objref: number;
+  type: ObjType<any>;
 }
 
 /** #written: an object of a walked type waits in the queue (its objtype << 2 | QUEUED), or its record is written. */
@@ -316,7 +319,7 @@ export class CheckpointContext implements Disposable {
       if (sl === undefined) this.#sliced[ot] = sl = slicedOf(type) ?? null;
       if (sl !== null && hasLongRefs(sl, obj)) {
         w.beginBuiltin(body.record);
-        this.#open = { obj, objref, sliced: sl, field: 0, arr: undefined, n: 0, item: 0 };
+        this.#open = { obj, objref, type, sliced: sl, field: 0, arr: undefined, n: 0, item: 0 };
         this.#writeOpen(until);
         return;
       }
@@ -330,7 +333,7 @@ export class CheckpointContext implements Disposable {
     try {
       body.write(w, obj, this.#refs, st);
     } catch (e) {
-      if (e instanceof Refusal) throw this.#refusal(e, objref);
+      if (e instanceof Refusal) throw this.#refusal(e, objref, obj, type);
       throw e;
     } finally {
       this.#current = outer;
@@ -380,7 +383,7 @@ export class CheckpointContext implements Disposable {
       return true;
     } catch (e) {
       this.#open = undefined;
-      if (e instanceof Refusal) throw this.#refusal(e, o.objref);
+      if (e instanceof Refusal) throw this.#refusal(e, o.objref, o.obj, o.type);
       throw e;
     } finally {
       this.#current = outer;
@@ -399,7 +402,7 @@ export class CheckpointContext implements Disposable {
     if (plainKind(child) !== undefined) return this.#refTyped(child, ValueT, step, now);
     const t = this.#classType(child);
     if (t !== undefined) return this.#refTyped(child, t, step, now);
-    throw new Refusal(step, notPlainReason(child));
+    throw new Refusal(step, notPlainReason(child), undefined, child);
   }
 
   /**
@@ -415,6 +418,8 @@ export class CheckpointContext implements Disposable {
         step,
         `this object was written before inside a plain value (a 'value' field or a plain value), and cannot also be a ${type.name}: ` +
           `reach it through its typed field first, or give ${type.name} a create class`,
+        undefined,
+        child,
       );
   }
 
@@ -463,13 +468,84 @@ export class CheckpointContext implements Disposable {
     this.#parent = p;
   }
 
-  /** The ObjHashError for a refusal inside the body of objref, with the path from the root. */
-  #refusal(e: Refusal, objref: number): ObjHashError {
-    const steps: PathStep[] = e.step === undefined ? [] : [e.step];
-    for (const s of e.outer) steps.push(s);
+  /**
+   * The ObjHashError for a refusal inside the body of objref (obj, of
+   * type), with the path from the root.  Off the fast path, what the walk
+   * did not keep is found again here: the item of a list field (a schema
+   * writer's step names the field), and the steps inside each holder's
+   * record to the object it queued (#step keeps the last one only: a list
+   * field's name, or the key in the innermost inline value).
+   */
+  #refusal(e: Refusal, objref: number, obj: unknown, type: ObjType<any>): ObjHashError {
+    const steps: PathStep[] = [];
+    recordSteps(e, obj, type, steps);
     const parent = this.#parent;
-    for (let r = objref, p; r < parent.length && (p = parent[r]!) !== 0; r = p - 1) steps.push(this.#step.get(r)!);
+    let child: unknown = obj;
+    const scratch = new BytesWriter();
+    // (the replays' markers need no stack: a chain of a million records)
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      for (let r = objref, p; r < parent.length && (p = parent[r]!) !== 0; r = p - 1) {
+        const step = this.#step.get(r)!;
+        const holder = child === undefined ? undefined : seam.objectAt(this.#hash, p - 1);
+        const n = steps.length;
+        try {
+          if (holder === undefined) steps.push(step);
+          else if (!typedSteps(holder.obj, holder.type, child, step, steps)) {
+            const found = this.#findChild(holder.obj, holder.type, child, scratch);
+            if (found !== undefined) recordSteps(found, holder.obj, holder.type, steps, step);
+            else steps.push(step);
+          }
+        } catch {
+          // (a getter of the holder that throws now): the step the walk kept
+          steps.length = n;
+          steps.push(step);
+        }
+        child = holder?.obj;
+      }
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
     return new ObjHashError('EINVAL', `checkpoint: ${formatPath(steps.reverse())}: ${e.why}`, undefined, { cause: e.cause });
+  }
+
+  /**
+   * Writes the record of `holder` (of `type`) again, into scratch bytes,
+   * until it first meets `child`: a Refusal whose steps lead from the
+   * holder to the child (undefined: it never does).  Its step is
+   * undefined when the value codec met the child (the step it queued the
+   * child with is #step's).  The walk's choices are made again as they
+   * were: an object the hash holds is referred to, any other is written
+   * inline (one met inline in an earlier record is walked again: it
+   * reaches no object of this record first).  The holder's getters run
+   * twice.
+   */
+  #findChild(holder: unknown, type: ObjType<any>, child: unknown, scratch: BytesWriter): Refusal | undefined {
+    if (!isWalked(type)) return undefined;
+    const h = this.#hash;
+    const ask = (c: unknown, step: PathStep): number => {
+      if (c === child) throw new Found(step, c);
+      return 1;
+    };
+    const refs: RefWriter = {
+      ref: ask,
+      refNow: ask,
+      refTyped: (c, _t, step) => ask(c, step),
+      // (the value codec asks this first of an object it meets anew: a
+      // plain child that was queued for want of room would go inline now)
+      known: (c) => {
+        if (c === child) throw new Found(undefined, c);
+        return seam.objrefOf(h, c);
+      },
+    };
+    scratch.rewind();
+    try {
+      writeBodyOf(type).write(scratch, holder, refs, new ValueCodecState());
+    } catch (e) {
+      if (e instanceof Found) return e;
+    }
+    return undefined;
   }
 
   #unknownType(type: unknown): never {
@@ -660,6 +736,65 @@ export class CheckpointContext implements Disposable {
       this.#stamps?.close();
     }
   }
+}
+
+/** What CheckpointContext.#findChild throws when the holder's record asks for the child. */
+class Found extends Refusal {
+  constructor(step: PathStep | undefined, child: unknown) {
+    super(step, 'found', undefined, child);
+  }
+}
+
+/**
+ * Adds to `out` (innermost first) the steps of e inside the record of obj,
+ * of type (`step` first when e has none); for a fields type, with the item
+ * of the list field that holds the value e unwound out of (e.at), which
+ * the writer's step, the field's name, leaves out.
+ */
+function recordSteps(e: Refusal, obj: unknown, type: ObjType<any>, out: PathStep[], step?: PathStep): void {
+  const from = out.length;
+  const first = e.step ?? step;
+  if (first !== undefined) out.push(first);
+  for (const s of e.outer) out.push(s);
+  if (type.fields === undefined || out.length === from || e.at === undefined || typeof obj !== 'object' || obj === null) return;
+  const name = out[out.length - 1];
+  const fd = schemaOf(type).fields.find((f) => f.name === name);
+  if (fd === undefined) return;
+  let idx: number[] | undefined;
+  try {
+    idx = itemIndices(fd.kind, (obj as Record<string, unknown>)[fd.name], e.at);
+  } catch {
+    // (a getter that throws now: the field's name alone)
+  }
+  if (idx === undefined || idx.length === 0) return;
+  out.pop();
+  for (let i = idx.length - 1; i >= 0; i--) out.push(idx[i]!);
+  out.push(fd.name);
+}
+
+/**
+ * The steps to `child` that the fields object obj queued at `step`, added
+ * to `out` (innermost first) when they need no replay: `step` names a
+ * ref/refs field (of any lists) that holds child, and no field before it
+ * holds an object in a 'value' (whose inline values may have met child
+ * first, under a key that is also the field's name).  False: not known so.
+ */
+function typedSteps(obj: unknown, type: ObjType<any>, child: unknown, step: PathStep, out: PathStep[]): boolean {
+  if (type.fields === undefined || typeof step !== 'string' || typeof obj !== 'object' || obj === null) return false;
+  const o = obj as Record<string, unknown>;
+  for (const fd of schemaOf(type).fields) {
+    const value = leafOf(fd.kind).leaf.k === 'value';
+    if (fd.name !== step) {
+      if (value && typeof o[fd.name] === 'object' && o[fd.name] !== null) return false;
+      continue;
+    }
+    const idx = value ? undefined : itemIndices(fd.kind, o[fd.name], child);
+    if (idx === undefined) return false;
+    for (let i = idx.length - 1; i >= 0; i--) out.push(idx[i]!);
+    out.push(fd.name);
+    return true;
+  }
+  return false;
 }
 
 /** Whether obj has a top-level refs field with more than SLICE_ITEMS items. */

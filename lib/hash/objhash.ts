@@ -62,6 +62,12 @@ export interface HashSeam {
   has(h: ObjHash, objref: number): boolean;
   /** The objref of a JS object h holds, whatever its type (0: none). */
   objrefOf(h: ObjHash, key: object): number;
+  /**
+   * The JS object h holds under objref and its type (undefined: none, or
+   * not a JS object's entry).  For error messages only: the first call
+   * mirrors every entry (see #unmirrored).
+   */
+  objectAt(h: ObjHash, objref: number): { obj: unknown; type: ObjType<any> } | undefined;
   /** Keeps h's identities in Maps that never rehash much at once (an empty hash; sharded-ids.ts). */
   shardIds(h: ObjHash): void;
   /** Keeps h's identities on the objects, in a stamping session's table (an empty hash; stamped-ids.ts). */
@@ -800,6 +806,16 @@ export class ObjHash implements Disposable {
         if (h.#h === null) return 0;
         const v = h.#ids.get(key);
         return v === undefined ? 0 : idObjref(v);
+      },
+      objectAt: (h, objref) => {
+        if (h.#h === null || !Number.isInteger(objref) || objref <= 0) return undefined;
+        const type = h.#types[h.#tidOf(objref) ?? -1];
+        if (type === undefined) return undefined;
+        try {
+          return { obj: h.fetch(objref, type), type };
+        } catch {
+          return undefined;
+        }
       },
       shardIds: (h) => {
         if (h.#count !== 0) throw new ObjHashError('EBUSY', 'shardIds: the hash is not empty');

@@ -25,6 +25,10 @@ export class BytesWriter extends PayloadWriter {
   take(): Uint8Array {
     return this.buf.slice(0, this.pos);
   }
+  /** Drops what was written (the buffer stays), for the next scratch write. */
+  rewind(): void {
+    this.pos = 0;
+  }
 }
 
 /** A PayloadReader over bytes, all of them one payload; copies out what it returns. */

@@ -50,7 +50,7 @@ export function writeVal(w: PayloadWriter, v: unknown, refs: RefWriter, st: Valu
       writeBigInt(w, v);
       return;
     default:
-      throw new Refusal(step, notPlainReason(v));
+      throw new Refusal(step, notPlainReason(v), undefined, v);
   }
 }
 

@@ -122,7 +122,7 @@ export function writeChild(w: PayloadWriter, v: object, refs: RefWriter, st: Val
   try {
     writeBody(w, v, k, refs, st);
   } catch (e) {
-    if (e instanceof Refusal) e.outer.push(step);
+    if (e instanceof Refusal) e.via(step, v);
     throw e;
   } finally {
     st.depth--;

@@ -82,12 +82,26 @@ export type PathStep = string | number;
 export class Refusal extends Error {
   /** The steps from the holders of inline values around it, innermost first (added as it unwinds). */
   readonly outer: PathStep[] = [];
+  /**
+   * The value at the outermost step so far (the refused value, then each
+   * holder as it unwinds; undefined: not known): the walker finds by it
+   * the item of a list field that the step, the field's name, leaves out.
+   */
+  at: unknown;
   constructor(
     readonly step: PathStep | undefined,
     readonly why: string,
     options?: { cause?: unknown },
+    at?: unknown,
   ) {
     super(why, options);
     this.name = 'Refusal';
+    this.at = at;
+  }
+
+  /** The refusal unwinds out of `holder`, found at `step` from its own holder. */
+  via(step: PathStep, holder: unknown): void {
+    this.outer.push(step);
+    this.at = holder;
   }
 }
