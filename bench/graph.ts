@@ -355,12 +355,14 @@ export function graphSchemaTypes(cycles: boolean): GraphTypes {
   const MmT = defineObjType<Mm>({ name: 'mm', fields: { start: 'uv', end: 'uv', pages: list('uv') } });
   // eslint-disable-next-line prefer-const
   let TaskT: ObjType<Task>;
-  const FileT = defineObjType<File>({
-    name: 'file',
-    fields: cycles
-      ? { id: 'uv', path: 'vstr', pos: 'uv', flags: 'uv', owner: ref(() => TaskT) }
-      : { id: 'uv', path: 'vstr', pos: 'uv', flags: 'uv' },
-  });
+  // with cycles every file has its owner (a ref field, as the hand-written
+  // record writes it; File's owner is optional only for the graph without)
+  const FileT: ObjType<File> = cycles
+    ? (defineObjType<File & { owner: Task }>({
+        name: 'file',
+        fields: { id: 'uv', path: 'vstr', pos: 'uv', flags: 'uv', owner: ref(() => TaskT) },
+      }) as ObjType<File>)
+    : defineObjType<File>({ name: 'file', fields: { id: 'uv', path: 'vstr', pos: 'uv', flags: 'uv' } });
   TaskT = defineObjType<Task>({
     name: 'task',
     fields: { pid: 'uv', name: 'vstr', parent: ref(() => TaskT), mm: ref(MmT), files: refs(FileT) },

@@ -4,7 +4,7 @@
  */
 import { MAX_TYPE_ID } from './backend/codes.js';
 import type { CheckpointContext } from './context/checkpoint.js';
-import type { Fields } from './schema/index.js';
+import type { Fields, FieldsFor, FieldsType } from './schema/index.js';
 import type { RestartContext } from './context/restart.js';
 import { ObjHashError } from './errors.js';
 
@@ -54,8 +54,46 @@ export interface ObjTypeOps<T> {
   readonly nestedFirst?: boolean;
 }
 
+/** What every kind of type may have. */
+interface CommonOps<T> {
+  readonly name: string;
+  readonly key?: ((obj: T) => NumericKey) | undefined;
+  readonly grab?: ((obj: T) => void) | undefined;
+  readonly drop?: ((obj: T) => void) | undefined;
+}
+
+/** A type with hand-written ops (or none: a type only for an ObjHash). */
+export interface HandWrittenOps<T> extends CommonOps<T> {
+  readonly checkpoint?: ((ctx: CheckpointContext, obj: T) => void) | undefined;
+  readonly restore?: ((ctx: RestartContext) => T) | undefined;
+  readonly nestedFirst?: boolean | undefined;
+  readonly fields?: undefined;
+  readonly create?: undefined;
+}
+
+/** A type declared with fields, checked against T field by field (FieldsFor). */
+export interface FieldsOps<T> extends CommonOps<T> {
+  readonly fields: FieldsFor<T>;
+  readonly create?: (() => T) | (abstract new (...args: never[]) => T) | undefined;
+  readonly checkpoint?: undefined;
+  readonly restore?: undefined;
+  readonly nestedFirst?: false | undefined;
+}
+
+/** What defineObjType<T> takes: hand-written ops or fields, not both. */
+export type DefineOps<T> = HandWrittenOps<T> | FieldsOps<T>;
+
+/** defineObjType with fields and no T: T is what the fields describe. */
+export interface InferredFieldsOps<F extends Fields> extends CommonOps<FieldsType<F>> {
+  readonly fields: F;
+  readonly create?: (() => FieldsType<F>) | undefined;
+  readonly checkpoint?: undefined;
+  readonly restore?: undefined;
+  readonly nestedFirst?: false | undefined;
+}
+
 /** A registered object type; `objFetch(ref, FileType)` returns a `File`. */
-export interface ObjType<T = unknown> extends ObjTypeOps<T> {
+export interface ObjType<T = any> extends ObjTypeOps<T> {
   /** Process-wide type id, 1..65535 (the hash's objtype). */
   readonly id: number;
   /** @internal phantom, for inference only */
@@ -74,7 +112,10 @@ const TYPE_MARK = Symbol('objhash.type');
  * The handle is frozen; its `id` is unique in this JS realm (each worker
  * has its own).  Images record types by `name`, not by id.
  */
-export function defineObjType<T>(ops: ObjTypeOps<T>): ObjType<T> {
+export function defineObjType<F extends Fields>(ops: InferredFieldsOps<F>): ObjType<FieldsType<F>>;
+export function defineObjType<T>(ops: DefineOps<T>): ObjType<T>;
+export function defineObjType<T>(arg: DefineOps<T>): ObjType<T> {
+  const ops = arg as ObjTypeOps<T>;
   if (typeof ops !== 'object' || ops === null)
     throw new ObjHashError('EINVAL', 'defineObjType: ops must be an object');
   if (typeof ops.name !== 'string' || ops.name.length === 0 || ops.name.length > 255)

@@ -254,10 +254,10 @@ function onPath(name: string): string {
       expect(node(app, code, envNoCompiler, ['--input-type=module'])).toEqual({ code: 0, out: 'native ERR_PACKAGE_PATH_NOT_EXPORTED\n', err: '' });
     });
 
-    it('TypeScript: a CommonJS .ts and an ESM .mts consumer compile under --strict with node16 resolution', { timeout: INSTALL_TIMEOUT }, () => {
+    it('TypeScript: a CommonJS .ts and an ESM .mts consumer compile under --strict (and stricter) with node16 resolution, and one with node10', { timeout: INSTALL_TIMEOUT }, () => {
       expect(app).not.toBe('');
       const src = (promises: string) => `
-import { checkpoint, defineObjType, restart, ObjHash, ObjHashError, impl, type ObjType, type LookupAddResult } from 'objhash';
+import { checkpoint, defineObjType, list, opt, restart, ObjHash, ObjHashError, impl, type ObjType, type LookupAddResult } from 'objhash';
 import { checkpointToFile } from '${promises}';
 
 interface Author { name: string }
@@ -299,6 +299,18 @@ export async function save(path: string): Promise<number> {
   return res.bytes + res.objects;
 }
 export const isObjHashError = (e: unknown): boolean => e instanceof ObjHashError && typeof e.code === 'string';
+// fields checked against T, and T inferred from fields
+interface Point { x: number; y: number; label?: string }
+export const PointT = defineObjType<Point>({ name: 'point', fields: { x: 'f64', y: 'f64', label: opt('vstr') } });
+// @ts-expect-error: x is a number, 'str' writes strings
+defineObjType<Point>({ name: 'point2', fields: { x: 'str', y: 'f64' } });
+export const Inferred = defineObjType({ name: 'inferred', fields: { n: 'uv', tags: list('vstr') } });
+export const tags: string[] = restart(checkpoint({ n: 1, tags: [] }, Inferred), Inferred).tags;
+export const anyTypes: ObjType[] = [PointT, Inferred, BookT];
+// an option forwarded as possibly undefined (exactOptionalPropertyTypes)
+export function withImpl(i: 'native' | 'js' | undefined): Uint8Array {
+  return checkpoint({ a: 1 }, undefined, { impl: i, maxObjects: undefined });
+}
 `;
       writeFileSync(join(app, 'consumer.ts'), src('objhash/promises'));
       writeFileSync(join(app, 'consumer.mts'), src('objhash/promises'));
@@ -306,7 +318,8 @@ export const isObjHashError = (e: unknown): boolean => e instanceof ObjHashError
         ['consumer.ts', 'dist/lib/index.d.ts'],
         ['consumer.mts', 'dist/esm/index.d.mts'],
       ] as const) {
-        const args = [tsc, '--strict', '--noEmit', '--module', 'node16', '--moduleResolution', 'node16', '--types', 'node', '--typeRoots', typeRoots];
+        // the strictest settings a consumer may have, the package's own .d.ts checked too
+        const args = [tsc, '--strict', '--exactOptionalPropertyTypes', '--noUncheckedIndexedAccess', '--esModuleInterop', 'false', '--allowSyntheticDefaultImports', 'false', '--skipLibCheck', 'false', '--noEmit', '--module', 'node16', '--moduleResolution', 'node16', '--types', 'node', '--typeRoots', typeRoots];
         const r = run('node', [...args, '--traceResolution', file], app, envNoCompiler, INSTALL_TIMEOUT);
         const errors = lines(r.out).filter((l) => /error TS\d+/.test(l));
         expect(errors, `${file}:\n${errors.join('\n')}`).toEqual([]);
@@ -317,6 +330,12 @@ export const isObjHashError = (e: unknown): boolean => e instanceof ObjHashError
         expect(resolved('objhash'), file).toBe(entry);
         expect(resolved('objhash/promises'), file).toBe(entry.replace('index', 'promises'));
       }
+      // node10 resolution (no exports map): the root by "types", objhash/promises by "typesVersions"
+      writeFileSync(join(app, 'consumer10.ts'), src('objhash/promises'));
+      const r10 = run('node', [tsc, '--strict', '--noEmit', '--target', 'es2022', '--module', 'commonjs', '--moduleResolution', 'node10', '--types', 'node', '--typeRoots', typeRoots, '--traceResolution', 'consumer10.ts'], app, envNoCompiler, INSTALL_TIMEOUT);
+      const errors10 = lines(r10.out).filter((l) => /error TS\d+/.test(l));
+      expect(errors10, `consumer10.ts:\n${errors10.join('\n')}`).toEqual([]);
+      expect(r10.out).toMatch(/Module name 'objhash\/promises' was successfully resolved to '[^']*\/node_modules\/objhash\/dist\/lib\/promises\.d\.ts'/);
     });
 
     it('the CLI: --help, inspect and verify an image written by the package, bench refused in one line', () => {

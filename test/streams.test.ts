@@ -560,7 +560,7 @@ describe.each(IMPLS)('streams (%s)', (impl) => {
     );
     // checked when the type is defined
     expect(() => defineObjType({ name: 'x', nestedFirst: 'yes' as never })).toThrow(/ops\.nestedFirst must be a boolean/);
-    expect(() => defineObjType({ name: 'x', nestedFirst: true, fields: { a: 'uv' } })).toThrow(/ops\.nestedFirst goes with checkpoint\/restore/);
+    expect(() => defineObjType({ name: 'x', nestedFirst: true, fields: { a: 'uv' } } as never)).toThrow(/ops\.nestedFirst goes with checkpoint\/restore/);
   });
 
   it('RestartContext.finishSome(0) restores one queued object at a time, then checks TAIL once; afterwards EBADF', () => {

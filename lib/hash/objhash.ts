@@ -74,6 +74,17 @@ export interface HashSeam {
   stampIds(h: ObjHash, table: StampedIds): void;
 }
 
+/**
+ * The numeric keys lookupAdd and insert take for a type: any, when T holds
+ * them (`defineObjType<number | bigint>`), else none at compile time.  An
+ * entry added by numeric key alone holds no object: fetch gives the key
+ * back, so T must say it can be one.  (lookup takes any numeric key: it
+ * adds nothing.)
+ */
+export type AddedKey<T> = [Extract<T, NumericKey>] extends [never] ? never : NumericKey;
+/** T, not inferred from this position (T comes from the ObjType argument); NoInfer before TS 5.4. */
+type Same<T> = [T][T extends any ? 0 : never];
+
 /** @internal */
 export let seam: HashSeam;
 
@@ -458,7 +469,7 @@ export class ObjHash implements Disposable {
    * lookupAdd - find `key`, or add it with the next objref and grab it
    * (ckpt_obj_lookup_add).  `first` is true when it was added now.
    */
-  lookupAdd<T>(key: T | NumericKey, type: ObjType<T>): LookupAddResult {
+  lookupAdd<T>(key: Same<T> | AddedKey<T>, type: ObjType<T>): LookupAddResult {
     checkType(type, 'lookupAdd');
     const objref = this.#find(key, type, 'lookupAdd');
     return { objref, first: this.#added };
@@ -468,7 +479,7 @@ export class ObjHash implements Disposable {
    * insert - add `key` under a given objref (ckpt_obj_insert), as restart
    * does.  EINVAL if the objref is <= 0 or taken; EEXIST if the key is.
    */
-  insert<T>(key: T | NumericKey, objref: number, type: ObjType<T>): void {
+  insert<T>(key: Same<T> | AddedKey<T>, objref: number, type: ObjType<T>): void {
     const h = this.#mutating('insert');
     const tid = this.#use(type, 'insert');
     checkObjref(objref, 'insert');

@@ -9,7 +9,7 @@
  */
 export {
   opt, ref, refs, list, kindName, SCALAR_KINDS,
-  type FieldSpec, type Fields, type FieldType, type FieldsType, type ScalarKind,
+  type FieldSpec, type Fields, type FieldType, type FieldsType, type FieldsFor, type FieldSpecFor, type ScalarKind,
   type OptSpec, type RefSpec, type RefsSpec, type ListSpec, type DefaultSpec,
   type KindDesc, type FieldDesc, type SchemaDesc,
 } from './spec.js';

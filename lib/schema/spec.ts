@@ -17,13 +17,21 @@ export type ScalarKind = (typeof SCALAR_KINDS)[number];
 export interface OptSpec<K extends FieldSpec = FieldSpec> {
   readonly opt: K;
 }
-/** An object of a registered type, or null.  A function returning the type allows self-reference. */
+/**
+ * An object of a registered type, or null.  A function returning the type
+ * allows self-reference.  T is carried covariantly (a ref(SubT) field fits
+ * a property of a wider type), by the type-only `restores`.
+ */
 export interface RefSpec<T = unknown> {
-  readonly ref: ObjType<T> | (() => ObjType<T>);
+  readonly ref: ObjType<any> | (() => ObjType<any>);
+  /** @internal type only: what a restart puts in the field (never set) */
+  readonly restores?: () => T;
 }
-/** An array of refs (each an object of the type, or null). */
+/** An array of refs (each an object of the type, or null); T as in RefSpec. */
 export interface RefsSpec<T = unknown> {
-  readonly refs: ObjType<T> | (() => ObjType<T>);
+  readonly refs: ObjType<any> | (() => ObjType<any>);
+  /** @internal type only (never set) */
+  readonly restores?: () => T;
 }
 /** An array of values of one kind. */
 export interface ListSpec<K extends FieldSpec = FieldSpec> {
@@ -65,6 +73,57 @@ export type FieldType<F> = F extends ScalarKind
             : never;
 /** The object type a field list describes. */
 export type FieldsType<F extends Fields> = { -readonly [P in keyof F]: FieldType<F[P]> };
+
+/** The scalar kinds that write a value of type V (literal types and enums included). */
+type ScalarsFor<V> =
+  | ([V] extends [number] ? 'u8' | 'u16' | 'u32' | 'i32' | 'f64' | 'uv' | 'sv' : never)
+  | ([V] extends [bigint] ? 'u64' | 'i64' | 'bigint' : never)
+  | ([V] extends [boolean] ? 'bool' : never)
+  | ([V] extends [string] ? 'str' | 'vstr' : never)
+  | ([V] extends [Uint8Array] ? 'blob' : never);
+type ElemOf<V> = V extends readonly (infer E)[] ? E : never;
+/** true when V may be undefined or null (what opt() writes and ref() does not take undefined). */
+type Nullish<V> = undefined extends V ? true : null extends V ? true : false;
+
+/**
+ * The specs a property of type V may be declared with: `'value'` always;
+ * a scalar kind that writes V; `opt(k)` when V may be undefined or null
+ * (k a spec of the rest); `ref(T)` for a T (or T | null), `refs(T)` for
+ * an array of them; `list(k)` for an array of what k writes; any of these
+ * with a `default` of type V.  Any spec for a property typed any or
+ * unknown.
+ */
+export type FieldSpecFor<V> = 0 extends 1 & V ? FieldSpec : unknown extends V ? FieldSpec : KindFor<V> | { readonly kind: KindFor<V>; readonly default: V };
+type KindFor<V> =
+  | 'value'
+  | ScalarsFor<V>
+  | (Nullish<V> extends true ? OptSpec<KindFor<NonNullable<V>>> : never)
+  | (undefined extends V ? never : RefSpec<NonNullable<V>>)
+  | ([NonNullable<V>] extends [readonly unknown[]]
+      ? undefined extends V
+        ? never
+        : RefsSpec<NonNullable<ElemOf<NonNullable<V>>>> | ListSpec<KindFor<ElemOf<NonNullable<V>>>>
+      : never);
+
+/** The keys of T that hold data (not methods). */
+type DataKeys<T> = { [K in keyof T]-?: T[K] extends (...args: any[]) => any ? never : K }[keyof T];
+/** The keys of T that are optional. */
+type OptionalKeys<T> = { [K in keyof T]-?: {} extends Pick<T, K> ? K : never }[keyof T];
+
+/**
+ * The field list of an object type T, checked field by field: a field for
+ * each required data property of T (an optional one may be left out, then
+ * it is not written), of a kind that writes and restores that property
+ * (FieldSpecFor), and no field that T does not have.  Unchecked (any
+ * Fields) when T is any or unknown.
+ */
+export type FieldsFor<T> = 0 extends 1 & T
+  ? Fields
+  : unknown extends T
+    ? Fields
+    : { readonly [K in Exclude<DataKeys<T>, OptionalKeys<T>>]: FieldSpecFor<T[K]> } & {
+        readonly [K in Extract<DataKeys<T>, OptionalKeys<T>>]?: FieldSpecFor<T[K] | undefined>;
+      };
 
 export function opt<K extends FieldSpec>(kind: K): OptSpec<K> {
   return Object.freeze({ opt: kind });
