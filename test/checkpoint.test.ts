@@ -389,6 +389,18 @@ describe.each(IMPLS)('checkpoint/restart (%s)', (impl) => {
     expect(() => checkpointToFile(join(dir, `bad-${impl}.img`), { a: 1 }, Bad, opts({ types: [Bad] }))).toThrow(TypeError);
   });
 
+  it('a small image does not keep a big buffer: after the first call, and after a big checkpoint', () => {
+    const small = checkpoint({ a: 1 }, { impl });
+    expect(small.buffer.byteLength).toBeLessThan(2 * small.length);
+    const big = checkpoint(Array.from({ length: 50_000 }, (_, i) => ({ i })), { impl });
+    expect(big.buffer.byteLength).toBeLessThan(2 * big.length);
+    // the next buffer is sized for one like the big one: the small image is copied out of it
+    const after = checkpoint({ a: 1 }, { impl });
+    expect(after.length).toBe(small.length);
+    expect(after.buffer.byteLength).toBe(after.length);
+    expect(restart(after, { impl })).toEqual({ a: 1 });
+  });
+
   it('the contexts can be driven by hand: several roots, BUFFER and STRING records', () => {
     const ctx = new CheckpointContext(opts({ types: [NodeT] }));
     const d = diamond();

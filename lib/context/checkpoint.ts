@@ -47,7 +47,7 @@ const HINT_MAX = 64 * 1024 * 1024;
 
 /** Where the next in-memory image starts: an eighth more than the last one (undefined: the writer's default). */
 function sizeHint(): number | undefined {
-  return lastImage === 0 ? undefined : Math.min(HINT_MAX, Math.max(64 * 1024, lastImage + (lastImage >>> 3)));
+  return lastImage === 0 ? undefined : Math.min(HINT_MAX, Math.max(4096, lastImage + (lastImage >>> 3)));
 }
 
 export class CheckpointContext implements Disposable {
@@ -138,7 +138,7 @@ export class CheckpointContext implements Disposable {
     // them.  An incremental one adds no fields: objects met for the first
     // time go to shards (see StampSession.start)
     if (opts.identity !== 'map') {
-      this.#stamps = StampSession.start(!this.#defer);
+      this.#stamps = StampSession.start(this, !this.#defer);
       if (this.#stamps !== undefined) {
         seam.stampIds(this.#hash, this.#stamps.ids);
         this.#values.ids = this.#stamps.values;
