@@ -372,7 +372,8 @@ export abstract class PayloadWriter {
     throw new ObjHashError(
       'E2BIG',
       `record ${recordTypeName(this.curType)} (open at depth ${this.depth_}) grows to ${len} bytes, ` +
-        `over maxRecord ${this.maxRecord}; it would land at offset ${this.offset}`,
+        `over maxRecord ${this.maxRecord}; it would land at offset ${this.offset} ` +
+        `(raise options.maxRecord, and give restart the same: it refuses a longer record before reading it)`,
       this.offset,
     );
   }
