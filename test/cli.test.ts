@@ -274,6 +274,16 @@ describe.each(IMPLS)('objhash command, OBJHASH_IMPL=%s', (impl) => {
     expect(r.out).toMatch(new RegExp(`tail: TAIL at offset ${tail.offset}: object count 24, crc32c 0x[0-9a-f]{8}: ok`));
   });
 
+  it('inspect counts the FIELDS and VALUE bodies of fields types and plain values as state records', () => {
+    const T = defineObjType({ name: 'pt', fields: { a: 'uv', b: 'vstr' } });
+    const f = join(dir, `fields-${impl}.img`);
+    writeFileSync(f, checkpoint({ a: 1, b: 'x' }, T));
+    expect(cli(impl, 'inspect', f).out).toMatch(/1 object\(s\), each stored once: one OBJREF \+ 1\.0 state records, 5\.0 state bytes per object/);
+    const v = join(dir, `value-${impl}.img`);
+    writeFileSync(v, checkpoint({ a: [1, { b: 2 }] }));
+    expect(cli(impl, 'inspect', v).out).toMatch(/1 object\(s\), each stored once: one OBJREF \+ 1\.0 state records, [1-9]\d*\.0 state bytes per object/);
+  });
+
   it('verify: exit 0 on a valid image', () => {
     const r = cli(impl, 'verify', good);
     expect(r.code).toBe(0);

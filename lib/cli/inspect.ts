@@ -26,8 +26,11 @@ function walk(cmd: string, path: string, size: number, io: Io, image?: Uint8Arra
 }
 
 /** Bytes of object state: BUFFER, STRING and user records. */
+/** A record holding objects' state: a user record, BUFFER, STRING, or the FIELDS / VALUE body of a fields type or plain value. */
 function isState(type: number): boolean {
-  return type === REC.BUFFER || type === REC.STRING || (type >= REC.USER_MIN && type <= REC.USER_MAX);
+  return (
+    type === REC.BUFFER || type === REC.STRING || type === REC.FIELDS || type === REC.VALUE || (type >= REC.USER_MIN && type <= REC.USER_MAX)
+  );
 }
 
 function pct(n: number, of: number): string {
