@@ -14,6 +14,18 @@ import { isObjType, type ObjType } from './types.js';
 import { ValueT } from './walk/walked.js';
 
 /**
+ * The options of a call given no ObjType: its second argument, or its
+ * third when the second is undefined (`checkpoint(v, undefined, opts)`, as
+ * a wrapper forwarding an optional type calls it); both is EINVAL.
+ */
+export function untypedOptions<O>(second: O | undefined, third: O | undefined, where: string): O | undefined {
+  if (third === undefined) return second;
+  if (second !== undefined)
+    throw new ObjHashError('EINVAL', `${where}: options given twice: the second argument is no ObjType, so it is the options (give undefined there to pass them third)`);
+  return third;
+}
+
+/**
  * The root type and the options of a call that may name no type: with a
  * type, options.types gains it if missing; without, the root is a plain
  * value (format version 2).
@@ -29,13 +41,7 @@ export function resolve<O extends { types?: readonly ObjType<any>[]; version?: n
     const types = o.types ?? [];
     return { type: typeOrOpts, opts: Array.isArray(types) && !types.includes(typeOrOpts) ? { ...o, types: [typeOrOpts, ...types] } : o };
   }
-  if (opts !== undefined) {
-    // checkpoint(v, undefined, opts): no type, the options third
-    if (typeOrOpts !== undefined)
-      throw new ObjHashError('EINVAL', `${where}: options given twice: the second argument is no ObjType, so it is the options (give undefined there to pass them third)`);
-    typeOrOpts = opts;
-  }
-  const o = (typeOrOpts ?? {}) as O;
+  const o = (untypedOptions(typeOrOpts, opts, where) ?? {}) as O;
   if (typeof o !== 'object' || o === null)
     throw new ObjHashError('EINVAL', `${where}: the second argument must be an ObjType or an options object`);
   return { type: ValueT, opts: o.version === undefined ? { ...o, version: 2 } : o };

@@ -12,7 +12,7 @@ import { createReadStream } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { ObjHashError, ioError } from './errors.js';
-import { resolve } from './highlevel.js';
+import { resolve, untypedOptions } from './highlevel.js';
 import { isObjType, type ObjType } from './types.js';
 import { checkProgress, checkSignal, throttle, throwIfAborted } from './stream/abort.js';
 import { checkCompression, sniff } from './stream/compress.js';
@@ -127,10 +127,7 @@ export async function restartFromFile(path: string, typeOrOpts?: ObjType<any> | 
     throw new ObjHashError('EIO', `${where}: ${(e as Error).message}`, undefined, { cause: e });
   }
   const typed = isObjType(typeOrOpts);
-  if (!typed && typeOrOpts !== undefined && opts !== undefined)
-    throw new ObjHashError('EINVAL', `${where}: options given twice: the second argument is no ObjType, so it is the options (give undefined there to pass them third)`);
-  // (restartFromFile(path, undefined, opts): the options third, as restartFromStream takes them)
-  const o = ((typed || typeOrOpts === undefined ? opts : typeOrOpts) ?? {}) as StreamRestartOptions;
+  const o = ((typed ? opts : untypedOptions(typeOrOpts, opts, where)) ?? {}) as StreamRestartOptions;
   const withSize = size === undefined ? o : { totalBytes: size, ...o };
   const stream = createReadStream(path, { highWaterMark: 1024 * 1024 });
   return typed ? restartFromStream(stream, typeOrOpts as ObjType<unknown>, withSize) : restartFromStream(stream, withSize);
