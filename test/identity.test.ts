@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import * as v8 from 'node:v8';
 import { describe, expect, it } from 'vitest';
-import { CheckpointContext, ValueT, checkpoint, defineObjType, restart, type ObjType } from '../lib/index.js';
+import { CheckpointContext, ValueT, checkpoint, defineObjType, ref, restart, type ObjType } from '../lib/index.js';
 import { buildGraph, graphSchemaTypes, graphTypes, type File, type Graph, type Mm, type Task } from '../bench/graph.js';
 import { IMPLS, expectCode, gc, rng } from './helpers.js';
 import { MAX_SERIAL as MAX_SERIAL_FOR_TEST, setSerialForTest } from '../lib/hash/stamped-ids.js';
@@ -327,6 +327,27 @@ describe.each(IMPLS)('identity on the objects (%s)', (impl) => {
     expect(next.identity).toBe('stamp');
     next.checkpointObj(g, X.GraphT);
     expect(same(next.finish(), checkpoint(g, X.GraphT, { ...opts, identity: 'map' }))).toBe(true);
+  });
+
+  it('a typed object met again inside a plain value is one object: the hash is asked about every plain object, and both identities write the same bytes', () => {
+    type N = { id: number; peer: N | null; meta: unknown };
+    const NodeT: ObjType<N> = defineObjType<N>({ name: 'peer-node', fields: { id: 'uv', peer: ref(() => NodeT), meta: 'value' } });
+    const types = [NodeT];
+    const b: N = { id: 2, peer: null, meta: [1, 2] };
+    const shared = { tag: 's' };
+    // a.peer makes b typed first; a.meta then meets b (referred to), plain objects, arrays and a Map (copied)
+    const a: N = { id: 1, peer: b, meta: { b, list: [shared, shared, [b]], m: new Map([[shared, b]]) } };
+    const stamp = checkpoint(a, NodeT, { impl, types });
+    expect(same(stamp, checkpoint(a, NodeT, { impl, types, identity: 'map' }))).toBe(true);
+    // and again, with every object stamped by the one before
+    expect(same(checkpoint(a, NodeT, { impl, types }), stamp)).toBe(true);
+    const back = restart(stamp, NodeT, { impl, types });
+    const meta = back.meta as { b: N; list: [object, object, N[]]; m: Map<object, N> };
+    expect(meta.b).toBe(back.peer);
+    expect(meta.list[2][0]).toBe(back.peer);
+    expect(meta.list[0]).toBe(meta.list[1]);
+    expect(meta.m.get(meta.list[0])).toBe(back.peer);
+    expect(back.peer!.meta).toEqual([1, 2]);
   });
 
   it('options.identity other than stamp or map: EINVAL naming it', () => {

@@ -815,7 +815,9 @@ export class ObjHash implements Disposable {
       has: (h, objref) => h.#has(objref),
       objrefOf: (h, key) => {
         if (h.#h === null) return 0;
-        const v = h.#ids.get(key);
+        // (peek: a query gives key no fields, and has inline caches of its own; stamped-ids.ts)
+        const st = h.#stamped;
+        const v = st !== undefined ? st.peek(key) : h.#ids.get(key);
         return v === undefined ? 0 : idObjref(v);
       },
       objectAt: (h, objref) => {

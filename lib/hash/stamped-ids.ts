@@ -55,17 +55,58 @@ function makeStamp() {
     #a: number | undefined = undefined;
     #b: number | undefined = undefined;
 
+    // One function per slot, and a separate one for peek: V8 keeps the
+    // inline caches of `#session in o` and `o.#session` per function, and
+    // they go megamorphic past 4 hidden classes.  The typed walk meets a
+    // few classes in slot 0; the values codec meets every shape of plain
+    // object and array in slot 1, and asks slot 0 about each (peek).  With
+    // shared functions, a process that checkpoints plain values made every
+    // typed checkpoint after it ~35% slower (docs/INTERNALS.md).
+
     /**
-     * The entry of slot 0 (a) or 1 (b) of o for session s, else undefined;
-     * null if o has no fields (and refuses them, or `carry` is false: the
-     * caller keeps its entry elsewhere).  With `carry`, gives o the fields
-     * if it has none (it is about to get an entry: the walk adds what it
-     * does not find), so that put() after it allocates nothing.
+     * The entry of slot 0 of o for session s, else undefined; null if o
+     * has no fields (and refuses them, or `carry` is false: the caller
+     * keeps its entry elsewhere).  With `carry`, gives o the fields if it
+     * has none (it is about to get an entry: the walk adds what it does
+     * not find), so that put() after it allocates nothing.
      */
-    static find(o: object, s: number, slot: number, carry: boolean): number | undefined | null {
+    static find0(o: object, s: number, carry: boolean): number | undefined | null {
       if (!(#session in o)) return carry && Stamp.carry(o) ? undefined : null;
-      if (o.#session !== s) return undefined;
-      return slot === 0 ? o.#a : o.#b;
+      return o.#session === s ? o.#a : undefined;
+    }
+
+    /** find0 for slot 1. */
+    static find1(o: object, s: number, carry: boolean): number | undefined | null {
+      if (!(#session in o)) return carry && Stamp.carry(o) ? undefined : null;
+      return o.#session === s ? o.#b : undefined;
+    }
+
+    /** find0 without carry, for queries that add nothing (StampedIds.peek). */
+    static peek0(o: object, s: number): number | undefined | null {
+      if (!(#session in o)) return null;
+      return o.#session === s ? o.#a : undefined;
+    }
+
+    /** Sets the slot-0 entry of o, which has the fields (find0() gave them); false if it has none (it refused them). */
+    static put0(o: object, s: number, v: number | undefined): boolean {
+      if (!(#session in o)) return false;
+      if (o.#session !== s) {
+        o.#session = s;
+        o.#b = undefined;
+      }
+      o.#a = v;
+      return true;
+    }
+
+    /** put0 for slot 1. */
+    static put1(o: object, s: number, v: number | undefined): boolean {
+      if (!(#session in o)) return false;
+      if (o.#session !== s) {
+        o.#session = s;
+        o.#a = undefined;
+      }
+      o.#b = v;
+      return true;
     }
 
     /** Gives o the fields if it has none; false if it refuses them (a TypeError; anything else is thrown). */
@@ -78,20 +119,6 @@ function makeStamp() {
         if (e instanceof TypeError) return false;
         throw e;
       }
-    }
-
-    /** Sets the entry of o, which has the fields (find() gave them); false if it has none (it refused them). */
-    static put(o: object, s: number, slot: number, v: number | undefined): boolean {
-      if (!(#session in o)) return false;
-      const t = o as Stamp;
-      if (t.#session !== s) {
-        t.#session = s;
-        t.#a = undefined;
-        t.#b = undefined;
-      }
-      if (slot === 0) t.#a = v;
-      else t.#b = v;
-      return true;
     }
   };
 }
@@ -197,9 +224,17 @@ export class StampedIds {
     this.#refused = carry ? new Map() : new ShardedIds();
   }
 
-  /** The entry of key; gives key the fields if it has none (see Stamp.find). */
+  /** The entry of key; gives key the fields if it has none (see Stamp.find0). */
   get(key: object): number | undefined {
-    const v = Stamp.find(key, this.#session.token, this.#slot, this.#carry);
+    const s = this.#session.token;
+    const v = this.#slot === 0 ? Stamp.find0(key, s, this.#carry) : Stamp.find1(key, s, this.#carry);
+    return v !== null ? v : this.#refused.get(key);
+  }
+
+  /** The entry of key, giving key nothing: for a query about an object the caller may not add (slot 0 only). */
+  peek(key: object): number | undefined {
+    if (this.#slot !== 0) return this.get(key);
+    const v = Stamp.peek0(key, this.#session.token);
     return v !== null ? v : this.#refused.get(key);
   }
 
@@ -220,15 +255,19 @@ export class StampedIds {
   set(key: object, value: number): this {
     const s = this.#session;
     if (s.closed) throw new Error('StampedIds: the session is closed');
-    if (!Stamp.put(key, s.token, this.#slot, value)) this.#refused.set(key, value);
+    if (!this.#put(key, s.token, value)) this.#refused.set(key, value);
     if (this.#listed) this.#keys.set(this.#n++, key);
     return this;
   }
 
   delete(key: object): boolean {
     if (this.get(key) === undefined) return false;
-    if (!this.#refused.delete(key)) Stamp.put(key, this.#session.token, this.#slot, undefined);
+    if (!this.#refused.delete(key)) this.#put(key, this.#session.token, undefined);
     return true;
+  }
+
+  #put(key: object, s: number, v: number | undefined): boolean {
+    return this.#slot === 0 ? Stamp.put0(key, s, v) : Stamp.put1(key, s, v);
   }
 
   /** Drops every entry it lists (the fields stay on the objects). */
