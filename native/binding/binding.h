@@ -73,7 +73,22 @@ struct Hash {
   bool freeing = false;     // inside free(): the hash is already dead
   bool finalizing = false;  // collected without free(): no JS may run
   bool skip_grab = false;   // addMany, insertTyped: no grab to call
+  int64_t reported = 0;     // bytes of the core told to V8 so far
 };
+
+// Tells V8 how much memory the core holds now (napi_adjust_external_memory,
+// by the change since the last report): the table is malloc()ed, outside
+// the JS heap, and a program holding big hashes would otherwise look small
+// to the garbage collector, which then collects the handles that free them
+// too late.  Called after each call that may grow the core, and with 0
+// when it is freed; it never calls into JS.
+inline void ReportMemory(Hash* s) {
+  int64_t now = s->core != nullptr ? static_cast<int64_t>(objhash_memory(s->core)) : 0;
+  if (now == s->reported) return;
+  int64_t total;
+  if (napi_adjust_external_memory(s->env, now - s->reported, &total) == napi_ok)
+    s->reported = now;
+}
 
 inline uint8_t TypeFlags(const Hash* s, uint32_t type) {
   return type < s->ntypes ? s->type_flags[type] : 0;
@@ -84,7 +99,10 @@ inline uint8_t TypeFlags(const Hash* s, uint32_t type) {
 class BusyScope {
  public:
   explicit BusyScope(Hash* s) : s_(s) { s_->busy = true; }
-  ~BusyScope() { s_->busy = false; }
+  ~BusyScope() {
+    s_->busy = false;
+    ReportMemory(s_);
+  }
   BusyScope(const BusyScope&) = delete;
   BusyScope& operator=(const BusyScope&) = delete;
 
@@ -266,7 +284,9 @@ napi_value HashNumber(napi_env env, napi_callback_info info) {
   napi_value argv[1], early;
   Hash* s = OpenHash(env, info, argv, 1, kAccess, &early);
   if (s == nullptr) return early;
-  return Number(env, static_cast<double>(Call(s->core)));
+  double r = static_cast<double>(Call(s->core));
+  if (kAccess == Access::kAdds) ReportMemory(s);
+  return Number(env, r);
 }
 
 // hash.cc

@@ -87,6 +87,8 @@ void DeleteRef(napi_env env, napi_ref* ref) {
 
 void DeleteHash(napi_env env, Hash* s) {
   objhash_free(s->core);
+  s->core = nullptr;
+  ReportMemory(s);
   DeleteRef(env, &s->grab);
   DeleteRef(env, &s->drop);
   DeleteRef(env, &s->drop_error);
@@ -159,6 +161,7 @@ napi_value Create(napi_env env, napi_callback_info info) {
   // untagged, the External is never used and its finalizer frees the hash
   if (napi_type_tag_object(env, ext, &kHashTag) != napi_ok)
     return Number(env, -OBJHASH_ENOMEM);
+  ReportMemory(s);
   return ext;
 }
 
@@ -174,6 +177,7 @@ napi_value Free(napi_env env, napi_callback_info info) {
   s->freeing = true;
   objhash_free(s->core);
   s->core = nullptr;
+  ReportMemory(s);
   DeleteRef(env, &s->grab);
   DeleteRef(env, &s->drop);
   if (s->drop_error != nullptr) {
