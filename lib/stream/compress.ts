@@ -80,25 +80,56 @@ export function decompressSync(bytes: Uint8Array, maxOutput: number): { image: U
   const kind = sniff(bytes);
   if (kind === 'image') return { image: bytes, compression: undefined };
   if (kind === 'zstd' && z.zstdDecompressSync === undefined) throw new ObjHashError('EINVAL', `a zstd image, and this Node (${process.version}) has no zstd`);
-  const kinds: Compression[] = kind === undefined ? ['brotli'] : [kind];
-  for (const k of kinds) {
-    const head = probe(k, bytes);
-    if (head !== undefined && head.length >= 16 && sniff(head) !== 'image')
-      return kind === undefined ? { image: bytes, compression: undefined } : { image: head.subarray(0, 16), compression: k };
-    let out: Decoded;
-    try {
-      out = decode(k, bytes, { maxOutputLength: maxOutput, info: true });
-    } catch (e) {
-      if (kind === undefined) return { image: bytes, compression: undefined }; // not brotli either: the reader says what it is not
-      throw new ObjHashError('EIO', `cannot decompress the ${k} image: ${e instanceof Error ? e.message : String(e)}`, undefined, { cause: e });
-    }
-    if (out.engine.bytesWritten < bytes.length) {
-      if (kind === undefined) return { image: bytes, compression: undefined };
-      throw new ObjHashError('EIO', `cannot decompress the ${k} image: ${bytes.length - out.engine.bytesWritten} bytes follow the end of its stream`);
-    }
-    return { image: out.buffer, compression: k };
+  const k: Compression = kind ?? 'brotli';
+  const head = probe(k, bytes);
+  if (head !== undefined && head.length >= 16 && sniff(head) !== 'image')
+    return kind === undefined ? { image: bytes, compression: undefined } : { image: head.subarray(0, 16), compression: k };
+  // brotli has no magic number: it is only tried, and taken for brotli
+  // once its first bytes decompress to an image's header
+  const known = kind !== undefined || (head !== undefined && sniff(head) === 'image');
+  let out: Decoded;
+  try {
+    out = decode(k, bytes, { maxOutputLength: maxOutput, info: true });
+  } catch (e) {
+    if (!known) return { image: bytes, compression: undefined }; // not brotli either: the reader says what it is not
+    // (gunzip reads bytes after a member as the next member: "incorrect header check")
+    const end = k === 'gzip' ? gzipMemberEnd(bytes, maxOutput) : undefined;
+    if (end !== undefined && end < bytes.length) throw trailing(k, bytes.length - end);
+    throw new ObjHashError('EIO', `cannot decompress the ${k} image: ${e instanceof Error ? e.message : String(e)}`, undefined, { cause: e });
   }
-  return { image: bytes, compression: undefined };
+  if (out.engine.bytesWritten < bytes.length) {
+    if (!known) return { image: bytes, compression: undefined };
+    throw trailing(k, bytes.length - out.engine.bytesWritten);
+  }
+  return { image: out.buffer, compression: k };
+}
+
+function trailing(k: Compression, n: number): ObjHashError {
+  return new ObjHashError('EIO', `cannot decompress the ${k} image: ${n} bytes follow the end of its stream`);
+}
+
+/** Where the first member of a gzip file ends, if it decompresses (RFC 1952: header, deflate data, CRC-32 and size); else undefined. */
+function gzipMemberEnd(b: Uint8Array, maxOutput: number): number | undefined {
+  if (b.length < 18 || b[0] !== 0x1f || b[1] !== 0x8b || b[2] !== 8) return undefined;
+  const flags = b[3]!;
+  let at = 10;
+  if (flags & 4) at += 2 + (b[at]! | (b[at + 1]! << 8)); // FEXTRA
+  for (const bit of [8, 16]) {
+    // FNAME, FCOMMENT: zero-terminated
+    if (flags & bit) {
+      while (at < b.length && b[at] !== 0) at++;
+      at++;
+    }
+  }
+  if (flags & 2) at += 2; // FHCRC
+  if (at >= b.length) return undefined;
+  try {
+    const r = zlib.inflateRawSync(b.subarray(at), { info: true, maxOutputLength: maxOutput }) as unknown as Decoded;
+    const end = at + r.engine.bytesWritten + 8;
+    return end <= b.length ? end : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function decode(k: Compression, bytes: Uint8Array, o: object): Decoded {
