@@ -756,6 +756,16 @@ describe('compressed images for the command (decompressSync)', () => {
       const named = Buffer.from(pack(img));
       const withName = Buffer.concat([named.subarray(0, 3), Buffer.from([named[3]! | 8 | 16]), named.subarray(4, 10), Buffer.from('img.ckpt\0a comment\0'), named.subarray(10), Buffer.from('XYZ')]);
       expectCode(() => decompressSync(withName, 1 << 30), 'EIO', /: 3 bytes follow the end of its stream$/);
+      // a valid second member is part of the stream (only what follows it is counted); an error inside a member is that error
+      const two = Buffer.concat([pack(img), pack(Buffer.from('second member'))]);
+      expect(decompressSync(two, 1 << 30).compression).toBe('gzip');
+      expectCode(() => decompressSync(Buffer.concat([two, Buffer.from('JUNK!')]), 1 << 30), 'EIO', /: 5 bytes follow the end of its stream$/);
+      expectCode(() => decompressSync(two.subarray(0, two.length - 4), 1 << 30), 'EIO', /: unexpected end of file$/);
+      const badCrc = Buffer.from(pack(img));
+      badCrc[badCrc.length - 6]! ^= 0xff;
+      expectCode(() => decompressSync(Buffer.concat([badCrc, Buffer.from('XYZ')]), 1 << 30), 'EIO', /: incorrect data check$/);
+      const big = pack(Buffer.concat([img, Buffer.alloc(40000)]));
+      expectCode(() => decompressSync(Buffer.concat([big, big]), 60000), 'EIO', /larger than 60000 bytes/);
     }
     // 256 MiB of zeros: the first 16 bytes come from a prefix
     const bomb = pack(Buffer.alloc(1 << 28));

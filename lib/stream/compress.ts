@@ -93,8 +93,8 @@ export function decompressSync(bytes: Uint8Array, maxOutput: number): { image: U
   } catch (e) {
     if (!known) return { image: bytes, compression: undefined }; // not brotli either: the reader says what it is not
     // (gunzip reads bytes after a member as the next member: "incorrect header check")
-    const end = k === 'gzip' ? gzipMemberEnd(bytes, maxOutput) : undefined;
-    if (end !== undefined && end < bytes.length) throw trailing(k, bytes.length - end);
+    const end = k === 'gzip' ? gzipMembersEnd(bytes, maxOutput) : undefined;
+    if (end !== undefined) throw trailing(k, bytes.length - end);
     throw new ObjHashError('EIO', `cannot decompress the ${k} image: ${e instanceof Error ? e.message : String(e)}`, undefined, { cause: e });
   }
   if (out.engine.bytesWritten < bytes.length) {
@@ -108,25 +108,49 @@ function trailing(k: Compression, n: number): ObjHashError {
   return new ObjHashError('EIO', `cannot decompress the ${k} image: ${n} bytes follow the end of its stream`);
 }
 
-/** Where the first member of a gzip file ends, if it decompresses (RFC 1952: header, deflate data, CRC-32 and size); else undefined. */
-function gzipMemberEnd(b: Uint8Array, maxOutput: number): number | undefined {
-  if (b.length < 18 || b[0] !== 0x1f || b[1] !== 0x8b || b[2] !== 8) return undefined;
-  const flags = b[3]!;
-  let at = 10;
-  if (flags & 4) at += 2 + (b[at]! | (b[at + 1]! << 8)); // FEXTRA
+/**
+ * Where the gzip members at the start of b end, when bytes that are not
+ * another member follow them (gunzip reads those as a next member: "incorrect
+ * header check"); undefined when gunzip's error is inside a member (its data,
+ * CRC-32 or size, its header's flags or CRC, a truncated member, more than
+ * maxOutput in all), so that the caller reports that error instead.
+ */
+function gzipMembersEnd(b: Uint8Array, maxOutput: number): number | undefined {
+  let at = 0;
+  let left = maxOutput;
+  while (at < b.length - 1 && b[at] === 0x1f && b[at + 1] === 0x8b) {
+    const m = gzipMember(b, at, left);
+    if (m === undefined) return undefined;
+    at = m.end;
+    left -= m.size;
+  }
+  return at > 0 && at < b.length ? at : undefined;
+}
+
+/** The end and output size of the gzip member at b[at] (RFC 1952: header, deflate data, CRC-32 and size), if it is whole and valid; else undefined. */
+function gzipMember(b: Uint8Array, at: number, maxOutput: number): { end: number; size: number } | undefined {
+  if (b.length - at < 18 || b[at + 2] !== 8) return undefined;
+  const flags = b[at + 3]!;
+  let p = at + 10;
+  if (flags & 4) p += 2 + (b[p]! | (b[p + 1]! << 8)); // FEXTRA (past the end: undefined below)
   for (const bit of [8, 16]) {
     // FNAME, FCOMMENT: zero-terminated
     if (flags & bit) {
-      while (at < b.length && b[at] !== 0) at++;
-      at++;
+      while (p < b.length && b[p] !== 0) p++;
+      p++;
     }
   }
-  if (flags & 2) at += 2; // FHCRC
-  if (at >= b.length) return undefined;
+  if (flags & 2) p += 2; // FHCRC
+  if (p >= b.length) return undefined;
   try {
-    const r = zlib.inflateRawSync(b.subarray(at), { info: true, maxOutputLength: maxOutput }) as unknown as Decoded;
-    const end = at + r.engine.bytesWritten + 8;
-    return end <= b.length ? end : undefined;
+    // raw inflate finds where the deflate data end; gunzip of exactly that
+    // member then checks what raw inflate does not (header flags and CRC,
+    // the trailer's CRC-32 and size)
+    const r = zlib.inflateRawSync(b.subarray(p), { info: true, maxOutputLength: maxOutput }) as unknown as Decoded;
+    const end = p + r.engine.bytesWritten + 8;
+    if (end > b.length) return undefined;
+    const size = zlib.gunzipSync(b.subarray(at, end), { maxOutputLength: maxOutput }).length;
+    return { end, size };
   } catch {
     return undefined;
   }
