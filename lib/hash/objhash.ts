@@ -36,6 +36,21 @@ const TID_FOLD = 1 << TID_SHIFT;
 const TID_MASK = TID_FOLD - 1;
 
 /** The #ids value of an entry. */
+/**
+ * Frames of stackRoom() called before a JS object's grab: more stack than
+ * the entry's bookkeeping after it takes (StampedIds.set -> Stamp.put0,
+ * PagedArray.set -> page, #growQueue), so that the grab runs only when the
+ * stack has room to record what it grabbed.  A RangeError there would
+ * leave a grabbed object with no entry, never dropped (test/limits.test.ts
+ * overflows the stack at many depths and counts grabs and drops).
+ */
+const STACK_ROOM = 16;
+
+/** Recurses n frames deep: a RangeError (stack overflow) now rather than after a grab. */
+function stackRoom(n: number): number {
+  return n === 0 ? 0 : stackRoom(n - 1) + 1;
+}
+
 function idValue(objref: number, tid: number): number {
   return objref < REF_CACHE && tid < TID_FOLD ? objref * TID_FOLD + tid : -objref;
 }
@@ -407,6 +422,7 @@ export class ObjHash implements Disposable {
           if (next < 0) this.#fail(next, where);
           this.#qBase = next;
         }
+        stackRoom(STACK_ROOM);
         this.#inGrab = true;
         try {
           type.grab(key);

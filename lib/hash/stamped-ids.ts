@@ -255,7 +255,9 @@ export class StampedIds {
   set(key: object, value: number): this {
     const s = this.#session;
     if (s.closed) throw new Error('StampedIds: the session is closed');
-    if (!this.#put(key, s.token, value)) this.#refused.set(key, value);
+    // (put0/put1 called here, not through #put: a frame less after a grab)
+    const t = s.token;
+    if (!(this.#slot === 0 ? Stamp.put0(key, t, value) : Stamp.put1(key, t, value))) this.#refused.set(key, value);
     if (this.#listed) this.#keys.set(this.#n++, key);
     return this;
   }
