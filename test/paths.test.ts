@@ -6,7 +6,9 @@
  * plain values met inside plain values, records queued for want of room
  * (64 inline levels, 1,024 inline objects of an incremental walk), and
  * long refs fields written in runs (checkpointToFile/checkpointToStream
- * with `incremental`, CheckpointContext with deferWalk).
+ * with `incremental`, CheckpointContext with deferWalk); and objects of
+ * hand-written types on the way, whose checkpoint names no step: found
+ * again in the holder's own properties, else <type.checkpoint>.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,7 +49,51 @@ const FooT = defineObjType<Foo>({ name: 'foo', fields: { v: 'value' }, create: F
 const BagFirstT = defineObjType<{ v: unknown; foo: Foo | null }>({ name: 'bagFirst', fields: { v: 'value', foo: ref(FooT) } });
 const BagLastT = defineObjType<{ foo: Foo | null; v: unknown }>({ name: 'bagLast', fields: { foo: ref(FooT), v: 'value' } });
 
-const TYPES = [RootT, LeafT, MidT, TopT, ValuesT, GridT, LinksT, MaybeT, MaybesT, LongT, FooT, BagFirstT, BagLastT];
+/** Hand-written types: a job checkpoints its items (leaves), an outer its inner.job, a byId a leaf it looks up. */
+interface Job {
+  items: Leaf[];
+}
+const JobT = defineObjType<Job>({
+  name: 'job',
+  checkpoint(ctx, job) {
+    const r = job.items.map((x) => ctx.checkpointObj(x, LeafT));
+    ctx.begin(300);
+    for (const x of r) ctx.uv(x);
+    ctx.end();
+  },
+  restore: () => ({ items: [] }),
+});
+const OuterT = defineObjType<{ inner: { job: Job } }>({
+  name: 'outer',
+  checkpoint(ctx, o) {
+    const r = ctx.checkpointObj(o.inner.job, JobT);
+    ctx.begin(301).uv(r).end();
+  },
+  restore: () => ({ inner: { job: { items: [] } } }),
+});
+const byId = new Map<number, Leaf>();
+const ByIdT = defineObjType<{ id: number }>({
+  name: 'byId',
+  checkpoint(ctx, o) {
+    const r = ctx.checkpointObj(byId.get(o.id)!, LeafT);
+    ctx.begin(302).uv(r).end();
+  },
+  restore: () => ({ id: 0 }),
+});
+/** Asks for o.a.b.c.d.e, or o.a.b.c.d when that has no e. */
+type Deep = { a: { b: { c: { d: { e?: Leaf } & Partial<Leaf> } } } };
+const DeepT = defineObjType<Deep>({
+  name: 'deep',
+  checkpoint(ctx, o) {
+    const d = o.a.b.c.d;
+    const r = ctx.checkpointObj((d.e ?? d) as Leaf, LeafT);
+    ctx.begin(303).uv(r).end();
+  },
+  restore: () => ({ a: { b: { c: { d: {} } } } }),
+});
+const WrapT = defineObjType<{ j: Job | null; v: unknown }>({ name: 'wrap', fields: { j: ref(JobT), v: 'value' } });
+
+const TYPES = [RootT, LeafT, MidT, TopT, ValuesT, GridT, LinksT, MaybeT, MaybesT, LongT, FooT, BagFirstT, BagLastT, JobT, OuterT, ByIdT, DeepT, WrapT];
 
 /** The message of the EINVAL that fn throws. */
 function refused(fn: () => unknown): string {
@@ -218,5 +264,27 @@ describe.each(IMPLS)('refusal paths through typed objects (%s)', (impl) => {
     expect(await rejected(checkpointToStream(pt2, { tag: [0, { big: bigArray() }], leaves: [] }, LongT, { ...o, incremental: true, sliceMs: 0 }))).toBe(
       `checkpoint: root.tag[1].big[2500].a.b: ${FN}`,
     );
+  });
+
+  it('through objects of hand-written types: the steps found in their own properties', () => {
+    const bad = (): Leaf => ({ v: { f: [0, fn] } });
+    // the root's own checkpoint asks for it (before: root.v.f[1], as if the leaf were the root)
+    expect(ck({ items: [{ v: 1 }, bad()] }, JobT)).toBe(`checkpoint: root.items[1].v.f[1]: ${FN}`);
+    // a hand-written type's checkpoint asks for another's object, which asks for the leaf
+    expect(ck({ inner: { job: { items: [bad()] } } }, OuterT)).toBe(`checkpoint: root.inner.job.items[0].v.f[1]: ${FN}`);
+    // a fields type's ref(T) field holds one (before: root.j.v.f[1])
+    expect(ck({ j: { items: [{ v: 2 }, { v: 3 }, bad()] }, v: 0 }, WrapT)).toBe(`checkpoint: root.j.items[2].v.f[1]: ${FN}`);
+    // a Map entry of the holder, and an item met again after its own record
+    const m = { items: [] as Leaf[], more: new Map([['k', bad()]]) };
+    m.items.push(m.more.get('k')!);
+    expect(ck(m, JobT)).toBe(`checkpoint: root.items[0].v.f[1]: ${FN}`);
+  });
+
+  it('through a hand-written checkpoint that found the object elsewhere: <type.checkpoint>', () => {
+    byId.set(7, { v: [fn] });
+    expect(ck({ id: 7 }, ByIdT)).toBe(`checkpoint: root<byId.checkpoint>.v[0]: ${FN}`);
+    // deeper in its own properties than the search goes (4 steps): the same; 4 steps: found
+    expect(ck({ a: { b: { c: { d: { e: { v: { g: fn } } } } } } }, DeepT)).toBe(`checkpoint: root<deep.checkpoint>.v.g: ${FN}`);
+    expect(ck({ a: { b: { c: { d: { v: { g: fn } } } } } } as never, DeepT)).toBe(`checkpoint: root.a.b.c.d.v.g: ${FN}`);
   });
 });

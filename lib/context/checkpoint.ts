@@ -17,7 +17,7 @@ import { Refusal, type PathStep, type RefWriter } from '../walk/refs.js';
 import { ValueT, classOf, isWalked, schemaOf, slicedOf, writeBodyOf, type WriteBody } from '../walk/walked.js';
 import { SLICE_ITEMS, itemRuns, type SliceCursor, type SlicedSchema } from '../schema/index.js';
 import { PAGE_BITS, PAGE_MASK, PagedArray, PagedInt32 } from '../util/paged.js';
-import { formatPath, itemIndices } from '../walk/path.js';
+import { Via, findPath, formatPath, itemIndices } from '../walk/path.js';
 import { BytesWriter } from '../schema/bytes.js';
 import { leafOf } from '../schema/spec.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_OBJECTS, checkOptions, checkTypes, positiveInt, type CheckpointOptions } from './options.js';
@@ -86,8 +86,14 @@ export class CheckpointContext implements Disposable {
   #written = new Uint32Array(0); // 0 neither, objtype << 2 | QUEUED, WRITTEN
   /** objref of the walked object whose body is being written (0: none) */
   #current = 0;
-  /** the step to a child written at once (refNow, a hand-written type's object) */
-  #pendingStep: PathStep = '';
+  /**
+   * the step to a child written at once (refNow, a hand-written type's
+   * object), taken by the checkpointObj it is set for (undefined: none
+   * given, as for a child a hand-written checkpoint asks for)
+   */
+  #pendingStep: PathStep | undefined = undefined;
+  /** objrefs of the hand-written checkpoints under way, by depth (#depth of them): each one's holder is the one before */
+  #hands: number[] = [];
   /** instances of these classes in plain values are objects of these types */
   #byClass = new Map<Function, ObjType<any>>();
   #values = new ValueCodecState();
@@ -195,6 +201,8 @@ export class CheckpointContext implements Disposable {
     // a primitive as a plain value (the root of checkpoint(42)) is an object of its own
     const key = type === ValueT && (typeof obj !== 'object' || obj === null) && typeof obj !== 'function' ? {} : obj;
     const objref = seam.find(h, key, type, 'checkpointObj');
+    const step = this.#pendingStep;
+    this.#pendingStep = undefined;
     if (!seam.added(h)) {
       // a walked object queued but not written yet: whoever asks through
       // here needs it before its own record (a view its buffer, a
@@ -205,12 +213,19 @@ export class CheckpointContext implements Disposable {
     if (++this.#count > this.#maxObjects)
       throw new ObjHashError('E2BIG', `checkpointObj: more than ${this.#maxObjects} objects (options.maxObjects)`);
     if (type === ValueT && key === obj && !this.#values.ids.has(obj as object)) this.#values.ids.set(obj as object, -objref);
+    const walked = type.fields !== undefined || type === ValueT;
     if (this.#current !== 0) {
+      // (from a hand-written type's checkpoint: no step; #refusal finds it in the holder)
       if (objref >= this.#parent.length) this.#grow(objref);
       this.#parent[objref] = this.#current + 1;
-      this.#step.set(objref, this.#pendingStep);
+      if (step !== undefined) this.#step.set(objref, step);
+    } else if (walked && this.#depth !== 0) {
+      // asked for by the innermost hand-written checkpoint (the links
+      // between those are the stack's: #hands)
+      if (objref >= this.#parent.length) this.#grow(objref);
+      this.#parent[objref] = this.#hands[this.#depth - 1]! + 1;
     }
-    if (type.fields !== undefined || type === ValueT) {
+    if (walked) {
       // a walked object asked for by a caller (or a hand-written ops): its
       // own record now, before the record that refers to it; what it
       // refers to from the queue.  Deferred, at the top (no record open),
@@ -225,6 +240,7 @@ export class CheckpointContext implements Disposable {
     if (cb !== undefined) {
       if (this.#depth >= this.#maxDepth)
         throw new ObjHashError('ELOOP', `checkpointObj: objects nested deeper than ${this.#maxDepth} (options.maxDepth), at ${type.name} objref ${objref}`);
+      this.#hands[this.#depth] = objref;
       this.#depth++;
       try {
         cb(this, obj);
@@ -477,8 +493,8 @@ export class CheckpointContext implements Disposable {
    * field's name, or the key in the innermost inline value).
    */
   #refusal(e: Refusal, objref: number, obj: unknown, type: ObjType<any>): ObjHashError {
-    const steps: PathStep[] = [];
-    recordSteps(e, obj, type, steps);
+    const steps: (PathStep | Via)[] = [];
+    recordSteps(e, obj, type, steps as PathStep[]);
     const parent = this.#parent;
     let child: unknown = obj;
     const scratch = new BytesWriter();
@@ -486,21 +502,30 @@ export class CheckpointContext implements Disposable {
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     try {
-      for (let r = objref, p; r < parent.length && (p = parent[r]!) !== 0; r = p - 1) {
-        const step = this.#step.get(r)!;
+      for (let r = objref, p = 0; ; r = p - 1) {
+        p = r < parent.length ? parent[r]! : 0;
+        // (undefined: the holder is of a hand-written type, which names no step)
+        let step = this.#step.get(r);
+        if (p === 0) {
+          // the root, or a hand-written object asked for by the hand-written checkpoint before it on the stack
+          const k = this.#depth === 0 ? -1 : this.#hands.lastIndexOf(r, this.#depth - 1);
+          if (k <= 0) break;
+          p = this.#hands[k - 1]! + 1;
+          step = undefined;
+        }
         const holder = child === undefined ? undefined : seam.objectAt(this.#hash, p - 1);
         const n = steps.length;
         try {
-          if (holder === undefined) steps.push(step);
-          else if (!typedSteps(holder.obj, holder.type, child, step, steps)) {
+          if (holder === undefined || step === undefined) handSteps(holder?.obj, holder?.type, child, step, steps);
+          else if (!typedSteps(holder.obj, holder.type, child, step, steps as PathStep[])) {
             const found = this.#findChild(holder.obj, holder.type, child, scratch);
-            if (found !== undefined) recordSteps(found, holder.obj, holder.type, steps, step);
+            if (found !== undefined) recordSteps(found, holder.obj, holder.type, steps as PathStep[], step);
             else steps.push(step);
           }
         } catch {
           // (a getter of the holder that throws now): the step the walk kept
           steps.length = n;
-          steps.push(step);
+          steps.push(step ?? new Via(holder?.type.name ?? '?'));
         }
         child = holder?.obj;
       }
@@ -770,6 +795,23 @@ function recordSteps(e: Refusal, obj: unknown, type: ObjType<any>, out: PathStep
   out.pop();
   for (let i = idx.length - 1; i >= 0; i--) out.push(idx[i]!);
   out.push(fd.name);
+}
+
+/**
+ * The steps (innermost first) to `child` inside `holder`, an object of a
+ * hand-written type (no step given) or one that could not be fetched (the
+ * step the walk kept): the step if there is one, else the path by which
+ * the holder's own properties reach the child (the object its checkpoint
+ * most likely asked for), else a Via naming the type.
+ */
+function handSteps(holder: unknown, type: ObjType<any> | undefined, child: unknown, step: PathStep | undefined, out: (PathStep | Via)[]): void {
+  if (step !== undefined) {
+    out.push(step);
+    return;
+  }
+  const path = findPath(holder, child);
+  if (path === undefined) out.push(new Via(type?.name ?? '?'));
+  else for (let i = path.length - 1; i >= 0; i--) out.push(path[i]!);
 }
 
 /**

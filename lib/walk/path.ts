@@ -6,11 +6,22 @@ import type { PathStep } from './refs.js';
 
 const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
-/** "root" followed by each step: .name, [index] or ["key"]. */
-export function formatPath(steps: readonly PathStep[]): string {
+/**
+ * A step that a hand-written checkpoint took and that cannot be named: the
+ * object it asked for is not found in its holder's own properties (it
+ * came from elsewhere: a Map lookup, a computed value).  Shown as
+ * `<type.checkpoint>`: root.job<job.checkpoint>.v.
+ */
+export class Via {
+  constructor(readonly typeName: string) {}
+}
+
+/** "root" followed by each step: .name, [index] or ["key"] (a Via: <type.checkpoint>). */
+export function formatPath(steps: readonly (PathStep | Via)[]): string {
   let s = 'root';
   for (const st of steps) {
-    if (typeof st === 'number') s += `[${st}]`;
+    if (st instanceof Via) s += `<${st.typeName}.checkpoint>`;
+    else if (typeof st === 'number') s += `[${st}]`;
     else if (IDENT.test(st)) s += `.${st}`;
     else s += `[${JSON.stringify(st.length > 40 ? st.slice(0, 40) + '…' : st)}]`;
   }
@@ -56,4 +67,73 @@ function findItem(k: KindDesc, v: unknown, target: unknown, out: number[]): bool
     default:
       return false;
   }
+}
+
+/** How many values findPath looks at, at most, and how deep. */
+const FIND_VALUES = 100_000;
+const FIND_DEPTH = 4;
+
+/**
+ * The steps (outermost first) from `holder` to `target` through own
+ * enumerable data properties, array items and Map/Set entries (their
+ * steps as the value codec names them, "<value 3>"), breadth first, at
+ * most FIND_DEPTH steps and FIND_VALUES values; undefined when not found.
+ * No getter runs.  Only for error messages: where a hand-written
+ * checkpoint most likely found an object it asked for.
+ */
+export function findPath(holder: unknown, target: unknown): PathStep[] | undefined {
+  if (typeof holder !== 'object' || holder === null) return undefined;
+  // breadth first; each entry: the value, its step, the index of its holder's entry
+  const vals: unknown[] = [holder];
+  const stepOf: PathStep[] = [''];
+  const up: number[] = [-1];
+  const depth: number[] = [0];
+  const seen = new Set<unknown>([holder]);
+  const add = (v: unknown, step: PathStep, from: number): boolean => {
+    if (typeof v !== 'object' || v === null || seen.has(v) || vals.length >= FIND_VALUES) return false;
+    seen.add(v);
+    vals.push(v);
+    stepOf.push(step);
+    up.push(from);
+    depth.push(depth[from]! + 1);
+    return v === target;
+  };
+  for (let i = 0; i < vals.length; i++) {
+    const v = vals[i] as object;
+    if (depth[i]! >= FIND_DEPTH) continue;
+    let hit = false;
+    if (v instanceof Map) {
+      let n = 0;
+      for (const [k, x] of v) {
+        if (add(k, `<key ${n}>`, i) || add(x, `<value ${n}>`, i)) {
+          hit = true;
+          break;
+        }
+        n++;
+      }
+    } else if (v instanceof Set) {
+      let n = 0;
+      for (const x of v) {
+        if (add(x, `<value ${n++}>`, i)) {
+          hit = true;
+          break;
+        }
+      }
+    } else if (!ArrayBuffer.isView(v)) {
+      for (const k of Object.keys(v)) {
+        const d = Object.getOwnPropertyDescriptor(v, k);
+        if (d === undefined || !('value' in d)) continue;
+        if (add(d.value, Array.isArray(v) && /^(0|[1-9][0-9]*)$/.test(k) ? Number(k) : k, i)) {
+          hit = true;
+          break;
+        }
+      }
+    }
+    if (hit) {
+      const out: PathStep[] = [];
+      for (let j = vals.length - 1; j > 0; j = up[j]!) out.push(stepOf[j]!);
+      return out.reverse();
+    }
+  }
+  return undefined;
 }
