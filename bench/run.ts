@@ -61,6 +61,9 @@ export interface BenchConfig {
   quick: boolean;
   /** W1/W2 task counts. */
   graphSizes: number[];
+  /** W1 only: small states (a call's fixed cost), measured first, graphSmallIterations samples per round. */
+  graphSmallSizes: number[];
+  graphSmallIterations: number;
   /** From this T on: 1 sample per round, no warm-up call. */
   graphBigT: number;
   graphRounds: number;
@@ -106,6 +109,9 @@ export interface BenchConfig {
 const FULL: BenchConfig = {
   quick: false,
   graphSizes: [10_000, 200_000],
+  // 8 tasks: 18 objects; 64: 137
+  graphSmallSizes: [8, 64],
+  graphSmallIterations: 200,
   graphBigT: 100_000,
   graphRounds: 8,
   graphIterations: 4,
@@ -141,6 +147,8 @@ const FULL: BenchConfig = {
 const QUICK: BenchConfig = {
   quick: true,
   graphSizes: [400, 2_000],
+  graphSmallSizes: [8],
+  graphSmallIterations: 20,
   graphBigT: 2_000,
   graphRounds: 2,
   graphIterations: 2,

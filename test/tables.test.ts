@@ -6,7 +6,7 @@
  * in streams.test.ts (an incremental checkpoint past one shard).
  */
 import { describe, expect, it } from 'vitest';
-import { PAGE, PagedArray, PagedInt32 } from '../lib/util/paged.js';
+import { FIRST_PAGE, PAGE, PagedArray, PagedInt32 } from '../lib/util/paged.js';
 import { SHARD, ShardedIds } from '../lib/hash/sharded-ids.js';
 
 describe('PagedArray and PagedInt32', () => {
@@ -30,6 +30,38 @@ describe('PagedArray and PagedInt32', () => {
     expect(a.pages[3]).toBeUndefined(); // no page where nothing was set
     a.set(PAGE, undefined as never);
     expect(a.get(PAGE)).toBeUndefined();
+  });
+
+  it('page 0 starts small and grows to a whole page, keeping what it holds (holes stay unset)', () => {
+    const a = new PagedArray<number>();
+    const b = new PagedInt32();
+    a.set(3, 30);
+    b.set(3, 30);
+    expect(a.pages[0]!.length).toBe(FIRST_PAGE);
+    expect(b.pages[0]!.length).toBe(FIRST_PAGE);
+    // past the small page: read as unset, no page grown by a read
+    expect(a.get(FIRST_PAGE + 5)).toBeUndefined();
+    expect(b.get(FIRST_PAGE + 5)).toBe(0);
+    expect(b.get(PAGE - 1)).toBe(0);
+    expect(a.pages[0]!.length).toBe(FIRST_PAGE);
+    // a slot far past it: grown at once to hold it, then to the whole page
+    for (const i of [FIRST_PAGE, 5 * FIRST_PAGE + 1, PAGE - 1]) {
+      a.set(i, i);
+      b.set(i, i);
+      expect(a.pages[0]!.length).toBeGreaterThan(i);
+      expect(a.pages[0]!.length).toBeLessThanOrEqual(PAGE);
+      expect(a.get(3)).toBe(30);
+      expect(b.get(3)).toBe(30);
+      expect(a.get(i)).toBe(i);
+      expect(b.get(i)).toBe(i);
+    }
+    expect(a.pages[0]!.length).toBe(PAGE);
+    expect(b.pages[0]!.length).toBe(PAGE);
+    expect(1 in a.pages[0]!).toBe(false);
+    // page(k, j): made or grown for slot j, as a caller about to set it needs
+    const c = new PagedArray<number>();
+    expect(c.page(0, 100).length).toBeGreaterThan(100);
+    expect(c.page(2).length).toBe(PAGE);
   });
 });
 

@@ -225,7 +225,9 @@ export function sameImages<G>(nat: Codec<G> | undefined, twin: Codec<G>, root: G
  */
 export async function runGraphWorkload(id: 'W1' | 'W2', keyed: boolean, cfg: BenchConfig, env: Env, baseline?: Baseline): Promise<GraphWorkloadResult> {
   const cases: GraphCaseResult[] = [];
-  for (const T of cfg.graphSizes) {
+  const smalls = id === 'W1' ? cfg.graphSmallSizes : [];
+  for (const T of [...smalls, ...cfg.graphSizes]) {
+    const small = smalls.includes(T);
     for (const cycles of [false, true]) {
       const label = `${id} T=${T}${cycles ? ' cycles' : ''}`;
       env.log(`${label}: building the graph`);
@@ -241,7 +243,7 @@ export async function runGraphWorkload(id: 'W1' | 'W2', keyed: boolean, cfg: Ben
         root,
         (Object.entries(cs) as [GraphImpl | BaselineImpl, Codec][]).map(([name, codec]) => ({ name, codec })),
         (back, name) => verifyGraph(back, spec, root, `${label} ${name}`),
-        { rounds: big ? cfg.graphBigRounds : cfg.graphRounds, iterations: big ? 1 : cfg.graphIterations, warmup: !big },
+        { rounds: big ? cfg.graphBigRounds : cfg.graphRounds, iterations: big ? 1 : small ? cfg.graphSmallIterations : cfg.graphIterations, warmup: !big },
       );
       const impls = graphImplResults(timings, baseline);
       const objects = 1 + T + T + T / 8;
@@ -307,6 +309,7 @@ export function graphTable(r: GraphWorkloadResult, title: string): Table {
     notes: [
       'ms per checkpoint and per restart of the whole graph (medians); total = checkpoint + restart; ratios are time ÷ the anchor\'s (lower is better).',
       `objects per image: 1 graph + T tasks + T files + T/8 mm; every restart verified (identity, sharing, ${r.cases.some((c) => c.cycles) ? 'cycles, ' : ''}parents).`,
+      ...(r.cases.some((c) => c.T < 1000) ? ['T=8 and T=64: a small state, where what a call costs whatever its size (contexts, tables, buffers) shows.'] : []),
       ...(r.baseline ? [baselineNote(r.baseline)] : []),
     ],
   };

@@ -47,7 +47,7 @@ const HINT_MAX = 64 * 1024 * 1024;
 
 /** Where the next in-memory image starts: an eighth more than the last one (undefined: the writer's default). */
 function sizeHint(): number | undefined {
-  return lastImage === 0 ? undefined : Math.min(HINT_MAX, Math.max(4096, lastImage + (lastImage >>> 3)));
+  return lastImage === 0 ? undefined : Math.min(HINT_MAX, Math.max(256, lastImage + (lastImage >>> 3)));
 }
 
 export class CheckpointContext implements Disposable {

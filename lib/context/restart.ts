@@ -25,7 +25,7 @@ import { ValueCodecState } from '../values/index.js';
 import type { RefReader } from '../walk/refs.js';
 import { ValueT, creatorOf, fieldsReadOf, isWalked, readValueBody, slicedReadOf, type ReadFields } from '../walk/walked.js';
 import { SLICE_ITEMS, itemRuns, type SliceCursor, type SlicedSchema } from '../schema/index.js';
-import { PagedArray } from '../util/paged.js';
+import { PAGE_BITS, PagedArray } from '../util/paged.js';
 import { DEFAULT_MAX_DEPTH, checkOptions, checkTypes, positiveInt, type RestartOptions } from './options.js';
 
 
@@ -927,7 +927,7 @@ function firstPositive(a: PagedArray<number>): number {
   for (let k = 0; k < a.pages.length; k++) {
     const p = a.pages[k];
     if (p === undefined) continue;
-    for (let j = 0; j < p.length; j++) if (p[j]! > 0) return k * p.length + j;
+    for (let j = 0; j < p.length; j++) if (p[j]! > 0) return (k << PAGE_BITS) + j;
   }
   return -1;
 }

@@ -60,6 +60,8 @@ function idObjref(v: number): number {
   return v >= 0 ? v >>> TID_SHIFT : -v;
 }
 const QUEUE = 1024; // JS-keyed adds queued before one addMany into the core
+/** Entries the queues start with: they double as needed (a small call allocates little; docs/INTERNALS.md, "Small calls"). */
+const FIRST_QUEUE = 16;
 
 /**
  * What the contexts use of an ObjHash and nobody else may: module-private
@@ -158,7 +160,7 @@ export class ObjHash implements Disposable {
    * of them to the core, and free() discards them unless one has a drop
    * (#qDrops), in which case they go in first and are dropped in order.
    */
-  #qTypes = new Uint16Array(QUEUE);
+  #qTypes = new Uint16Array(FIRST_QUEUE);
   #q = 0;
   #qBase = 0;
   /** queued entries whose type has a drop */
@@ -170,8 +172,8 @@ export class ObjHash implements Disposable {
    * order (a holder after the children it reads), so this queue names
    * each objref.  At most one of the two queues holds entries.
    */
-  readonly #rqRefs = new Int32Array(QUEUE);
-  readonly #rqTypes = new Uint16Array(QUEUE);
+  #rqRefs = new Int32Array(FIRST_QUEUE);
+  #rqTypes = new Uint16Array(FIRST_QUEUE);
   #rq = 0;
   /** a grab or drop may be running (a JS grab, or a core call that runs callbacks: free, numeric adds): adds and free() are EBUSY, as in the core */
   #inGrab = false;
@@ -225,6 +227,17 @@ export class ObjHash implements Disposable {
     const grown = new Uint16Array(this.#qTypes.length * 2);
     grown.set(this.#qTypes);
     this.#qTypes = grown;
+  }
+
+  /** Doubles the queue of restored objects (#rqRefs, #rqTypes), up to QUEUE entries (then it is flushed). */
+  #growRestored(): void {
+    const n = Math.min(QUEUE, this.#rqRefs.length * 2);
+    const refs = new Int32Array(n);
+    refs.set(this.#rqRefs);
+    this.#rqRefs = refs;
+    const types = new Uint16Array(n);
+    types.set(this.#rqTypes);
+    this.#rqTypes = types;
   }
 
   /** Moves the queued entries (JS-keyed adds, or restored objects) into the core. */
@@ -575,6 +588,7 @@ export class ObjHash implements Disposable {
         return;
       }
       if (this.#q !== 0) this.#flush(where);
+      if (this.#rq === this.#rqRefs.length) this.#growRestored();
       this.#rqRefs[this.#rq] = objref;
       this.#rqTypes[this.#rq++] = tid;
       this.#objects.set(this.#count++, obj);

@@ -249,7 +249,12 @@ export class StampedIds {
    * the grab and the entry can fail, not even for lack of stack.
    */
   prepare(): void {
-    if (this.#listed && (this.#n & PAGE_MASK) === 0) this.#keys.page(this.#n >>> PAGE_BITS);
+    if (this.#listed) {
+      const k = this.#n >>> PAGE_BITS;
+      const j = this.#n & PAGE_MASK;
+      const p = this.#keys.pages[k];
+      if (p === undefined || j >= p.length) this.#keys.page(k, j);
+    }
   }
 
   set(key: object, value: number): this {

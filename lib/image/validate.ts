@@ -47,7 +47,8 @@ export function positiveInt(v: unknown, name: string, dflt: number): number {
  * count go to a Set, so an image cannot make the bitmap big.
  */
 export class ObjrefSet {
-  private bits = new Uint8Array(8192);
+  /** (starts small: a small restart allocates little; it doubles as objrefs come) */
+  private bits = new Uint8Array(16);
   private readonly sparse = new Set<number>();
   size = 0;
   /** The lowest objref not in the set: a version 2 image's implicit objref. */

@@ -107,9 +107,14 @@ export class Table {
     const old = (flags & FLAG_MULT_2009) !== 0;
     this.mlo = old ? MULT_2009_LO : MULT_CURRENT_LO;
     this.mhi = old ? MULT_2009_HI : MULT_CURRENT_HI;
-    this.ent = new Int32Array(INITIAL_CAPACITY * STRIDE);
-    this.kheads = new Int32Array(1 << nbits);
-    this.rheads = new Int32Array(1 << nbits);
+    // one allocation for the three (a typed array's store costs microseconds
+    // to allocate, more than a small call's other work: docs/INTERNALS.md,
+    // "Small calls"); they grow into stores of their own
+    const n = 1 << nbits;
+    const store = new ArrayBuffer((2 * n + INITIAL_CAPACITY * STRIDE) * 4);
+    this.kheads = new Int32Array(store, 0, n);
+    this.rheads = new Int32Array(store, 4 * n, n);
+    this.ent = new Int32Array(store, 8 * n, INITIAL_CAPACITY * STRIDE);
   }
 }
 
