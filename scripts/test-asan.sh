@@ -52,6 +52,9 @@ export LD_PRELOAD=$LIBASAN
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allocator_may_return_null=1:detect_odr_violation=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export OBJHASH_ADDON=$ADDON
+# the native half of every test file (describe.each over IMPLS): the
+# twin's half runs no native code, and ran in the suite already
+export OBJHASH_IMPL=${OBJHASH_IMPL:-native}
 
 node -e '
   const fs = require("node:fs");
