@@ -29,7 +29,7 @@
  * values codec's, both for the same checkpoint.  So nothing is ever
  * cleared: an old entry is simply not its session's.
  */
-import { PAGE_BITS, PAGE_MASK, PagedArray } from '../util/paged.js';
+import { PAGE, PAGE_BITS, PAGE_MASK, PagedArray } from '../util/paged.js';
 import { ShardedIds } from './sharded-ids.js';
 
 /** Makes `new Stamp(o)` add the fields to o itself (a constructor that returns another object). */
@@ -249,11 +249,11 @@ export class StampedIds {
    * the grab and the entry can fail, not even for lack of stack.
    */
   prepare(): void {
-    if (this.#listed) {
-      const k = this.#n >>> PAGE_BITS;
-      const j = this.#n & PAGE_MASK;
-      const p = this.#keys.pages[k];
-      if (p === undefined || j >= p.length) this.#keys.page(k, j);
+    const n = this.#n;
+    // (a page starts, or page 0, which grows)
+    if (this.#listed && (n < PAGE || (n & PAGE_MASK) === 0)) {
+      const p = this.#keys.pages[n >>> PAGE_BITS];
+      if (p === undefined || (n & PAGE_MASK) >= p.length) this.#keys.page(n >>> PAGE_BITS, n & PAGE_MASK);
     }
   }
 
