@@ -86,6 +86,14 @@ export interface MeasureOptions {
    * is left out of later rounds (its samples so far are kept).
    */
   maxMsPerCase?: number;
+  /**
+   * One untimed round first (every case once, in round 0's order, its
+   * samples dropped): for inputs big enough to take one sample per round
+   * with no warm-up call, so that no measured sample is the first call of
+   * its code at that size in the process (the JIT's first tiers and the
+   * heap's first growth; msgpackr and v8 get the same round).
+   */
+  warmupRound?: boolean;
 }
 
 export interface Measured {
@@ -125,7 +133,7 @@ export async function measure(groups: readonly Group[], opts: MeasureOptions): P
       spent.set(c.name, 0);
       rounds.set(c.name, 0);
     }
-  for (let r = 0; r < opts.rounds; r++) {
+  for (let r = opts.warmupRound ? -1 : 0; r < opts.rounds; r++) {
     const bench = new Bench({
       time: 0,
       iterations: opts.iterations,
@@ -135,7 +143,7 @@ export async function measure(groups: readonly Group[], opts: MeasureOptions): P
       throws: true,
     });
     let added = 0;
-    for (const g of roundOrder(groups, r)) {
+    for (const g of roundOrder(groups, Math.max(r, 0))) {
       let first = true;
       for (const c of g.cases) {
         if (opts.maxMsPerCase !== undefined && spent.get(c.name)! >= opts.maxMsPerCase) continue;
@@ -157,6 +165,7 @@ export async function measure(groups: readonly Group[], opts: MeasureOptions): P
       const res = t.result;
       if (!res) continue;
       if (res.error) throw res.error;
+      if (r < 0) continue;
       // tinybench sorts result.samples; the order taken does not matter for medians.
       const s = samples.get(t.name)!;
       for (const x of res.samples) s.push(x);

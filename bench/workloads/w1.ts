@@ -126,6 +126,8 @@ export interface CodecRounds {
   rounds: number;
   iterations: number;
   warmup: boolean;
+  /** An untimed first round (see MeasureOptions.warmupRound). */
+  warmupRound?: boolean;
 }
 
 /**
@@ -178,7 +180,7 @@ export async function measureCodecs<G>(
       ],
     });
   }
-  const m = await measure(groups, { rounds: r.rounds, iterations: r.iterations, warmup: r.warmup, gcEachGroup: true });
+  const m = await measure(groups, { rounds: r.rounds, iterations: r.iterations, warmup: r.warmup, warmupRound: r.warmupRound, gcEachGroup: true });
   const out = new Map<string, CodecTiming>();
   for (const { name } of cases) {
     const ck = m.get(`${name} checkpoint`)!;
@@ -243,7 +245,7 @@ export async function runGraphWorkload(id: 'W1' | 'W2', keyed: boolean, cfg: Ben
         root,
         (Object.entries(cs) as [GraphImpl | BaselineImpl, Codec][]).map(([name, codec]) => ({ name, codec })),
         (back, name) => verifyGraph(back, spec, root, `${label} ${name}`),
-        { rounds: big ? cfg.graphBigRounds : cfg.graphRounds, iterations: big ? 1 : small ? cfg.graphSmallIterations : cfg.graphIterations, warmup: !big },
+        { rounds: big ? cfg.graphBigRounds : cfg.graphRounds, iterations: big ? 1 : small ? cfg.graphSmallIterations : cfg.graphIterations, warmup: !big, warmupRound: big },
       );
       const impls = graphImplResults(timings, baseline);
       const objects = 1 + T + T + T / 8;
@@ -307,7 +309,7 @@ export function graphTable(r: GraphWorkloadResult, title: string): Table {
     columns: ['T', 'cycles', ...graphImplColumns(r.baseline)],
     rows,
     notes: [
-      'ms per checkpoint and per restart of the whole graph (medians); total = checkpoint + restart; ratios are time ÷ the anchor\'s (lower is better).',
+      'ms per checkpoint and per restart of the whole graph (medians); total = checkpoint + restart; ratios are time ÷ the anchor\'s (lower is better); the largest T (one sample per round): one untimed round of every implementation before the measured ones.',
       `objects per image: 1 graph + T tasks + T files + T/8 mm; every restart verified (identity, sharing, ${r.cases.some((c) => c.cycles) ? 'cycles, ' : ''}parents).`,
       ...(r.cases.some((c) => c.T < 1000) ? ['T=8 and T=64: a small state, where what a call costs whatever its size (contexts, tables, buffers) shows.'] : []),
       ...(r.baseline ? [baselineNote(r.baseline)] : []),

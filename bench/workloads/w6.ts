@@ -153,7 +153,7 @@ async function runCase<G>(
     root,
     (Object.entries(cs) as [GraphImpl | BaselineImpl, Codec<G>][]).map(([name, codec]) => ({ name, codec })),
     verify,
-    { rounds, iterations: big ? 1 : cfg.graphIterations, warmup: !big },
+    { rounds, iterations: big ? 1 : cfg.graphIterations, warmup: !big, warmupRound: big },
   );
   const impls = graphImplResults(timings, env.baseline);
   const n = impls['objhash native'];

@@ -70,6 +70,7 @@ export async function runW7(cfg: BenchConfig, env: Env): Promise<W7Result> {
         rounds,
         iterations: big ? 1 : cfg.graphIterations,
         warmup: !big,
+        warmupRound: big,
       });
       cases.push({
         T,
